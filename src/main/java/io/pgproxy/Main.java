@@ -1,1 +1,92 @@
-package io.pgproxy; public class Main { public static void main(String[] a){} }
+package io.pgproxy;
+
+import io.pgproxy.auth.PasswordCommand;
+import io.pgproxy.config.ConfigException;
+import io.pgproxy.config.ConfigLoader;
+import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.server.ProxyServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * {@code pgproxy [CONFIG]}, {@code pgproxy --demo [CONFIG]}, {@code pgproxy passwd USER}.
+ * SIGHUP reloads the configuration file; SIGTERM and SIGINT drain and exit.
+ */
+public final class Main {
+    private static final Logger log = LoggerFactory.getLogger(Main.class);
+    private static final String DEFAULT_CONFIG = "conf/pgproxy.conf";
+
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("passwd")) {
+            System.exit(PasswordCommand.run(Arrays.copyOfRange(args, 1, args.length), System.in, System.out, System.err));
+        }
+        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.println("""
+                    usage: pgproxy [CONFIG]            run with CONFIG (default conf/pgproxy.conf)
+                           pgproxy --demo [CONFIG]     run with a throwaway embedded PostgreSQL behind it
+                           pgproxy passwd USER [--md5] print a password verifier for users.USER.password
+                    signals: HUP reloads CONFIG, TERM/INT drain and exit""");
+            return;
+        }
+        if (args.length > 0 && args[0].equals("--demo")) {
+            System.exit(DemoMode.run(args.length > 1 ? Path.of(args[1]) : null));
+        }
+        Path file = Path.of(args.length > 0 ? args[0] : DEFAULT_CONFIG);
+        ProxyConfig config;
+        try {
+            config = ConfigLoader.load(file);
+        } catch (ConfigException e) {
+            System.err.println("pgproxy: configuration error: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        ProxyServer server;
+        try {
+            server = ProxyServer.start(config);
+        } catch (IOException e) {
+            System.err.println("pgproxy: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        log.info("configuration {}: {} databases, {} users", file, config.databases().size(), config.users().size());
+        runUntilSignalled(server, () -> {
+            try {
+                server.reload(ConfigLoader.load(file));
+            } catch (ConfigException e) {
+                log.error("reload rejected, the previous configuration stays in force: {}", e.getMessage());
+            }
+        });
+    }
+
+    /** Installs the signal handlers and blocks until a stop signal has drained the server. */
+    static void runUntilSignalled(ProxyServer server, Runnable reload) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicBoolean stopping = new AtomicBoolean();
+        Signal.handle(new Signal("HUP"), s -> {
+            log.info("SIGHUP: reloading configuration");
+            Thread.ofPlatform().name("pgproxy-reload").start(reload);
+        });
+        sun.misc.SignalHandler stop = s -> {
+            if (stopping.compareAndSet(false, true)) {
+                log.info("SIG{}: draining", s.getName());
+                Thread.ofPlatform().name("pgproxy-shutdown").start(() -> {
+                    server.close();
+                    done.countDown();
+                });
+            }
+        };
+        Signal.handle(new Signal("TERM"), stop);
+        Signal.handle(new Signal("INT"), stop);
+        done.await();
+    }
+}

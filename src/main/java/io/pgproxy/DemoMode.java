@@ -1,0 +1,73 @@
+package io.pgproxy;
+
+import io.pgproxy.auth.ScramVerifier;
+import io.pgproxy.config.ConfigException;
+import io.pgproxy.config.ConfigLoader;
+import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.server.ProxyServer;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+
+/**
+ * {@code pgproxy --demo}: a throwaway embedded PostgreSQL behind the proxy, so a newcomer can
+ * connect with psql in one command. The database lives in a temporary directory and is deleted
+ * on exit. A config file, if given, supplies the listen address and limits.
+ */
+final class DemoMode {
+    private static final String DEMO_USER = "demo";
+    private static final String DEMO_PASSWORD = "demo";
+
+    private DemoMode() {
+    }
+
+    static int run(Path configFile) throws Exception {
+        ProxyConfig base;
+        try {
+            base = configFile != null ? ConfigLoader.load(configFile) : ConfigLoader.parse("");
+        } catch (ConfigException e) {
+            System.err.println("pgproxy: configuration error: " + e.getMessage());
+            return 2;
+        }
+        Path dataDir = Files.createTempDirectory("pgproxy-demo-");
+        System.out.println("pgproxy demo: starting an embedded PostgreSQL in " + dataDir + " ...");
+        try (EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(dataDir).setCleanDataDirectory(true).start()) {
+            createDemoDatabase(pg);
+            String verifier = ScramVerifier.fromPassword(DEMO_PASSWORD, 4096).encode();
+            ProxyConfig config = ConfigLoader.parse("""
+                    pgproxy {
+                      listen { host = "%s", port = %d }
+                      users { %s { password = "%s" } }
+                      databases { %s { host = "127.0.0.1", port = %d, dbname = "%s", user = "postgres" } }
+                    }
+                    """.formatted(base.listen().host(), base.listen().port(), DEMO_USER, verifier,
+                    DEMO_USER, pg.getPort(), DEMO_USER));
+            ProxyServer server = ProxyServer.start(config);
+            System.out.printf("""
+
+                    pgproxy is running in demo mode on %1$s:%2$d, with PostgreSQL on port %3$d behind it.
+                    Connect through it with:
+
+                        PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=%5$s user=%5$s sslmode=disable"
+
+                    Press Ctrl-C to stop; the demo database is deleted on exit.
+                    %n""", config.listen().host(), server.port(), pg.getPort(), DEMO_PASSWORD, DEMO_USER);
+            Main.runUntilSignalled(server, () -> System.out.println("pgproxy demo: SIGHUP ignored in demo mode"));
+        } catch (IOException e) {
+            System.err.println("pgproxy demo: " + e.getMessage());
+            return 1;
+        }
+        return 0;
+    }
+
+    private static void createDemoDatabase(EmbeddedPostgres pg) throws SQLException {
+        try (Connection c = pg.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+            s.execute("CREATE DATABASE " + DEMO_USER);
+        }
+    }
+}

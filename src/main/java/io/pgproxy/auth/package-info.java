@@ -1,0 +1,6 @@
+/**
+ * Password authentication for the proxy: SCRAM-SHA-256 and md5 on both sides of the proxy
+ * (verifying connecting clients, authenticating to backends) plus the {@code passwd} command that
+ * produces verifiers for the configuration.
+ */
+package io.pgproxy.auth;

@@ -1,0 +1,390 @@
+package io.pgproxy.backend;
+
+import io.pgproxy.buffer.BufferPool;
+import io.pgproxy.protocol.FrameScanner;
+import io.pgproxy.protocol.MessageBuilder;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.StartupPacket;
+import io.pgproxy.protocol.message.BackendKeyData;
+import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.ParameterStatus;
+import io.pgproxy.protocol.message.TransactionStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One authenticated connection to a backend. Its own virtual thread reads everything the
+ * backend sends for the connection's whole life: while leased it relays to the leasing
+ * client's {@link BackendSink}; otherwise it consumes replies to internal queries and watches
+ * for the backend going away. Writes come from one thread at a time: the lease holder.
+ *
+ * <p>It counts the ReadyForQuery messages still owed, so it can tell when it is clean: nothing
+ * outstanding, idle transaction status, no half-relayed message. Only a clean connection may be
+ * handed to someone else.
+ */
+public final class BackendConnection {
+    private static final Logger log = LoggerFactory.getLogger(BackendConnection.class);
+    private static final AtomicLong IDS = new AtomicLong();
+
+    private final String id = "b" + IDS.incrementAndGet();
+    private final BackendTarget target;
+    private final SocketChannel channel;
+    private final BackendKeyData keyData;
+    private final Map<String, String> parameters;
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition settled = lock.newCondition();
+    private final long createdNanos = System.nanoTime();
+    private final Reader reader;
+
+    private volatile BackendSink sink;
+    private volatile TransactionStatus status = TransactionStatus.IDLE;
+    private volatile boolean closed;
+    private volatile boolean desynchronised;
+    private volatile ErrorResponse fatal;
+    private volatile ErrorResponse internalError;
+    private volatile boolean waiting;
+    private volatile long lastReleasedNanos = createdNanos;
+
+    private BackendConnection(BackendTarget target, SocketChannel channel, BackendStartup.Result startup,
+                              BufferPool buffers) {
+        this.target = target;
+        this.channel = channel;
+        this.keyData = startup.keyData();
+        this.parameters = new ConcurrentHashMap<>(startup.parameters());
+        this.reader = new Reader(buffers);
+    }
+
+    /** Connects, authenticates and starts the reader thread. */
+    public static BackendConnection open(BackendTarget target, BufferPool buffers) throws BackendException {
+        SocketChannel channel = null;
+        try {
+            channel = SocketChannel.open();
+            channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+            channel.socket().connect(new InetSocketAddress(target.host(), target.port()),
+                    (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new BackendException(ErrorResponse.error("08001",
+                    "could not connect to backend " + target.host() + ":" + target.port() + ": " + e.getMessage()), e);
+        }
+        try {
+            BackendStartup.Result startup = BackendStartup.run(channel, target);
+            BackendConnection c = new BackendConnection(target, channel, startup, buffers);
+            Thread.ofVirtual().name("pgproxy-" + c.id).start(c.reader);
+            log.debug("{} connected to {} (backend pid {})", c.id, target, startup.keyData().processId());
+            return c;
+        } catch (BackendException e) {
+            closeQuietly(channel);
+            throw e;
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new BackendException(ErrorResponse.error("08001",
+                    "backend " + target.host() + ":" + target.port() + " failed during startup: " + e.getMessage()), e);
+        }
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public BackendTarget target() {
+        return target;
+    }
+
+    /** The run-time parameters as the backend last reported them. */
+    public Map<String, String> parameters() {
+        return parameters;
+    }
+
+    public TransactionStatus status() {
+        return status;
+    }
+
+    public long createdNanos() {
+        return createdNanos;
+    }
+
+    public long lastReleasedNanos() {
+        return lastReleasedNanos;
+    }
+
+    public void markReleased() {
+        lastReleasedNanos = System.nanoTime();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Nothing owed, nothing half-relayed, transaction idle, backend alive: safe to hand on. */
+    public boolean isClean() {
+        return !closed && !desynchronised && fatal == null && outstanding.get() == 0
+                && status == TransactionStatus.IDLE && reader.atBoundary();
+    }
+
+    /** Nothing owed and nothing half-relayed, whatever the transaction status. */
+    public boolean isSettled() {
+        return !closed && !desynchronised && outstanding.get() == 0 && reader.atBoundary();
+    }
+
+    public void attach(BackendSink sink) {
+        this.sink = sink;
+    }
+
+    public void detach() {
+        this.sink = null;
+    }
+
+    /** Records that the messages about to be sent make the backend owe {@code n} ReadyForQuery. */
+    public void expectReadyForQuery(int n) {
+        outstanding.addAndGet(n);
+    }
+
+    /** Writes bytes to the backend. Called only by the lease holder. */
+    public void send(ByteBuffer bytes) throws IOException {
+        while (bytes.hasRemaining()) {
+            channel.write(bytes);
+        }
+    }
+
+    /**
+     * Runs a simple query whose replies nobody sees (reset, rollback). Returns the backend's
+     * error, or null. The connection must be detached and settled.
+     */
+    public ErrorResponse runInternal(String sql, Duration timeout) throws IOException {
+        byte[] q = new MessageBuilder().begin((byte) 'Q').cstring(sql).end().toByteArray();
+        return runInternal(ByteBuffer.wrap(q), 1, timeout);
+    }
+
+    /** Sends prepared messages owing {@code readyForQueries} and waits, bounded, until they are answered. */
+    public ErrorResponse runInternal(ByteBuffer messages, int readyForQueries, Duration timeout) throws IOException {
+        if (sink != null) {
+            throw new IllegalStateException(id + " internal query while attached");
+        }
+        internalError = null;
+        expectReadyForQuery(readyForQueries);
+        send(messages);
+        if (!awaitSettled(timeout)) {
+            throw new IOException(id + " internal query not answered within " + timeout);
+        }
+        return internalError;
+    }
+
+    /** Waits until nothing is owed or the connection closes; false on timeout or close. */
+    public boolean awaitSettled(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        lock.lock();
+        try {
+            waiting = true;
+            while (outstanding.get() > 0 && !closed) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                settled.await(left, TimeUnit.NANOSECONDS);
+            }
+            return !closed;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(id + " interrupted while waiting for the backend");
+        } finally {
+            waiting = false;
+            lock.unlock();
+        }
+    }
+
+    /** Sends a CancelRequest for this backend's current query over a new connection. */
+    public void cancel() {
+        try (SocketChannel c = SocketChannel.open()) {
+            c.socket().connect(new InetSocketAddress(target.host(), target.port()),
+                    (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
+            ByteBuffer b = new MessageBuilder().beginUntagged().int32(StartupPacket.CANCEL_REQUEST_CODE)
+                    .int32(keyData.processId()).bytes(keyData.secretKey()).end().toBuffer();
+            while (b.hasRemaining()) {
+                c.write(b);
+            }
+            // The backend closes the socket when it has read the request; waiting for that
+            // keeps the cancel ordered before whatever the client does next.
+            c.read(ByteBuffer.allocate(1));
+            log.debug("{} cancel request sent", id);
+        } catch (IOException e) {
+            log.info("{} cancel request failed: {}", id, e.getMessage());
+        }
+    }
+
+    /** Sends Terminate when possible and closes the socket. */
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (isCleanForTerminate()) {
+            try {
+                send(ByteBuffer.wrap(new byte[]{'X', 0, 0, 0, 4}));
+            } catch (IOException ignored) {
+                // Closing anyway.
+            }
+        }
+        closeQuietly(channel);
+        signalSettled();
+    }
+
+    private boolean isCleanForTerminate() {
+        return outstanding.get() == 0 && reader.atBoundary();
+    }
+
+    private void signalSettled() {
+        if (waiting) {
+            lock.lock();
+            try {
+                settled.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // Nothing to do.
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return id + "(" + target + ")";
+    }
+
+    /** The reader thread: scans every run the backend sends, relays it, keeps the counters. */
+    private final class Reader extends FrameScanner implements Runnable {
+        private final BufferPool buffers;
+        private int readyForQuerySeen;
+        private int capacity;
+
+        Reader(BufferPool buffers) {
+            this.buffers = buffers;
+        }
+
+        @Override
+        protected int onHeader(byte tag, int length) {
+            return switch (tag) {
+                case 'Z', 'S' -> INSPECT;
+                // An error too large to inspect still reaches the client; only its severity is unseen.
+                case 'E' -> length + 1 <= capacity ? INSPECT : PASS;
+                default -> PASS;
+            };
+        }
+
+        @Override
+        protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) throws ProtocolException {
+            ByteBuffer body = buffer.duplicate().position(bodyStart).limit(bodyStart + bodyLength).slice();
+            switch (tag) {
+                case 'Z' -> {
+                    if (bodyLength != 1) {
+                        throw new ProtocolException("invalid ReadyForQuery length from backend");
+                    }
+                    status = TransactionStatus.of(body.get(0));
+                    readyForQuerySeen++;
+                }
+                case 'S' -> {
+                    ParameterStatus p = ParameterStatus.decode(body);
+                    parameters.put(p.name(), p.value());
+                }
+                case 'E' -> {
+                    ErrorResponse e = ErrorResponse.decode(body);
+                    if (e.isFatal()) {
+                        fatal = e;
+                    }
+                    if (sink == null && internalError == null) {
+                        internalError = e;
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+
+        @Override
+        public void run() {
+            ByteBuffer buffer = buffers.acquire();
+            capacity = buffer.capacity();
+            try {
+                while (true) {
+                    if (channel.read(buffer) < 0) {
+                        break;
+                    }
+                    buffer.flip();
+                    int end = scan(buffer);
+                    BackendSink s = sink;
+                    if (s != null && end > 0) {
+                        int limit = buffer.limit();
+                        buffer.limit(end);
+                        try {
+                            s.forward(buffer, atBoundary() && end == limit);
+                        } catch (IOException e) {
+                            // The client is gone; its thread notices on its own. Keep consuming
+                            // so the counters stay true and the connection may still be reused.
+                            log.debug("{} client write failed: {}", id, e.getMessage());
+                            if (sink == s) {
+                                sink = null;
+                            }
+                        }
+                        buffer.limit(limit);
+                    }
+                    buffer.position(end);
+                    buffer.compact();
+                    if (readyForQuerySeen > 0) {
+                        int left = outstanding.addAndGet(-readyForQuerySeen);
+                        readyForQuerySeen = 0;
+                        if (left < 0) {
+                            // More replies than requests: the proxy lost track, so nobody else may use this backend.
+                            desynchronised = true;
+                            outstanding.set(0);
+                        }
+                        if (left <= 0) {
+                            signalSettled();
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                if (!closed) {
+                    log.info("{} backend connection failed: {}", id, e.getMessage());
+                }
+            } finally {
+                buffers.release(buffer);
+                boolean wasClosedByUs = closed;
+                closed = true;
+                closeQuietly(channel);
+                signalSettled();
+                BackendSink s = sink;
+                if (!wasClosedByUs) {
+                    log.debug("{} backend closed the connection{}", id,
+                            fatal != null ? ": " + fatal.sqlState() + " " + fatal.message() : "");
+                    if (s != null) {
+                        s.backendLost(BackendConnection.this, fatal);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+package io.pgproxy.backend;
+
+import io.pgproxy.protocol.message.ErrorResponse;
+
+import java.io.IOException;
+
+/**
+ * A backend could not be used: unreachable, refused the login, or broke the protocol. Carries
+ * the ErrorResponse to give the client: the backend's own, or one the proxy made (08001).
+ */
+public final class BackendException extends IOException {
+    private final transient ErrorResponse error;
+
+    public BackendException(ErrorResponse error, Throwable cause) {
+        super(error.sqlState() + " " + error.message(), cause);
+        this.error = error;
+    }
+
+    public ErrorResponse error() {
+        return error;
+    }
+}

@@ -1,0 +1,12 @@
+package io.pgproxy.client;
+
+import io.pgproxy.buffer.BufferPool;
+import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.pool.LeaseManager;
+
+import java.util.function.Supplier;
+
+/** What every client session shares: the current config snapshot, the pools, the registry. */
+public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
+                            BufferPool buffers) {
+}

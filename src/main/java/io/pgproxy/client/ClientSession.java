@@ -1,0 +1,452 @@
+package io.pgproxy.client;
+
+import io.pgproxy.auth.AuthException;
+import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.backend.BackendException;
+import io.pgproxy.backend.BackendSink;
+import io.pgproxy.config.DatabaseConfig;
+import io.pgproxy.config.Limits;
+import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.config.UserConfig;
+import io.pgproxy.pool.Pool;
+import io.pgproxy.pool.PoolExhaustedException;
+import io.pgproxy.protocol.FrameScanner;
+import io.pgproxy.protocol.FrontendTag;
+import io.pgproxy.protocol.MessageBuilder;
+import io.pgproxy.protocol.MessageReader;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.StartupPacket;
+import io.pgproxy.protocol.StartupPacket.StartupMessage;
+import io.pgproxy.protocol.message.Authentication;
+import io.pgproxy.protocol.message.BackendKeyData;
+import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.NegotiateProtocolVersion;
+import io.pgproxy.protocol.message.ParameterStatus;
+import io.pgproxy.protocol.message.ReadyForQuery;
+import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.SessionParameters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One client's whole life on its own virtual thread: startup negotiation, authentication,
+ * routing, then the relay loop. Requests flow client → backend here, frame by frame; replies
+ * flow back on the backend's reader thread through {@link #forward}.
+ *
+ * <p>Session mode: the backend is leased at the client's first request, not at login, so idle
+ * logged-in clients cost no backend; it is kept until the client leaves, then reset and
+ * returned, or closed if its state is not clean.
+ */
+public final class ClientSession implements Runnable, BackendSink {
+    private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
+    private static final AtomicLong IDS = new AtomicLong();
+    private static final Duration PARAMETER_SYNC_TIMEOUT = Duration.ofSeconds(10);
+    private static final byte[] SSL_NOT_SUPPORTED = {'N'};
+
+    private final String id = "c" + IDS.incrementAndGet();
+    private final ClientContext context;
+    private final SocketChannel channel;
+    private final ClientChannel out;
+    private final long acceptedNanos = System.nanoTime();
+
+    private int processId;
+    private byte[] secretKey = new byte[0];
+    private volatile boolean authenticated;
+    private volatile boolean parkedIdle;
+    private volatile long lastActivityNanos = acceptedNanos;
+    private volatile BackendConnection backend;
+    private volatile boolean closing;
+    private Pool pool;
+    private SessionParameters parameters;
+    private String user = "?";
+    private String database = "?";
+
+    public ClientSession(ClientContext context, SocketChannel channel) {
+        this.context = context;
+        this.channel = channel;
+        this.out = new ClientChannel(channel);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    byte[] secretKey() {
+        return secretKey;
+    }
+
+    @Override
+    public void run() {
+        try {
+            StartupMessage startup = negotiate();
+            if (startup == null) {
+                return;
+            }
+            login(startup);
+            relay();
+        } catch (ProtocolException e) {
+            log.info("{} protocol violation: {}", id, e.getMessage());
+            fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
+        } catch (AuthException e) {
+            log.info("{} authentication failed for user \"{}\": {}", id, user, e.getMessage());
+            fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
+        } catch (BackendException e) {
+            log.warn("{} backend unavailable for {}@{}: {}", id, user, database, e.getMessage());
+            fail(e.error().severity().equals("ERROR")
+                    ? ErrorResponse.fatal(e.error().sqlState(), e.error().message()) : e.error());
+        } catch (PoolExhaustedException e) {
+            log.warn("{} {}", id, e.getMessage());
+            fail(ErrorResponse.fatal("53300", e.getMessage()));
+        } catch (EOFException | ClosedChannelException e) {
+            log.debug("{} client disconnected", id);
+        } catch (IOException e) {
+            log.debug("{} connection ended: {}", id, e.getMessage());
+        } catch (RuntimeException e) {
+            log.error("{} internal error", id, e);
+            fail(ErrorResponse.fatal("XX000", "internal error in pgproxy"));
+        } finally {
+            end();
+        }
+    }
+
+    /** Startup phase up to a StartupMessage; answers SSL/GSSENC requests and handles cancels. */
+    private StartupMessage negotiate() throws IOException {
+        Limits limits = context.config().get().limits();
+        boolean encryptionAsked = false;
+        while (true) {
+            StartupPacket packet = StartupPacket.read(channel, limits.maxStartupPacketSize());
+            switch (packet) {
+                case StartupPacket.SslRequest r -> {
+                    refuseEncryption(encryptionAsked);
+                    encryptionAsked = true;
+                }
+                case StartupPacket.GssEncRequest r -> {
+                    refuseEncryption(encryptionAsked);
+                    encryptionAsked = true;
+                }
+                case StartupPacket.CancelRequest c -> {
+                    ClientSession target = context.registry().forCancel(c.processId(), c.secretKey());
+                    if (target != null) {
+                        log.info("{} cancel request for {}", id, target.id);
+                        target.cancelBackend();
+                    } else {
+                        log.info("{} cancel request with an unknown key ignored", id);
+                    }
+                    return null;
+                }
+                case StartupMessage m -> {
+                    return m;
+                }
+            }
+        }
+    }
+
+    /**
+     * Answers 'N'. Bytes the client sent before reading that answer would be read as the next
+     * packet, although the client meant them for an encrypted channel (CVE-2021-23214): refuse.
+     */
+    private void refuseEncryption(boolean askedBefore) throws IOException {
+        if (askedBefore) {
+            throw new ProtocolException("duplicate SSLRequest or GSSENCRequest");
+        }
+        if (hasBufferedInput()) {
+            throw new ProtocolException("received unencrypted data after SSL request");
+        }
+        out.send(SSL_NOT_SUPPORTED);
+    }
+
+    private boolean hasBufferedInput() throws IOException {
+        ByteBuffer probe = ByteBuffer.allocate(1);
+        channel.configureBlocking(false);
+        try {
+            return channel.read(probe) > 0;
+        } finally {
+            channel.configureBlocking(true);
+        }
+    }
+
+    private void login(StartupMessage startup) throws IOException, AuthException {
+        ProxyConfig config = context.config().get();
+        Map<String, String> params = startup.parameters();
+        user = params.getOrDefault("user", "");
+        database = params.getOrDefault("database", user);
+        if (user.isEmpty()) {
+            throw new ProtocolException("28000", "no PostgreSQL user name specified in startup packet");
+        }
+        List<String> unrecognized = params.keySet().stream().filter(k -> k.startsWith("_pq_.")).toList();
+        if (startup.minorVersion() > 0 || !unrecognized.isEmpty()) {
+            out.send(new NegotiateProtocolVersion(0, unrecognized).encode());
+        }
+        if (params.containsKey("replication")) {
+            throw new ProtocolException("0A000", "replication connections are not supported by pgproxy");
+        }
+        if (params.containsKey("options") && !params.get("options").isBlank()) {
+            throw new ProtocolException("0A000", "unsupported startup parameter: options");
+        }
+        DatabaseConfig db = config.databases().get(database);
+        if (db == null) {
+            throw new ProtocolException("3D000", "database \"" + database + "\" does not exist");
+        }
+        UserConfig userConfig = config.users().get(user);
+        if (userConfig == null) {
+            throw new AuthException("28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
+        }
+        log.debug("{} login {}@{}", id, user, database);
+        new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
+                .authenticate(userConfig);
+        pool = context.leases().pool(db, user);
+        parameters = new SessionParameters(params);
+        Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
+
+        processId = context.registry().register(this);
+        secretKey = context.registry().newSecret();
+        ByteArrayOutputStream welcome = new ByteArrayOutputStream(512);
+        welcome.writeBytes(new Authentication.Ok().encode());
+        greeting.forEach((k, v) -> welcome.writeBytes(new ParameterStatus(k, v).encode()));
+        welcome.writeBytes(new BackendKeyData(processId, secretKey).encode());
+        welcome.writeBytes(new ReadyForQuery(TransactionStatus.IDLE).encode());
+        authenticated = true;
+        out.send(welcome.toByteArray());
+        log.info("{} {}@{} logged in", id, user, database);
+    }
+
+    /** Client → backend, frame by frame, until Terminate or the client goes away. */
+    private void relay() throws IOException {
+        Limits limits = context.config().get().limits();
+        RequestScanner scanner = new RequestScanner(limits.maxMessageSize());
+        ByteBuffer header = ByteBuffer.allocate(5);
+        while (true) {
+            header.clear();
+            parkedIdle = backend == null || backend.isClean();
+            try {
+                if (!readHeader(header)) {
+                    return;
+                }
+            } finally {
+                parkedIdle = false;
+            }
+            lastActivityNanos = System.nanoTime();
+            if (closing) {
+                return;
+            }
+            // Validate before leasing so a hostile first message costs no backend.
+            header.flip();
+            scanner.check(header.get(0), header.getInt(1));
+            if (backend == null) {
+                lease();
+            }
+            ByteBuffer buffer = context.buffers().acquire();
+            try {
+                buffer.put(header.rewind());
+                // Read the body with the header's run, so the backend gets one write, not two.
+                if (header.getInt(1) > 4 && channel.read(buffer) < 0) {
+                    throw new EOFException("client closed the connection inside a message");
+                }
+                if (!relayRun(scanner, buffer)) {
+                    return;
+                }
+            } finally {
+                context.buffers().release(buffer);
+            }
+        }
+    }
+
+    private boolean readHeader(ByteBuffer header) throws IOException {
+        while (header.hasRemaining()) {
+            if (channel.read(header) < 0) {
+                if (header.position() > 0) {
+                    throw new EOFException("client closed the connection inside a message header");
+                }
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Relays messages from {@code buffer} (already holding a header) until the client's bytes end
+     * exactly at a message boundary. Returns false when the client sent Terminate.
+     */
+    private boolean relayRun(RequestScanner scanner, ByteBuffer buffer) throws IOException {
+        BackendConnection b = backend;
+        while (true) {
+            buffer.flip();
+            int end = scanner.scan(buffer);
+            if (scanner.owed > 0) {
+                b.expectReadyForQuery(scanner.owed);
+                scanner.owed = 0;
+            }
+            if (end > 0) {
+                int limit = buffer.limit();
+                buffer.limit(end).position(0);
+                b.send(buffer);
+                buffer.limit(limit).position(end);
+            }
+            if (scanner.stopped()) {
+                return false;
+            }
+            buffer.compact();
+            if (scanner.atBoundary() && buffer.position() == 0) {
+                return true;
+            }
+            if (channel.read(buffer) < 0) {
+                throw new EOFException("client closed the connection inside a message");
+            }
+        }
+    }
+
+    private void lease() throws IOException {
+        BackendConnection b = pool.acquire();
+        try {
+            Map<String, String> diff = parameters.diff(b.parameters());
+            if (!diff.isEmpty()) {
+                ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff), 1, PARAMETER_SYNC_TIMEOUT);
+                if (e != null) {
+                    pool.release(b);
+                    throw new ProtocolException(e.sqlState(), e.message());
+                }
+            }
+            Map<String, String> corrections = parameters.corrections(b.parameters());
+            if (!corrections.isEmpty()) {
+                MessageBuilder m = new MessageBuilder();
+                corrections.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
+                out.send(m.toByteArray());
+            }
+        } catch (IOException | RuntimeException e) {
+            if (!b.isClosed() && backend != b) {
+                pool.discard(b);
+            }
+            throw e;
+        }
+        b.attach(this);
+        backend = b;
+        log.debug("{} leased {}", id, b.id());
+    }
+
+    @Override
+    public void forward(ByteBuffer run, boolean atBoundary) throws IOException {
+        out.forward(run, atBoundary);
+    }
+
+    @Override
+    public void backendLost(BackendConnection lost, ErrorResponse fatal) {
+        if (backend != lost) {
+            return;
+        }
+        log.warn("{} backend {} lost", id, lost.id());
+        if (fatal == null) {
+            out.sendQuietly(ErrorResponse.fatal("08006",
+                    "server connection lost; the session cannot continue").encode());
+        }
+        closing = true;
+        out.close();
+    }
+
+    /** Forwards a cancel to the backend running this client's query; nothing if none. */
+    void cancelBackend() {
+        BackendConnection b = backend;
+        if (b != null) {
+            b.cancel();
+        }
+    }
+
+    /** For the janitor: before authentication, past the startup deadline. */
+    public boolean startupExpired(long nowNanos, Duration timeout) {
+        return !authenticated && nowNanos - acceptedNanos > timeout.toNanos();
+    }
+
+    /** For the janitor: idle between requests for longer than the timeout. */
+    public boolean idleExpired(long nowNanos, Duration timeout) {
+        return authenticated && parkedIdle && !timeout.isZero()
+                && nowNanos - lastActivityNanos > timeout.toNanos();
+    }
+
+    /** Between requests with no transaction open: may be closed without losing work. */
+    public boolean isIdle() {
+        return !authenticated || parkedIdle;
+    }
+
+    public boolean isAuthenticated() {
+        return authenticated;
+    }
+
+    /** Ends the session from outside (janitor, shutdown) with a last message where possible. */
+    public void terminate(ErrorResponse reason) {
+        closing = true;
+        out.sendQuietly(reason.encode());
+        out.close();
+    }
+
+    private void fail(ErrorResponse error) {
+        out.sendQuietly(error.encode());
+    }
+
+    private void end() {
+        closing = true;
+        BackendConnection b = backend;
+        backend = null;
+        if (b != null) {
+            if (b.isClosed()) {
+                pool.discard(b);
+            } else {
+                pool.release(b);
+            }
+        }
+        if (processId != 0) {
+            context.registry().remove(processId, this);
+        }
+        out.close();
+        log.debug("{} closed", id);
+    }
+
+    /** Checks each client message header; counts the ReadyForQuery each request is owed. */
+    private static final class RequestScanner extends FrameScanner {
+        private final int maxMessageSize;
+        int owed;
+
+        RequestScanner(int maxMessageSize) {
+            this.maxMessageSize = maxMessageSize;
+        }
+
+        void check(byte tag, int length) throws ProtocolException {
+            FrontendTag t = FrontendTag.of(tag);
+            if (t == null) {
+                throw new ProtocolException("invalid frontend message type " + (tag & 0xFF));
+            }
+            if (length < 4 || length > maxMessageSize) {
+                throw new ProtocolException("invalid message length " + Integer.toUnsignedString(length)
+                        + " (limit " + maxMessageSize + ")");
+            }
+        }
+
+        @Override
+        protected int onHeader(byte tag, int length) throws ProtocolException {
+            check(tag, length);
+            FrontendTag t = FrontendTag.of(tag);
+            if (t == FrontendTag.TERMINATE) {
+                return STOP;
+            }
+            if (t.expectsReadyForQuery()) {
+                owed++;
+            }
+            return PASS;
+        }
+
+        @Override
+        protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
+            // Nothing is inspected client-side in session mode.
+        }
+    }
+}

@@ -1,0 +1,6 @@
+/**
+ * The client side: one virtual thread per client runs startup, authentication, routing and
+ * the relay loop as plain blocking code in one try/finally. Also the registry of live sessions
+ * that cancel requests, the janitor and shutdown use.
+ */
+package io.pgproxy.client;

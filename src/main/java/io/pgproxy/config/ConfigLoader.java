@@ -1,0 +1,448 @@
+package io.pgproxy.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigOrigin;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigResolveOptions;
+import com.typesafe.config.ConfigUtil;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a HOCON file over {@code reference.conf} and turns it into a {@link ProxyConfig}, or
+ * explains, with the key path, the first thing that is wrong with it.
+ */
+public final class ConfigLoader {
+    private static final String ROOT = "pgproxy";
+
+    // Listed here rather than taken from reference.conf so that a key added there without code
+    // to read it is caught by the tests instead of being silently accepted.
+    private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases");
+    private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
+    private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
+            "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
+            "max-scram-iterations");
+    private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
+            "server-lifetime", "server-connect-timeout", "wait-timeout");
+    private static final Set<String> USER_KEYS = Set.of("auth", "password");
+    private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
+            "pool-size", "mode");
+
+    /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match. */
+    private static final int MAX_NAME_BYTES = 63;
+    private static final long GIB = 1L << 30;
+    private static final int MAX_POOL_SIZE = 10_000;
+
+    private static final String SCRAM_PREFIX = "SCRAM-SHA-256$";
+    private static final Pattern SCRAM = Pattern.compile(
+            "SCRAM-SHA-256\\$([0-9]{1,10}):([A-Za-z0-9+/=]+)\\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)");
+    private static final Pattern MD5 = Pattern.compile("md5[0-9a-f]{32}");
+
+    private ConfigLoader() {
+    }
+
+    /** Loads {@code file} with {@code reference.conf} as fallback. */
+    public static ProxyConfig load(Path file) throws ConfigException {
+        String source = file.toString();
+        // Checked up front because the parser's own messages for these cases are vague.
+        if (!Files.exists(file)) {
+            throw new ConfigException(source, "file not found");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException(source, "not a regular file");
+        }
+        if (!Files.isReadable(file)) {
+            throw new ConfigException(source, "file is not readable (check its permissions)");
+        }
+        Config parsed;
+        try {
+            // parseFile (not parseString on the contents) so includes resolve relative to the file.
+            parsed = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw parserError(source, e);
+        }
+        return build(source, parsed);
+    }
+
+    /** Parses HOCON text with {@code reference.conf} as fallback. */
+    public static ProxyConfig parse(String hocon) throws ConfigException {
+        String source = "<string>";
+        Config parsed;
+        try {
+            parsed = ConfigFactory.parseString(hocon, ConfigParseOptions.defaults().setOriginDescription(source));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw parserError(source, e);
+        }
+        return build(source, parsed);
+    }
+
+    private static ProxyConfig build(String source, Config parsed) throws ConfigException {
+        Config reference = ConfigFactory.parseResources(ConfigLoader.class.getClassLoader(), "reference.conf",
+                ConfigParseOptions.defaults().setAllowMissing(false));
+        Config config;
+        try {
+            // Resolving after the merge lets the file refer to defaults and to ${?ENV_VARS}.
+            config = parsed.withFallback(reference).resolve(ConfigResolveOptions.defaults());
+        } catch (com.typesafe.config.ConfigException e) {
+            throw parserError(source, e);
+        }
+        return new Reader(config).read();
+    }
+
+    private static ConfigException parserError(String source, com.typesafe.config.ConfigException e) {
+        String message = e.getMessage();
+        ConfigOrigin origin = e.origin();
+        // Typesafe prefixes "<origin>: "; we state the line ourselves so the prefix would repeat it.
+        if (origin != null && message.startsWith(origin.description() + ": ")) {
+            message = message.substring(origin.description().length() + 2);
+        }
+        if (origin != null && origin.lineNumber() > 0) {
+            String where = "line " + origin.lineNumber();
+            String file = origin.filename();
+            if (file != null && !Path.of(file).equals(Path.of(source))) {
+                where = file + " " + where; // the problem is in an included file
+            }
+            message = where + ": " + message;
+        }
+        return new ConfigException(source, message);
+    }
+
+    /** Walks the merged tree with full key paths, so every error can name the exact key. */
+    private static final class Reader {
+        private final Config config;
+
+        Reader(Config config) {
+            this.config = config;
+        }
+
+        ProxyConfig read() throws ConfigException {
+            ConfigObject root = object(ROOT);
+            checkKeys(ROOT, root, ROOT_KEYS);
+            checkKeys(path(ROOT, "listen"), object(path(ROOT, "listen")), LISTEN_KEYS);
+            checkKeys(path(ROOT, "limits"), object(path(ROOT, "limits")), LIMITS_KEYS);
+            checkKeys(path(ROOT, "pool"), object(path(ROOT, "pool")), POOL_KEYS);
+
+            ListenConfig listen = new ListenConfig(
+                    nonEmptyString(path(ROOT, "listen", "host")),
+                    (int) integer(path(ROOT, "listen", "port"), 0, 65535));
+
+            String l = path(ROOT, "limits");
+            Limits limits = new Limits(
+                    (int) integer(path(l, "max-clients"), 1, Integer.MAX_VALUE),
+                    (int) bytes(path(l, "max-message-size"), 4096, GIB),
+                    (int) bytes(path(l, "max-startup-packet-size"), 1024, 65536),
+                    duration(path(l, "startup-timeout")),
+                    duration(path(l, "client-idle-timeout")),
+                    duration(path(l, "shutdown-timeout")),
+                    (int) integer(path(l, "max-scram-iterations"), 1, Integer.MAX_VALUE));
+
+            String p = path(ROOT, "pool");
+            PoolDefaults pool = new PoolDefaults(
+                    poolMode(path(p, "mode")),
+                    (int) integer(path(p, "size"), 1, MAX_POOL_SIZE),
+                    string(path(p, "reset-query")),
+                    duration(path(p, "server-idle-timeout")),
+                    duration(path(p, "server-lifetime")),
+                    duration(path(p, "server-connect-timeout")),
+                    duration(path(p, "wait-timeout")));
+
+            Map<String, UserConfig> users = new LinkedHashMap<>();
+            for (String name : keysInFileOrder(object(path(ROOT, "users")))) {
+                users.put(name, user(name));
+            }
+            Map<String, DatabaseConfig> databases = new LinkedHashMap<>();
+            for (String name : keysInFileOrder(object(path(ROOT, "databases")))) {
+                databases.put(name, database(name, pool));
+            }
+            return new ProxyConfig(listen, limits, pool, users, databases);
+        }
+
+        private UserConfig user(String name) throws ConfigException {
+            String at = path(ROOT, "users", name);
+            checkName(at, name);
+            checkKeys(at, object(at), USER_KEYS);
+            String authPath = path(at, "auth");
+            String passwordPath = path(at, "password");
+            String password = config.hasPath(passwordPath) ? string(passwordPath) : null;
+            String hint = "create one with `bin/pgproxy passwd " + name + "`";
+
+            AuthMethod auth;
+            if (config.hasPath(authPath)) {
+                auth = authMethod(authPath);
+            } else if (password == null) {
+                throw new ConfigException(at, "needs a password (a SCRAM-SHA-256 verifier or md5 hash; "
+                        + hint + ") or auth = trust");
+            } else if (password.startsWith(SCRAM_PREFIX)) {
+                auth = AuthMethod.SCRAM_SHA_256;
+            } else if (password.startsWith("md5")) {
+                auth = AuthMethod.MD5;
+            } else {
+                // Never echo the value: it is most likely a cleartext password.
+                throw new ConfigException(passwordPath, "is neither a SCRAM-SHA-256 verifier nor an md5 hash; "
+                        + "cleartext passwords are not accepted, " + hint);
+            }
+
+            switch (auth) {
+                case TRUST -> {
+                    if (password != null) {
+                        throw new ConfigException(passwordPath, "must not be set when auth = trust");
+                    }
+                }
+                case SCRAM_SHA_256 -> {
+                    if (password == null) {
+                        throw new ConfigException(passwordPath, "is required when auth = scram-sha-256; " + hint);
+                    }
+                    String problem = scramProblem(password);
+                    if (problem != null) {
+                        throw new ConfigException(passwordPath, "is not a valid SCRAM-SHA-256 verifier ("
+                                + problem + "); " + hint);
+                    }
+                }
+                case MD5 -> {
+                    if (password == null) {
+                        throw new ConfigException(passwordPath, "is required when auth = md5; " + hint);
+                    }
+                    if (!MD5.matcher(password).matches()) {
+                        throw new ConfigException(passwordPath, "is not a valid md5 hash (expected \"md5\" followed by "
+                                + "32 lowercase hex digits); " + hint);
+                    }
+                }
+            }
+            return new UserConfig(name, auth, password);
+        }
+
+        private DatabaseConfig database(String name, PoolDefaults pool) throws ConfigException {
+            String at = path(ROOT, "databases", name);
+            checkName(at, name);
+            checkKeys(at, object(at), DATABASE_KEYS);
+            if (!config.hasPath(path(at, "host"))) {
+                throw new ConfigException(path(at, "host"), "is required (the backend host name or address)");
+            }
+            String host = nonEmptyString(path(at, "host"));
+            int port = config.hasPath(path(at, "port")) ? (int) integer(path(at, "port"), 1, 65535) : 5432;
+            String dbname = name;
+            if (config.hasPath(path(at, "dbname"))) {
+                dbname = string(path(at, "dbname"));
+                checkName(path(at, "dbname"), dbname);
+            }
+            String user = null;
+            if (config.hasPath(path(at, "user"))) {
+                user = string(path(at, "user"));
+                checkName(path(at, "user"), user);
+            }
+            String password = config.hasPath(path(at, "password")) ? string(path(at, "password")) : null;
+            int poolSize = config.hasPath(path(at, "pool-size"))
+                    ? (int) integer(path(at, "pool-size"), 1, MAX_POOL_SIZE) : pool.size();
+            PoolMode mode = config.hasPath(path(at, "mode")) ? poolMode(path(at, "mode")) : pool.mode();
+            return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode);
+        }
+
+        private ConfigObject object(String at) throws ConfigException {
+            ConfigValue value = valueOrNull(at);
+            if (value == null || value.valueType() != ConfigValueType.OBJECT) {
+                throw wrongType(at, "an object", value);
+            }
+            return (ConfigObject) value;
+        }
+
+        private String string(String at) throws ConfigException {
+            ConfigValue value = valueOrNull(at);
+            // Numbers and booleans are accepted as their text, as HOCON itself does for unquoted values.
+            if (value == null || value.valueType() == ConfigValueType.OBJECT
+                    || value.valueType() == ConfigValueType.LIST || value.valueType() == ConfigValueType.NULL) {
+                throw wrongType(at, "a string", value);
+            }
+            return config.getString(at);
+        }
+
+        private String nonEmptyString(String at) throws ConfigException {
+            String s = string(at);
+            if (s.isBlank()) {
+                throw new ConfigException(at, "must not be empty");
+            }
+            return s;
+        }
+
+        private long integer(String at, long min, long max) throws ConfigException {
+            Number n;
+            try {
+                n = config.getNumber(at);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw wrongType(at, "a whole number", valueOrNull(at));
+            }
+            if ((n instanceof Double || n instanceof Float) && n.doubleValue() != Math.rint(n.doubleValue())) {
+                throw new ConfigException(at, "must be a whole number, was " + n);
+            }
+            double d = n.doubleValue();
+            long v = n.longValue();
+            if (d < min || d > max) {
+                throw new ConfigException(at, "must be between " + min + " and " + max + ", was "
+                        + (n instanceof Double ? String.valueOf(d) : String.valueOf(v)));
+            }
+            return v;
+        }
+
+        private long bytes(String at, long min, long max) throws ConfigException {
+            long v;
+            try {
+                v = config.getBytes(at);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw wrongType(at, "a size in bytes (e.g. 65536, 64KiB, 1GiB)", valueOrNull(at));
+            }
+            if (v < min || v > max) {
+                throw new ConfigException(at, "must be between " + min + " and " + max + " bytes, was " + v);
+            }
+            return v;
+        }
+
+        private Duration duration(String at) throws ConfigException {
+            Duration d;
+            try {
+                d = config.getDuration(at);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw wrongType(at, "a duration (e.g. 500ms, 30s, 10m)", valueOrNull(at));
+            }
+            if (d.isNegative()) {
+                throw new ConfigException(at, "must not be negative, was " + config.getValue(at).unwrapped());
+            }
+            return d;
+        }
+
+        private PoolMode poolMode(String at) throws ConfigException {
+            String s = string(at);
+            return switch (normalize(s)) {
+                case "session" -> PoolMode.SESSION;
+                case "transaction" -> PoolMode.TRANSACTION;
+                default -> throw new ConfigException(at, "must be session or transaction, was \"" + s + "\"");
+            };
+        }
+
+        private AuthMethod authMethod(String at) throws ConfigException {
+            String s = string(at);
+            return switch (normalize(s)) {
+                case "scram-sha-256" -> AuthMethod.SCRAM_SHA_256;
+                case "md5" -> AuthMethod.MD5;
+                case "trust" -> AuthMethod.TRUST;
+                default -> throw new ConfigException(at, "must be scram-sha-256, md5 or trust, was \"" + s + "\"");
+            };
+        }
+
+        private static String normalize(String s) {
+            // Accept SCRAM_SHA_256 too: it is how the enum prints in logs, so operators will copy it.
+            return s.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
+
+        private void checkKeys(String at, ConfigObject object, Set<String> allowed) throws ConfigException {
+            for (String key : keysInFileOrder(object)) {
+                if (!allowed.contains(key)) {
+                    throw new ConfigException(path(at, key), "unknown key (expected one of "
+                            + String.join(", ", allowed.stream().sorted().toList()) + ")");
+                }
+            }
+        }
+
+        private static void checkName(String at, String name) throws ConfigException {
+            if (name.isEmpty()) {
+                throw new ConfigException(at, "name must not be empty");
+            }
+            int length = name.getBytes(StandardCharsets.UTF_8).length;
+            if (length > MAX_NAME_BYTES) {
+                throw new ConfigException(at, "name must be at most " + MAX_NAME_BYTES + " bytes, was " + length);
+            }
+            if (name.indexOf('\0') >= 0) {
+                throw new ConfigException(at, "name must not contain a NUL character");
+            }
+        }
+
+        private ConfigValue valueOrNull(String at) {
+            return config.hasPathOrNull(at) ? config.getValue(at) : null;
+        }
+
+        private static ConfigException wrongType(String at, String expected, ConfigValue actual) {
+            String was;
+            if (actual == null) {
+                was = "missing";
+            } else {
+                // Only the type, never the text: the value may be a password.
+                was = switch (actual.valueType()) {
+                    case OBJECT -> "an object";
+                    case LIST -> "a list";
+                    case NUMBER -> "a number";
+                    case BOOLEAN -> "a boolean";
+                    case NULL -> "null";
+                    case STRING -> "a string";
+                };
+            }
+            return new ConfigException(at, "expected " + expected + ", was " + was);
+        }
+    }
+
+    /**
+     * Returns the problem with a SCRAM-SHA-256 verifier text, or null when it is well formed.
+     * Only the shape is checked here; the auth package does the cryptography.
+     */
+    static String scramProblem(String text) {
+        Matcher m = SCRAM.matcher(text);
+        if (!m.matches()) {
+            return "expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>";
+        }
+        long iterations = Long.parseLong(m.group(1));
+        if (iterations < 1 || iterations > Integer.MAX_VALUE) {
+            return "iteration count out of range";
+        }
+        byte[] salt = base64(m.group(2));
+        if (salt == null || salt.length == 0) {
+            return "salt is not valid base64";
+        }
+        byte[] storedKey = base64(m.group(3));
+        byte[] serverKey = base64(m.group(4));
+        if (storedKey == null || serverKey == null || storedKey.length != 32 || serverKey.length != 32) {
+            return "StoredKey and ServerKey must be 32 bytes of base64";
+        }
+        return null;
+    }
+
+    private static byte[] base64(String s) {
+        try {
+            return Base64.getDecoder().decode(s);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Typesafe objects iterate in hash order; sorting by line restores the order of the file, which
+     * is the order operators expect. Keys on one line fall back to name order.
+     */
+    private static List<String> keysInFileOrder(ConfigObject object) {
+        List<String> keys = new ArrayList<>(object.keySet());
+        keys.sort(Comparator.comparingInt((String k) -> lineOf(object.get(k))).thenComparing(Comparator.naturalOrder()));
+        return keys;
+    }
+
+    private static int lineOf(ConfigValue value) {
+        ConfigOrigin origin = value.origin();
+        return origin == null || origin.lineNumber() < 0 ? Integer.MAX_VALUE : origin.lineNumber();
+    }
+
+    private static String path(String prefix, String... keys) {
+        return prefix + "." + ConfigUtil.joinPath(keys);
+    }
+}

@@ -1,0 +1,20 @@
+package io.pgproxy.config;
+
+import java.util.Objects;
+
+/**
+ * A client user. {@code secret} is the SCRAM-SHA-256 verifier or the md5 hash, {@code null} for
+ * {@link AuthMethod#TRUST}.
+ */
+public record UserConfig(String name, AuthMethod auth, String secret) {
+    public UserConfig {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(auth, "auth");
+    }
+
+    // A verifier is not a password, but it allows an offline dictionary attack, so it stays out of logs.
+    @Override
+    public String toString() {
+        return "UserConfig[name=" + name + ", auth=" + auth + ", secret=" + (secret == null ? "null" : "<redacted>") + "]";
+    }
+}

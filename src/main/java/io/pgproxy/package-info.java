@@ -1,0 +1,2 @@
+/** Entry point: arguments, configuration, signals, start; and the demo mode. */
+package io.pgproxy;

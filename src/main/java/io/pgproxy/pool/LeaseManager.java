@@ -1,0 +1,82 @@
+package io.pgproxy.pool;
+
+import io.pgproxy.backend.BackendTarget;
+import io.pgproxy.buffer.BufferPool;
+import io.pgproxy.config.DatabaseConfig;
+import io.pgproxy.config.Limits;
+import io.pgproxy.config.PoolDefaults;
+import io.pgproxy.config.ProxyConfig;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Hands out pools by route. A route is the database's whole configuration plus the backend
+ * user, so a reload that changes a database's host or credentials makes a new pool for new
+ * clients while sessions on the old one finish undisturbed.
+ */
+public final class LeaseManager {
+    /** Bounds the reset and rollback a backend runs between clients. */
+    private static final Duration INTERNAL_QUERY_TIMEOUT = Duration.ofSeconds(10);
+
+    private record Route(DatabaseConfig database, String backendUser) {
+    }
+
+    private final BufferPool buffers;
+    private final Map<Route, Pool> pools = new ConcurrentHashMap<>();
+    private volatile ProxyConfig config;
+
+    public LeaseManager(ProxyConfig config, BufferPool buffers) {
+        this.config = config;
+        this.buffers = buffers;
+    }
+
+    /** The pool serving {@code clientUser} on {@code database}. */
+    public Pool pool(DatabaseConfig database, String clientUser) {
+        String backendUser = database.user() != null ? database.user() : clientUser;
+        return pools.computeIfAbsent(new Route(database, backendUser), r -> {
+            PoolDefaults d = config.pool();
+            Limits limits = config.limits();
+            BackendTarget target = new BackendTarget(database.host(), database.port(), database.dbname(),
+                    backendUser, database.password(), d.serverConnectTimeout(), limits.maxScramIterations());
+            return new Pool(database.name(), target, buffers, () -> settings(database));
+        });
+    }
+
+    private PoolSettings settings(DatabaseConfig database) {
+        PoolDefaults d = config.pool();
+        return new PoolSettings(database.poolSize(), d.waitTimeout(), d.resetQuery(), d.serverIdleTimeout(),
+                d.serverLifetime(), INTERNAL_QUERY_TIMEOUT);
+    }
+
+    /** Applies a new configuration: pools whose database is gone or changed are retired. */
+    public void reconfigure(ProxyConfig next) {
+        this.config = next;
+        pools.forEach((route, pool) -> {
+            DatabaseConfig current = next.databases().get(route.database().name());
+            if (!route.database().equals(current)) {
+                pool.retire();
+            }
+        });
+    }
+
+    /** Janitor work: idle timeouts, lifetimes, and forgetting retired pools once empty. */
+    public void maintain() {
+        pools.forEach((route, pool) -> {
+            pool.evictIdle();
+            if (pool.isRetired() && pool.openConnections() == 0) {
+                pools.remove(route, pool);
+            }
+        });
+    }
+
+    public Collection<Pool> pools() {
+        return pools.values();
+    }
+
+    public void closeIdle() {
+        pools.values().forEach(Pool::closeIdle);
+    }
+}

@@ -1,0 +1,8 @@
+package io.pgproxy.pool;
+
+import java.time.Duration;
+
+/** The pool behaviour that a reload may change in place. */
+public record PoolSettings(int maxSize, Duration waitTimeout, String resetQuery, Duration serverIdleTimeout,
+                           Duration serverLifetime, Duration internalQueryTimeout) {
+}

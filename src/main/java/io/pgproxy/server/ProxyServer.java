@@ -1,0 +1,246 @@
+package io.pgproxy.server;
+
+import io.pgproxy.buffer.BufferPool;
+import io.pgproxy.client.ClientContext;
+import io.pgproxy.client.ClientRegistry;
+import io.pgproxy.client.ClientSession;
+import io.pgproxy.config.ConfigDiff;
+import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.pool.LeaseManager;
+import io.pgproxy.protocol.message.ErrorResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The running proxy. Accepts clients and gives each its own virtual thread; a janitor enforces
+ * the timeouts; {@link #reload} swaps the configuration snapshot without touching connected
+ * clients; {@link #close} drains.
+ */
+public final class ProxyServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
+    /** Relay buffers: large enough for a run of replies, few enough to bound memory. */
+    private static final int RELAY_BUFFER_SIZE = 32 * 1024;
+    private static final int MAX_POOLED_BUFFERS = 1024;
+    private static final long JANITOR_PERIOD_MS = 200;
+
+    private final ServerSocketChannel listener;
+    private final LeaseManager leases;
+    private final ClientRegistry registry = new ClientRegistry();
+    private final BufferPool buffers = new BufferPool(RELAY_BUFFER_SIZE, MAX_POOLED_BUFFERS);
+    private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger clients = new AtomicInteger();
+    private final ScheduledExecutorService janitor;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile ProxyConfig config;
+    private volatile boolean draining;
+
+    private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
+        this.config = config;
+        this.listener = listener;
+        this.leases = new LeaseManager(config, buffers);
+        this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "pgproxy-janitor");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Binds the listen address and starts accepting. */
+    public static ProxyServer start(ProxyConfig config) throws IOException {
+        ServerSocketChannel ch = ServerSocketChannel.open();
+        try {
+            ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            ch.bind(new InetSocketAddress(config.listen().host(), config.listen().port()), 4096);
+        } catch (IOException e) {
+            ch.close();
+            throw new IOException("cannot listen on " + config.listen().host() + ":" + config.listen().port()
+                    + ": " + e.getMessage(), e);
+        }
+        ProxyServer server = new ProxyServer(config, ch);
+        Thread.ofPlatform().name("pgproxy-listener").daemon(false).start(server::acceptLoop);
+        server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
+                TimeUnit.MILLISECONDS);
+        log.info("listening on {}:{}", config.listen().host(), server.port());
+        return server;
+    }
+
+    public int port() {
+        try {
+            return ((InetSocketAddress) listener.getLocalAddress()).getPort();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    public ProxyConfig config() {
+        return config;
+    }
+
+    public LeaseManager leases() {
+        return leases;
+    }
+
+    public BufferPool buffers() {
+        return buffers;
+    }
+
+    /** Connected clients, logged in or not. */
+    public int clientCount() {
+        return clients.get();
+    }
+
+    /**
+     * Applies a new configuration to new logins and new leases. Clients already connected keep
+     * their backends; removed databases stop taking new clients.
+     */
+    public void reload(ProxyConfig next) {
+        ConfigDiff diff = ConfigDiff.between(config, next);
+        for (String key : diff.restartRequired()) {
+            log.warn("reload: {} cannot change while running; the change applies after a restart", key);
+        }
+        diff.addedDatabases().forEach(d -> log.info("reload: database \"{}\" added", d));
+        diff.removedDatabases().forEach(d -> log.info("reload: database \"{}\" removed; its clients may finish", d));
+        diff.changedDatabases().forEach(d -> log.info("reload: database \"{}\" changed; new clients use the new settings", d));
+        diff.addedUsers().forEach(u -> log.info("reload: user \"{}\" added", u));
+        diff.removedUsers().forEach(u -> log.info("reload: user \"{}\" removed", u));
+        diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
+        config = next;
+        leases.reconfigure(next);
+        log.info("reload: configuration applied");
+    }
+
+    private void acceptLoop() {
+        ClientContext context = new ClientContext(() -> config, leases, registry, buffers);
+        while (true) {
+            SocketChannel ch;
+            try {
+                ch = listener.accept();
+            } catch (ClosedChannelException e) {
+                break;
+            } catch (IOException e) {
+                // Out of file descriptors, mostly: keep the listener, back off briefly.
+                log.warn("accept failed: {}", e.getMessage());
+                pauseAfterAcceptFailure();
+                continue;
+            }
+            if (clients.incrementAndGet() > config.limits().maxClients()) {
+                clients.decrementAndGet();
+                refuse(ch, ErrorResponse.fatal("53300", "sorry, too many clients already"));
+                continue;
+            }
+            try {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            } catch (IOException e) {
+                log.debug("cannot set TCP_NODELAY: {}", e.getMessage());
+            }
+            ClientSession session = new ClientSession(context, ch);
+            sessions.add(session);
+            Thread.ofVirtual().name("pgproxy-" + session.id()).start(() -> {
+                try {
+                    session.run();
+                } finally {
+                    sessions.remove(session);
+                    clients.decrementAndGet();
+                }
+            });
+        }
+        stopped.countDown();
+    }
+
+    private static void pauseAfterAcceptFailure() {
+        try {
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void refuse(SocketChannel ch, ErrorResponse error) {
+        try (ch) {
+            ch.configureBlocking(false);
+            ch.write(ByteBuffer.wrap(error.encode()));
+        } catch (IOException ignored) {
+            // The refused client is gone already.
+        }
+    }
+
+    private void janitorTick() {
+        try {
+            ProxyConfig c = config;
+            long now = System.nanoTime();
+            for (ClientSession s : sessions) {
+                if (s.startupExpired(now, c.limits().startupTimeout())) {
+                    log.info("{} startup timeout ({} ms), closing", s.id(), c.limits().startupTimeout().toMillis());
+                    s.terminate(ErrorResponse.fatal("08P01", "timeout during startup or authentication"));
+                } else if (s.idleExpired(now, c.limits().clientIdleTimeout())) {
+                    log.info("{} idle timeout, closing", s.id());
+                    s.terminate(ErrorResponse.fatal("57P05", "terminating connection due to idle timeout"));
+                } else if (draining && s.isIdle()) {
+                    s.terminate(ErrorResponse.fatal("57P01", "terminating connection due to administrator command")
+                            .withHint("pgproxy is shutting down"));
+                }
+            }
+            leases.maintain();
+        } catch (RuntimeException e) {
+            log.error("janitor failed", e);
+        }
+    }
+
+    /**
+     * Stops accepting, closes clients as they become idle, waits up to {@code timeout} for the
+     * rest, then closes them too.
+     */
+    public void drain(Duration timeout) {
+        if (draining) {
+            return;
+        }
+        draining = true;
+        log.info("shutting down: {} clients connected, waiting up to {} ms", clients.get(), timeout.toMillis());
+        try {
+            listener.close();
+        } catch (IOException e) {
+            log.debug("closing listener: {}", e.getMessage());
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!sessions.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(JANITOR_PERIOD_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        for (ClientSession s : sessions) {
+            s.terminate(ErrorResponse.fatal("57P01", "terminating connection due to administrator command"));
+        }
+        janitor.shutdownNow();
+        leases.closeIdle();
+        log.info("shut down");
+    }
+
+    @Override
+    public void close() {
+        drain(config.limits().shutdownTimeout());
+    }
+
+    /** Blocks until the listener has stopped. */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+}

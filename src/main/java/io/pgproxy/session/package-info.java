@@ -1,0 +1,6 @@
+/**
+ * What the proxy tracks of each client's session so a backend can be brought to it: the
+ * parameters the client asked for at startup and what it has been told, and the diff that
+ * moves a backend to those values in one round trip.
+ */
+package io.pgproxy.session;

@@ -1,0 +1,63 @@
+package io.pgproxy.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ConfigDiffTest {
+    private static final String BASE = """
+            pgproxy {
+              users { alice { auth = trust }, bob { auth = trust }, carol { auth = trust } }
+              databases { a { host = h1 }, b { host = h2 }, c { host = h3 } }
+            }
+            """;
+
+    @Test
+    void identicalConfigsGiveEmptyDiff() throws Exception {
+        ConfigDiff d = ConfigDiff.between(ConfigLoader.parse(BASE), ConfigLoader.parse(BASE));
+        assertTrue(d.isEmpty(), d.toString());
+    }
+
+    @Test
+    void addedRemovedAndChangedAreReported() throws Exception {
+        ProxyConfig next = ConfigLoader.parse("""
+                pgproxy {
+                  users { alice { auth = trust }, carol { password = "%s" }, dave { auth = trust } }
+                  databases { a { host = h1 }, c { host = h3, port = 5433 }, d { host = h4 } }
+                }
+                """.formatted(TestSecrets.MD5_HASH));
+        ConfigDiff d = ConfigDiff.between(ConfigLoader.parse(BASE), next);
+        assertEquals(Set.of("d"), d.addedDatabases());
+        assertEquals(Set.of("b"), d.removedDatabases());
+        assertEquals(Set.of("c"), d.changedDatabases());
+        assertEquals(Set.of("dave"), d.addedUsers());
+        assertEquals(Set.of("bob"), d.removedUsers());
+        assertEquals(Set.of("carol"), d.changedUsers());
+        assertEquals(List.of(), d.restartRequired());
+        assertFalse(d.isEmpty());
+    }
+
+    @Test
+    void poolDefaultChangeMarksDatabasesUsingItAsChanged() throws Exception {
+        ProxyConfig next = ConfigLoader.parse(BASE + "pgproxy.pool.size = 5\npgproxy.databases.a.pool-size = 20");
+        ConfigDiff d = ConfigDiff.between(ConfigLoader.parse(BASE), next);
+        assertEquals(Set.of("b", "c"), d.changedDatabases());
+    }
+
+    @Test
+    void listenChangesRequireRestart() throws Exception {
+        ProxyConfig next = ConfigLoader.parse(BASE + "pgproxy.listen { host = \"0.0.0.0\", port = 7432 }");
+        ConfigDiff d = ConfigDiff.between(ConfigLoader.parse(BASE), next);
+        assertEquals(List.of("pgproxy.listen.host", "pgproxy.listen.port"), d.restartRequired());
+        assertFalse(d.isEmpty());
+
+        d = ConfigDiff.between(ConfigLoader.parse(BASE), ConfigLoader.parse(BASE + "pgproxy.listen.port = 7432"));
+        assertEquals(List.of("pgproxy.listen.port"), d.restartRequired());
+        assertTrue(d.addedDatabases().isEmpty() && d.changedUsers().isEmpty());
+    }
+}
