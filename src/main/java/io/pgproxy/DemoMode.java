@@ -42,10 +42,12 @@ final class DemoMode {
             ProxyConfig config = ConfigLoader.parse("""
                     pgproxy {
                       listen { host = "%s", port = %d }
+                      pool { mode = %s, size = %d }
                       users { %s { password = "%s" } }
                       databases { %s { host = "127.0.0.1", port = %d, dbname = "%s", user = "postgres" } }
                     }
-                    """.formatted(base.listen().host(), base.listen().port(), DEMO_USER, verifier,
+                    """.formatted(base.listen().host(), base.listen().port(),
+                    base.pool().mode().name().toLowerCase(java.util.Locale.ROOT), base.pool().size(), DEMO_USER, verifier,
                     DEMO_USER, pg.getPort(), DEMO_USER));
             ProxyServer server = ProxyServer.start(config);
             System.out.printf("""

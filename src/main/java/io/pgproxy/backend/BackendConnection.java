@@ -45,6 +45,7 @@ public final class BackendConnection {
     private final SocketChannel channel;
     private final BackendKeyData keyData;
     private final Map<String, String> parameters;
+    private final Map<String, String> assumed = new ConcurrentHashMap<>();
     private final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition settled = lock.newCondition();
@@ -52,12 +53,15 @@ public final class BackendConnection {
     private final Reader reader;
 
     private volatile BackendSink sink;
+    private volatile boolean watchCommands;
     private volatile TransactionStatus status = TransactionStatus.IDLE;
     private volatile boolean closed;
     private volatile boolean desynchronised;
     private volatile ErrorResponse fatal;
     private volatile ErrorResponse internalError;
     private volatile boolean waiting;
+    /** Messages were sent after the last Sync: the backend is inside an unfinished request. */
+    private volatile boolean pendingSinceSync;
     private volatile long lastReleasedNanos = createdNanos;
 
     private BackendConnection(BackendTarget target, SocketChannel channel, BackendStartup.Result startup,
@@ -112,6 +116,14 @@ public final class BackendConnection {
         return parameters;
     }
 
+    /**
+     * Values the proxy set here for parameters the backend does not report; forgotten when the
+     * backend is reset.
+     */
+    public Map<String, String> assumedParameters() {
+        return assumed;
+    }
+
     public TransactionStatus status() {
         return status;
     }
@@ -140,20 +152,36 @@ public final class BackendConnection {
 
     /** Nothing owed and nothing half-relayed, whatever the transaction status. */
     public boolean isSettled() {
-        return !closed && !desynchronised && outstanding.get() == 0 && reader.atBoundary();
+        return !closed && !desynchronised && !pendingSinceSync && outstanding.get() == 0 && reader.atBoundary();
     }
 
     public void attach(BackendSink sink) {
+        this.watchCommands = sink.watchesCommands();
         this.sink = sink;
     }
 
     public void detach() {
         this.sink = null;
+        this.watchCommands = false;
     }
 
     /** Records that the messages about to be sent make the backend owe {@code n} ReadyForQuery. */
     public void expectReadyForQuery(int n) {
         outstanding.addAndGet(n);
+    }
+
+    /**
+     * Records whether the last message about to be sent leaves an extended-protocol request
+     * unfinished (Parse, Bind, Execute ... without Sync yet). Such a backend is not idle even
+     * when every ReadyForQuery owed has arrived.
+     */
+    public void pendingSinceSync(boolean pending) {
+        this.pendingSinceSync = pending;
+    }
+
+    /** Clean, and nothing sent since the last Sync: may go back to the pool between transactions. */
+    public boolean isReleasable() {
+        return !pendingSinceSync && isClean();
     }
 
     /** Writes bytes to the backend. Called only by the lease holder. */
@@ -289,6 +317,8 @@ public final class BackendConnection {
         protected int onHeader(byte tag, int length) {
             return switch (tag) {
                 case 'Z', 'S' -> INSPECT;
+                // Only short tags matter (LISTEN, SET, ...); long ones pass uninspected.
+                case 'C' -> length <= 64 && watchCommands ? INSPECT : PASS;
                 // An error too large to inspect still reaches the client; only its severity is unseen.
                 case 'E' -> length + 1 <= capacity ? INSPECT : PASS;
                 default -> PASS;
@@ -297,18 +327,30 @@ public final class BackendConnection {
 
         @Override
         protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) throws ProtocolException {
+            if (tag == 'Z') {
+                // The hot path: once per request, so no allocation here.
+                if (bodyLength != 1) {
+                    throw new ProtocolException("invalid ReadyForQuery length from backend");
+                }
+                status = TransactionStatus.of(buffer.get(bodyStart));
+                readyForQuerySeen++;
+                return;
+            }
             ByteBuffer body = buffer.duplicate().position(bodyStart).limit(bodyStart + bodyLength).slice();
             switch (tag) {
-                case 'Z' -> {
-                    if (bodyLength != 1) {
-                        throw new ProtocolException("invalid ReadyForQuery length from backend");
-                    }
-                    status = TransactionStatus.of(body.get(0));
-                    readyForQuerySeen++;
-                }
                 case 'S' -> {
                     ParameterStatus p = ParameterStatus.decode(body);
                     parameters.put(p.name(), p.value());
+                    BackendSink s = sink;
+                    if (s != null) {
+                        s.parameterStatus(p.name(), p.value());
+                    }
+                }
+                case 'C' -> {
+                    BackendSink s = sink;
+                    if (s != null) {
+                        s.commandComplete(io.pgproxy.protocol.Wire.cstring(body));
+                    }
                 }
                 case 'E' -> {
                     ErrorResponse e = ErrorResponse.decode(body);
@@ -363,6 +405,10 @@ public final class BackendConnection {
                         }
                         if (left <= 0) {
                             signalSettled();
+                            BackendSink current = sink;
+                            if (current != null) {
+                                current.settled(BackendConnection.this);
+                            }
                         }
                     }
                 }

@@ -1,5 +1,7 @@
 package io.pgproxy.backend;
 
+import io.pgproxy.protocol.message.ErrorResponse;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -8,6 +10,22 @@ public interface BackendSink {
     /** Relays a run of whole or partial messages; {@code atBoundary} is true when the run ends between messages. */
     void forward(ByteBuffer run, boolean atBoundary) throws IOException;
 
+    /** The backend reported a run-time parameter's new value while serving this client. */
+    void parameterStatus(String name, String value);
+
+    /** A CommandComplete the proxy watches for passed by (its tag, e.g. "LISTEN", "SET"). */
+    void commandComplete(String tag);
+
+    /**
+     * The backend answered everything it was asked (the last ReadyForQuery owed arrived): a
+     * point where transaction pooling may hand it back if it is also outside a transaction.
+     * Called on the backend's reader thread, after the replies were relayed.
+     */
+    void settled(BackendConnection backend);
+
+    /** Whether CommandComplete tags should be reported to {@link #commandComplete}. */
+    boolean watchesCommands();
+
     /** The backend connection ended while leased; {@code fatal} is its last FATAL error, or null. */
-    void backendLost(BackendConnection backend, io.pgproxy.protocol.message.ErrorResponse fatal);
+    void backendLost(BackendConnection backend, ErrorResponse fatal);
 }

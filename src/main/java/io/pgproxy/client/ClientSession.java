@@ -6,6 +6,7 @@ import io.pgproxy.backend.BackendException;
 import io.pgproxy.backend.BackendSink;
 import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.Limits;
+import io.pgproxy.config.PoolMode;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.config.UserConfig;
 import io.pgproxy.pool.Pool;
@@ -24,6 +25,8 @@ import io.pgproxy.protocol.message.NegotiateProtocolVersion;
 import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.PinDetector;
+import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +42,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One client's whole life on its own virtual thread: startup negotiation, authentication,
@@ -68,7 +72,11 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile long lastActivityNanos = acceptedNanos;
     private volatile BackendConnection backend;
     private volatile boolean closing;
+    private final ReentrantLock leaseLock = new ReentrantLock();
+    private final PinDetector pins = new PinDetector();
     private Pool pool;
+    private volatile boolean transactionMode;
+    private volatile PinReason pinned;
     private SessionParameters parameters;
     private String user = "?";
     private String database = "?";
@@ -207,6 +215,7 @@ public final class ClientSession implements Runnable, BackendSink {
         new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
                 .authenticate(userConfig);
         pool = context.leases().pool(db, user);
+        transactionMode = db.mode() == PoolMode.TRANSACTION;
         parameters = new SessionParameters(params);
         Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
 
@@ -225,11 +234,12 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Client → backend, frame by frame, until Terminate or the client goes away. */
     private void relay() throws IOException {
         Limits limits = context.config().get().limits();
-        RequestScanner scanner = new RequestScanner(limits.maxMessageSize());
+        RequestScanner scanner = new RequestScanner(limits.maxMessageSize(), transactionMode);
         ByteBuffer header = ByteBuffer.allocate(5);
         while (true) {
             header.clear();
-            parkedIdle = backend == null || backend.isClean();
+            BackendConnection held = backend;
+            parkedIdle = held == null || held.isClean();
             try {
                 if (!readHeader(header)) {
                     return;
@@ -244,9 +254,6 @@ public final class ClientSession implements Runnable, BackendSink {
             // Validate before leasing so a hostile first message costs no backend.
             header.flip();
             scanner.check(header.get(0), header.getInt(1));
-            if (backend == null) {
-                lease();
-            }
             ByteBuffer buffer = context.buffers().acquire();
             try {
                 buffer.put(header.rewind());
@@ -280,15 +287,11 @@ public final class ClientSession implements Runnable, BackendSink {
      * exactly at a message boundary. Returns false when the client sent Terminate.
      */
     private boolean relayRun(RequestScanner scanner, ByteBuffer buffer) throws IOException {
-        BackendConnection b = backend;
         while (true) {
             buffer.flip();
             int end = scanner.scan(buffer);
-            if (scanner.owed > 0) {
-                b.expectReadyForQuery(scanner.owed);
-                scanner.owed = 0;
-            }
             if (end > 0) {
+                BackendConnection b = claimBackend(scanner);
                 int limit = buffer.limit();
                 buffer.limit(end).position(0);
                 b.send(buffer);
@@ -307,16 +310,52 @@ public final class ClientSession implements Runnable, BackendSink {
         }
     }
 
-    private void lease() throws IOException {
+    /**
+     * The backend for the run about to be sent, leased now if the client holds none. What the
+     * run makes the backend owe is recorded under the same lock the release decision takes, so
+     * a backend is never handed back while a request is on its way to it.
+     */
+    private BackendConnection claimBackend(RequestScanner scanner) throws IOException {
+        leaseLock.lock();
+        try {
+            BackendConnection b = backend;
+            if (b == null) {
+                b = lease();
+            }
+            if (scanner.owed > 0) {
+                b.expectReadyForQuery(scanner.owed);
+                scanner.owed = 0;
+            }
+            if (scanner.sawRequest) {
+                b.pendingSinceSync(scanner.pendingAfter);
+                scanner.sawRequest = false;
+            }
+            if (scanner.pin != null) {
+                pin(scanner.pin);
+                scanner.pin = null;
+            }
+            return b;
+        } finally {
+            leaseLock.unlock();
+        }
+    }
+
+    private BackendConnection lease() throws IOException {
         BackendConnection b = pool.acquire();
         try {
-            Map<String, String> diff = parameters.diff(b.parameters());
+            Map<String, String> diff = parameters.diff(b.parameters(), b.assumedParameters());
             if (!diff.isEmpty()) {
                 ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff), 1, PARAMETER_SYNC_TIMEOUT);
                 if (e != null) {
                     pool.release(b);
                     throw new ProtocolException(e.sqlState(), e.message());
                 }
+                diff.forEach((k, v) -> {
+                    if (!b.parameters().containsKey(k)) {
+                        b.assumedParameters().put(k, v);
+                    }
+                });
+                parameters.adopt(diff, b.parameters());
             }
             Map<String, String> corrections = parameters.corrections(b.parameters());
             if (!corrections.isEmpty()) {
@@ -333,11 +372,64 @@ public final class ClientSession implements Runnable, BackendSink {
         b.attach(this);
         backend = b;
         log.debug("{} leased {}", id, b.id());
+        return b;
+    }
+
+    private void pin(PinReason reason) {
+        if (transactionMode && pinned == null) {
+            pinned = reason;
+            reason.increment();
+            log.info("{} pinned to its backend: {}", id, reason);
+        }
     }
 
     @Override
     public void forward(ByteBuffer run, boolean atBoundary) throws IOException {
         out.forward(run, atBoundary);
+    }
+
+    @Override
+    public void parameterStatus(String name, String value) {
+        parameters.observe(name, value);
+        pins.onParameterStatus();
+    }
+
+    @Override
+    public boolean watchesCommands() {
+        return transactionMode;
+    }
+
+    @Override
+    public void commandComplete(String tag) {
+        PinReason r = pins.onCommandComplete(tag);
+        if (r != null) {
+            pin(r);
+        }
+    }
+
+    /** Transaction pooling: hands the backend back once the client is between transactions. */
+    @Override
+    public void settled(BackendConnection b) {
+        if (!transactionMode) {
+            return;
+        }
+        PinReason r = pins.onSettled(b.status() == TransactionStatus.IDLE);
+        if (r != null) {
+            pin(r);
+        }
+        if (pinned != null || closing) {
+            return;
+        }
+        leaseLock.lock();
+        try {
+            if (backend == b && b.isReleasable()) {
+                backend = null;
+                pool.returnIdle(b);
+                log.trace("{} returned {}", id, b.id());
+            }
+        } finally {
+            leaseLock.unlock();
+        }
     }
 
     @Override
@@ -395,8 +487,14 @@ public final class ClientSession implements Runnable, BackendSink {
 
     private void end() {
         closing = true;
-        BackendConnection b = backend;
-        backend = null;
+        BackendConnection b;
+        leaseLock.lock();
+        try {
+            b = backend;
+            backend = null;
+        } finally {
+            leaseLock.unlock();
+        }
         if (b != null) {
             if (b.isClosed()) {
                 pool.discard(b);
@@ -411,13 +509,22 @@ public final class ClientSession implements Runnable, BackendSink {
         log.debug("{} closed", id);
     }
 
-    /** Checks each client message header; counts the ReadyForQuery each request is owed. */
+    /**
+     * Checks each client message header; counts the ReadyForQuery each request is owed and
+     * whether the run leaves an extended-protocol request open. In transaction mode it also
+     * takes a cheap look at statement texts for state no command tag reveals.
+     */
     private static final class RequestScanner extends FrameScanner {
         private final int maxMessageSize;
+        private final boolean peek;
         int owed;
+        boolean sawRequest;
+        boolean pendingAfter;
+        PinReason pin;
 
-        RequestScanner(int maxMessageSize) {
+        RequestScanner(int maxMessageSize, boolean peek) {
             this.maxMessageSize = maxMessageSize;
+            this.peek = peek;
         }
 
         void check(byte tag, int length) throws ProtocolException {
@@ -435,18 +542,46 @@ public final class ClientSession implements Runnable, BackendSink {
         protected int onHeader(byte tag, int length) throws ProtocolException {
             check(tag, length);
             FrontendTag t = FrontendTag.of(tag);
-            if (t == FrontendTag.TERMINATE) {
-                return STOP;
+            switch (t) {
+                case TERMINATE -> {
+                    return STOP;
+                }
+                case QUERY, SYNC, FUNCTION_CALL -> {
+                    owed++;
+                    sawRequest = true;
+                    pendingAfter = false;
+                }
+                case PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH -> {
+                    sawRequest = true;
+                    pendingAfter = true;
+                }
+                default -> {
+                    // COPY data and password messages belong to a request already counted.
+                }
             }
-            if (t.expectsReadyForQuery()) {
-                owed++;
+            if (peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= 8192) {
+                return INSPECT;
             }
             return PASS;
         }
 
         @Override
         protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
-            // Nothing is inspected client-side in session mode.
+            int start = bodyStart;
+            int end = bodyStart + bodyLength;
+            if (tag == 'P') {
+                // Skip the statement name to reach the query text.
+                while (start < end && buffer.get(start) != 0) {
+                    start++;
+                }
+                start++;
+            }
+            if (start < end) {
+                PinReason r = PinDetector.peekStatement(buffer, start, end - start);
+                if (r != null && pin == null) {
+                    pin = r;
+                }
+            }
         }
     }
 }

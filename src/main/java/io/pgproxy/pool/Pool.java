@@ -124,6 +124,7 @@ public final class Pool {
                 closeConnection(c);
                 return;
             }
+            c.assumedParameters().clear();
             c.markReleased();
             idle.offerFirst(c);
         } catch (IOException e) {
@@ -132,6 +133,22 @@ public final class Pool {
         } finally {
             permits.release();
         }
+    }
+
+    /**
+     * Returns a backend between transactions (transaction pooling): no reset, since the next
+     * client's session state is brought over as a diff; closed unless it is clean.
+     */
+    public void returnIdle(BackendConnection c) {
+        leased.decrementAndGet();
+        c.detach();
+        if (!retired && c.isReleasable() && !expired(c, settings.get())) {
+            c.markReleased();
+            idle.offerFirst(c);
+        } else {
+            closeConnection(c);
+        }
+        permits.release();
     }
 
     /** Closes a leased backend that must not be reused. */

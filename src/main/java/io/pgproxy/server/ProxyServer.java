@@ -77,7 +77,6 @@ public final class ProxyServer implements AutoCloseable {
         server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
                 TimeUnit.MILLISECONDS);
         log.info("listening on {}:{}", config.listen().host(), server.port());
-        warnAboutTransactionMode(config);
         return server;
     }
 
@@ -121,16 +120,9 @@ public final class ProxyServer implements AutoCloseable {
         diff.addedUsers().forEach(u -> log.info("reload: user \"{}\" added", u));
         diff.removedUsers().forEach(u -> log.info("reload: user \"{}\" removed", u));
         diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
-        warnAboutTransactionMode(next);
         config = next;
         leases.reconfigure(next);
         log.info("reload: configuration applied");
-    }
-
-    private static void warnAboutTransactionMode(ProxyConfig c) {
-        c.databases().values().stream().filter(d -> d.mode() == io.pgproxy.config.PoolMode.TRANSACTION)
-                .forEach(d -> log.warn("database \"{}\": transaction pooling is not implemented yet; "
-                        + "it runs in session mode", d.name()));
     }
 
     private void acceptLoop() {

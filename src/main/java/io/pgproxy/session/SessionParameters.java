@@ -18,6 +18,9 @@ import java.util.Set;
 public final class SessionParameters {
     /** Startup keys that are not run-time parameters. */
     private static final Set<String> NOT_PARAMETERS = Set.of("user", "database", "replication", "options");
+    /** Reported parameters a client cannot set: never replayed. */
+    private static final Set<String> READ_ONLY = Set.of("server_version", "server_encoding", "integer_datetimes",
+            "is_superuser", "session_authorization", "in_hot_standby");
 
     private final Map<String, String> requested = new LinkedHashMap<>();
     private final Map<String, String> reported = new LinkedHashMap<>();
@@ -30,7 +33,7 @@ public final class SessionParameters {
         });
     }
 
-    public Map<String, String> requested() {
+    public synchronized Map<String, String> requested() {
         return requested;
     }
 
@@ -38,7 +41,7 @@ public final class SessionParameters {
      * The ParameterStatus set to greet the client with: the backend's values, overridden by the
      * client's own requests, as PostgreSQL reports them after applying the startup packet.
      */
-    public Map<String, String> greeting(Map<String, String> backendParameters) {
+    public synchronized Map<String, String> greeting(Map<String, String> backendParameters) {
         reported.clear();
         reported.putAll(backendParameters);
         for (Map.Entry<String, String> e : requested.entrySet()) {
@@ -51,25 +54,45 @@ public final class SessionParameters {
     }
 
     /**
-     * The requested parameters whose value on a backend may differ: reported ones that differ,
-     * and unreported ones (extra_float_digits, search_path) which must be set anyway.
+     * What must be set on a backend to give it this client's session: every value the client
+     * asked for or has been told that the backend reports differently, plus the values the
+     * backend does not report (extra_float_digits, ...) unless the proxy set them there before.
+     *
+     * @param backendParameters what the backend reports
+     * @param assumed values the proxy set on that backend for parameters it does not report
      */
-    public Map<String, String> diff(Map<String, String> backendParameters) {
-        Map<String, String> d = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : requested.entrySet()) {
-            String key = canonicalName(backendParameters.keySet(), e.getKey());
-            if (key == null || !normalise(key, e.getValue()).equals(backendParameters.get(key))) {
-                d.put(e.getKey(), e.getValue());
+    public synchronized Map<String, String> diff(Map<String, String> backendParameters, Map<String, String> assumed) {
+        Map<String, String> want = new LinkedHashMap<>();
+        reported.forEach((k, v) -> {
+            if (!READ_ONLY.contains(k)) {
+                want.put(k, v);
             }
-        }
+        });
+        requested.forEach((k, v) -> {
+            String key = canonicalName(want.keySet(), k);
+            want.put(key != null ? key : k, v);
+        });
+        Map<String, String> d = new LinkedHashMap<>();
+        want.forEach((k, v) -> {
+            String key = canonicalName(backendParameters.keySet(), k);
+            String have = key != null ? backendParameters.get(key) : assumed.get(k);
+            if (!normalise(key != null ? key : k, v).equals(have)) {
+                d.put(k, v);
+            }
+        });
         return d;
+    }
+
+    /** {@link #diff(Map, Map)} for a backend with no assumed values. */
+    public Map<String, String> diff(Map<String, String> backendParameters) {
+        return diff(backendParameters, Map.of());
     }
 
     /**
      * What the client must be told now that it runs on a backend with these values: every
      * reported parameter that differs from what the client last heard.
      */
-    public Map<String, String> corrections(Map<String, String> backendParameters) {
+    public synchronized Map<String, String> corrections(Map<String, String> backendParameters) {
         Map<String, String> c = new LinkedHashMap<>();
         backendParameters.forEach((k, v) -> {
             if (!v.equals(reported.get(k))) {
@@ -78,6 +101,33 @@ public final class SessionParameters {
         });
         reported.putAll(c);
         return c;
+    }
+
+    /**
+     * The backend reported a parameter while serving the client (a SET, a RESET, a function's
+     * SET clause): the client now wants that value on every backend it lands on, and has seen it.
+     */
+    public synchronized void observe(String name, String value) {
+        reported.put(name, value);
+        if (READ_ONLY.contains(name)) {
+            return;
+        }
+        String key = canonicalName(requested.keySet(), name);
+        requested.put(key != null ? key : name, value);
+    }
+
+    /**
+     * After a diff was applied, takes the backend's spelling of each applied value (DateStyle
+     * "ISO" reads back as "ISO, MDY"), so the next diff against an equal backend is empty.
+     */
+    public synchronized void adopt(Map<String, String> applied, Map<String, String> backendParameters) {
+        for (String name : applied.keySet()) {
+            String key = canonicalName(backendParameters.keySet(), name);
+            if (key != null) {
+                requested.remove(name);
+                requested.put(key, backendParameters.get(key));
+            }
+        }
     }
 
     /**

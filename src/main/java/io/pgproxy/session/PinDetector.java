@@ -1,0 +1,87 @@
+package io.pgproxy.session;
+
+import java.nio.ByteBuffer;
+import java.util.Locale;
+
+/**
+ * Decides from protocol signals when a transaction-pooled client must be pinned. Mostly from
+ * CommandComplete tags and ParameterStatus, which the backend sends anyway; for the two cases
+ * no tag reveals (temporary tables, advisory locks) a cheap look at the first bytes of the
+ * statement text. It errs on the side of pinning: a needless pin costs sharing, a missed one
+ * would silently break a session.
+ */
+public final class PinDetector {
+    /** How far into a statement the keyword look goes. */
+    private static final int PEEK_BYTES = 256;
+
+    private boolean setSeen;
+    private boolean parameterReported;
+    private boolean cursorDeclared;
+
+    /** A CommandComplete tag of this client's statement; returns a reason to pin now, or null. */
+    public synchronized PinReason onCommandComplete(String tag) {
+        switch (tag) {
+            case "LISTEN" -> {
+                return PinReason.LISTEN;
+            }
+            case "PREPARE" -> {
+                return PinReason.SQL_PREPARE;
+            }
+            case "SET" -> setSeen = true;
+            case "DECLARE CURSOR" -> cursorDeclared = true;
+            default -> {
+            }
+        }
+        return null;
+    }
+
+    public synchronized void onParameterStatus() {
+        parameterReported = true;
+    }
+
+    /**
+     * Every reply owed has arrived. A SET that made the backend report nothing set a parameter
+     * the proxy cannot track; a cursor still open once the transaction is over was WITH HOLD.
+     * PostgreSQL reports parameters just before ReadyForQuery, hence the decision here.
+     */
+    public synchronized PinReason onSettled(boolean idle) {
+        PinReason r = null;
+        if (setSeen && !parameterReported) {
+            r = PinReason.UNTRACKED_SET;
+        } else if (idle && cursorDeclared) {
+            r = PinReason.CURSOR_WITH_HOLD;
+        }
+        setSeen = false;
+        parameterReported = false;
+        if (idle) {
+            cursorDeclared = false;
+        }
+        return r;
+    }
+
+    /**
+     * Looks at the start of a statement's text (the body of Query, or of Parse after its name)
+     * for what no command tag reveals.
+     */
+    public static PinReason peekStatement(ByteBuffer buffer, int start, int length) {
+        int n = Math.min(length, PEEK_BYTES);
+        byte[] b = new byte[n];
+        buffer.get(start, b, 0, n);
+        String text = new String(b, java.nio.charset.StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
+        if (text.contains("pg_advisory_lock") || text.contains("pg_try_advisory_lock")) {
+            return PinReason.ADVISORY_LOCK;
+        }
+        String t = text.stripLeading();
+        if (t.startsWith("create")) {
+            String rest = t.substring(6).stripLeading();
+            if (rest.startsWith("temp") || rest.startsWith("local temp") || rest.startsWith("global temp")
+                    || rest.startsWith("local temporary") || rest.startsWith("global temporary")) {
+                return PinReason.TEMPORARY_TABLE;
+            }
+        }
+        if (t.startsWith("select") && t.contains(" into temp")) {
+            return PinReason.TEMPORARY_TABLE;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,39 @@
+package io.pgproxy.session;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Session state that cannot move to another backend. A client that creates any of it is pinned
+ * to its backend until it leaves; each reason is counted.
+ */
+public enum PinReason {
+    /** LISTEN: notifications are delivered to the backend that listens. */
+    LISTEN,
+    /** SET of a parameter the backend does not report, so the proxy cannot replay it. */
+    UNTRACKED_SET,
+    /** SQL-level PREPARE: the statement lives in one backend. */
+    SQL_PREPARE,
+    /** A cursor declared WITH HOLD outlives its transaction on its backend. */
+    CURSOR_WITH_HOLD,
+    /** Temporary tables live in one backend's session. */
+    TEMPORARY_TABLE,
+    /** Session-level advisory locks are held by one backend. */
+    ADVISORY_LOCK;
+
+    private final LongAdder count = new LongAdder();
+
+    public void increment() {
+        count.increment();
+    }
+
+    /** How many sessions were pinned for each reason since start. */
+    public static Map<PinReason, Long> counts() {
+        Map<PinReason, Long> m = new EnumMap<>(PinReason.class);
+        for (PinReason r : values()) {
+            m.put(r, r.count.sum());
+        }
+        return m;
+    }
+}
