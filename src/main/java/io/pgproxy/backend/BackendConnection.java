@@ -124,6 +124,11 @@ public final class BackendConnection {
         return assumed;
     }
 
+    /** ReadyForQuery messages still owed. */
+    public int outstanding() {
+        return outstanding.get();
+    }
+
     public TransactionStatus status() {
         return status;
     }

@@ -69,6 +69,10 @@ public final class ClientSession implements Runnable, BackendSink {
     private byte[] secretKey = new byte[0];
     private volatile boolean authenticated;
     private volatile boolean parkedIdle;
+    private volatile boolean readingHeader;
+    private volatile long parkedSinceNanos;
+    private volatile long requestSentNanos;
+    private volatile boolean cancelSent;
     private volatile long lastActivityNanos = acceptedNanos;
     private volatile BackendConnection backend;
     private volatile boolean closing;
@@ -240,12 +244,15 @@ public final class ClientSession implements Runnable, BackendSink {
             header.clear();
             BackendConnection held = backend;
             parkedIdle = held == null || held.isClean();
+            parkedSinceNanos = System.nanoTime();
+            readingHeader = true;
             try {
                 if (!readHeader(header)) {
                     return;
                 }
             } finally {
                 parkedIdle = false;
+                readingHeader = false;
             }
             lastActivityNanos = System.nanoTime();
             if (closing) {
@@ -325,6 +332,8 @@ public final class ClientSession implements Runnable, BackendSink {
             if (scanner.owed > 0) {
                 b.expectReadyForQuery(scanner.owed);
                 scanner.owed = 0;
+                requestSentNanos = System.nanoTime();
+                cancelSent = false;
             }
             if (scanner.sawRequest) {
                 b.pendingSinceSync(scanner.pendingAfter);
@@ -463,6 +472,27 @@ public final class ClientSession implements Runnable, BackendSink {
     public boolean idleExpired(long nowNanos, Duration timeout) {
         return authenticated && parkedIdle && !timeout.isZero()
                 && nowNanos - lastActivityNanos > timeout.toNanos();
+    }
+
+    /**
+     * For the janitor: a request has run on the backend longer than the query timeout. Cancels
+     * it once; the backend then answers the client with 57014 itself.
+     */
+    public void cancelIfRunningLongerThan(long nowNanos, Duration timeout) {
+        BackendConnection b = backend;
+        if (!timeout.isZero() && b != null && !cancelSent && b.outstanding() > 0
+                && nowNanos - requestSentNanos > timeout.toNanos()) {
+            cancelSent = true;
+            log.info("{} query timeout ({} ms): cancelling on {}", id, timeout.toMillis(), b.id());
+            Thread.ofVirtual().name("pgproxy-cancel-" + id).start(b::cancel);
+        }
+    }
+
+    /** For the janitor: waiting for the client inside an open transaction for longer than the timeout. */
+    public boolean idleInTransactionExpired(long nowNanos, Duration timeout) {
+        BackendConnection b = backend;
+        return !timeout.isZero() && readingHeader && b != null && b.outstanding() == 0
+                && b.status() != TransactionStatus.IDLE && nowNanos - parkedSinceNanos > timeout.toNanos();
     }
 
     /** Between requests with no transaction open: may be closed without losing work. */

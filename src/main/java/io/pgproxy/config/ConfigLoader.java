@@ -38,7 +38,7 @@ public final class ConfigLoader {
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
-            "max-scram-iterations");
+            "max-scram-iterations", "query-timeout", "idle-transaction-timeout");
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
             "server-lifetime", "server-connect-timeout", "wait-timeout");
     private static final Set<String> USER_KEYS = Set.of("auth", "password");
@@ -151,7 +151,9 @@ public final class ConfigLoader {
                     duration(path(l, "startup-timeout")),
                     duration(path(l, "client-idle-timeout")),
                     duration(path(l, "shutdown-timeout")),
-                    (int) integer(path(l, "max-scram-iterations"), 1, Integer.MAX_VALUE));
+                    (int) integer(path(l, "max-scram-iterations"), 1, Integer.MAX_VALUE),
+                    duration(path(l, "query-timeout")),
+                    duration(path(l, "idle-transaction-timeout")));
 
             String p = path(ROOT, "pool");
             PoolDefaults pool = new PoolDefaults(

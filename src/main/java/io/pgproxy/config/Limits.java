@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * Bounds that protect the proxy from clients and backends. A zero duration means "no timeout"
- * where the option allows it (client idle timeout).
+ * where the option allows it (client idle, query and idle-in-transaction timeouts).
  */
 public record Limits(int maxClients,
                      int maxMessageSize,
@@ -13,10 +13,14 @@ public record Limits(int maxClients,
                      Duration startupTimeout,
                      Duration clientIdleTimeout,
                      Duration shutdownTimeout,
-                     int maxScramIterations) {
+                     int maxScramIterations,
+                     Duration queryTimeout,
+                     Duration idleTransactionTimeout) {
     public Limits {
         Objects.requireNonNull(startupTimeout, "startupTimeout");
         Objects.requireNonNull(clientIdleTimeout, "clientIdleTimeout");
         Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+        Objects.requireNonNull(queryTimeout, "queryTimeout");
+        Objects.requireNonNull(idleTransactionTimeout, "idleTransactionTimeout");
     }
 }

@@ -191,9 +191,15 @@ public final class ProxyServer implements AutoCloseable {
                 } else if (s.idleExpired(now, c.limits().clientIdleTimeout())) {
                     log.info("{} idle timeout, closing", s.id());
                     s.terminate(ErrorResponse.fatal("57P05", "terminating connection due to idle timeout"));
+                } else if (s.idleInTransactionExpired(now, c.limits().idleTransactionTimeout())) {
+                    log.info("{} idle-in-transaction timeout, closing", s.id());
+                    s.terminate(ErrorResponse.fatal("25P03",
+                            "terminating connection due to idle-in-transaction timeout"));
                 } else if (draining && s.isIdle()) {
                     s.terminate(ErrorResponse.fatal("57P01", "terminating connection due to administrator command")
                             .withHint("pgproxy is shutting down"));
+                } else {
+                    s.cancelIfRunningLongerThan(now, c.limits().queryTimeout());
                 }
             }
             leases.maintain();
