@@ -87,8 +87,20 @@ public final class BackendConnection {
             throw new BackendException(ErrorResponse.error("08001",
                     "could not connect to backend " + target.host() + ":" + target.port() + ": " + e.getMessage()), e);
         }
+        // The connect timeout bounds the whole login: a backend that accepts and then says
+        // nothing must not hold the client forever.
+        SocketChannel watched = channel;
+        Thread watchdog = Thread.ofVirtual().name("pgproxy-connect-watchdog").start(() -> {
+            try {
+                Thread.sleep(target.connectTimeout());
+                closeQuietly(watched);
+            } catch (InterruptedException done) {
+                // Startup finished in time.
+            }
+        });
         try {
             BackendStartup.Result startup = BackendStartup.run(channel, target);
+            watchdog.interrupt();
             BackendConnection c = new BackendConnection(target, channel, startup, buffers);
             Thread.ofVirtual().name("pgproxy-" + c.id).start(c.reader);
             log.debug("{} connected to {} (backend pid {})", c.id, target, startup.keyData().processId());
@@ -98,8 +110,12 @@ public final class BackendConnection {
             throw e;
         } catch (IOException e) {
             closeQuietly(channel);
+            String reason = e instanceof java.nio.channels.ClosedChannelException
+                    ? "no answer within " + target.connectTimeout().toMillis() + " ms" : e.getMessage();
             throw new BackendException(ErrorResponse.error("08001",
-                    "backend " + target.host() + ":" + target.port() + " failed during startup: " + e.getMessage()), e);
+                    "backend " + target.host() + ":" + target.port() + " failed during startup: " + reason), e);
+        } finally {
+            watchdog.interrupt();
         }
     }
 

@@ -68,7 +68,6 @@ public final class ClientSession implements Runnable, BackendSink {
     private int processId;
     private byte[] secretKey = new byte[0];
     private volatile boolean authenticated;
-    private volatile boolean parkedIdle;
     private volatile boolean readingHeader;
     private volatile long parkedSinceNanos;
     private volatile long requestSentNanos;
@@ -242,8 +241,6 @@ public final class ClientSession implements Runnable, BackendSink {
         ByteBuffer header = ByteBuffer.allocate(5);
         while (true) {
             header.clear();
-            BackendConnection held = backend;
-            parkedIdle = held == null || held.isClean();
             parkedSinceNanos = System.nanoTime();
             readingHeader = true;
             try {
@@ -251,7 +248,6 @@ public final class ClientSession implements Runnable, BackendSink {
                     return;
                 }
             } finally {
-                parkedIdle = false;
                 readingHeader = false;
             }
             lastActivityNanos = System.nanoTime();
@@ -470,8 +466,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** For the janitor: idle between requests for longer than the timeout. */
     public boolean idleExpired(long nowNanos, Duration timeout) {
-        return authenticated && parkedIdle && !timeout.isZero()
-                && nowNanos - lastActivityNanos > timeout.toNanos();
+        return !timeout.isZero() && isIdle() && nowNanos - lastActivityNanos > timeout.toNanos();
     }
 
     /**
@@ -497,7 +492,11 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** Between requests with no transaction open: may be closed without losing work. */
     public boolean isIdle() {
-        return !authenticated || parkedIdle;
+        if (!authenticated) {
+            return false;
+        }
+        BackendConnection b = backend;
+        return readingHeader && (b == null || b.isClean());
     }
 
     public boolean isAuthenticated() {

@@ -42,7 +42,10 @@ public final class ProxyServer implements AutoCloseable {
     private final ServerSocketChannel listener;
     private final LeaseManager leases;
     private final ClientRegistry registry = new ClientRegistry();
+    /** Leased by clients for one run of requests at a time. */
     private final BufferPool buffers = new BufferPool(RELAY_BUFFER_SIZE, MAX_POOLED_BUFFERS);
+    /** Held by each backend connection's reader for the connection's life. */
+    private final BufferPool backendBuffers = new BufferPool(RELAY_BUFFER_SIZE, MAX_POOLED_BUFFERS);
     private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicInteger clients = new AtomicInteger();
     private final ScheduledExecutorService janitor;
@@ -53,7 +56,7 @@ public final class ProxyServer implements AutoCloseable {
     private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
         this.config = config;
         this.listener = listener;
-        this.leases = new LeaseManager(config, buffers);
+        this.leases = new LeaseManager(config, backendBuffers);
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pgproxy-janitor");
             t.setDaemon(true);
@@ -96,6 +99,7 @@ public final class ProxyServer implements AutoCloseable {
         return leases;
     }
 
+    /** The buffers clients lease per run of requests; none are held by idle clients. */
     public BufferPool buffers() {
         return buffers;
     }
