@@ -38,9 +38,11 @@ public final class ConfigLoader {
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
-            "max-scram-iterations", "query-timeout", "idle-transaction-timeout");
+            "max-scram-iterations", "query-timeout", "idle-transaction-timeout", "max-db-clients",
+            "max-user-clients", "max-db-connections", "max-user-connections");
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
-            "server-lifetime", "server-connect-timeout", "wait-timeout");
+            "server-lifetime", "server-connect-timeout", "wait-timeout", "min-size", "reserve-size",
+            "reserve-timeout");
     private static final Set<String> USER_KEYS = Set.of("auth", "password");
     private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
             "pool-size", "mode");
@@ -153,7 +155,11 @@ public final class ConfigLoader {
                     duration(path(l, "shutdown-timeout")),
                     (int) integer(path(l, "max-scram-iterations"), 1, Integer.MAX_VALUE),
                     duration(path(l, "query-timeout")),
-                    duration(path(l, "idle-transaction-timeout")));
+                    duration(path(l, "idle-transaction-timeout")),
+                    (int) integer(path(l, "max-db-clients"), 0, Integer.MAX_VALUE),
+                    (int) integer(path(l, "max-user-clients"), 0, Integer.MAX_VALUE),
+                    (int) integer(path(l, "max-db-connections"), 0, Integer.MAX_VALUE),
+                    (int) integer(path(l, "max-user-connections"), 0, Integer.MAX_VALUE));
 
             String p = path(ROOT, "pool");
             PoolDefaults pool = new PoolDefaults(
@@ -163,7 +169,10 @@ public final class ConfigLoader {
                     duration(path(p, "server-idle-timeout")),
                     duration(path(p, "server-lifetime")),
                     duration(path(p, "server-connect-timeout")),
-                    duration(path(p, "wait-timeout")));
+                    duration(path(p, "wait-timeout")),
+                    (int) integer(path(p, "min-size"), 0, MAX_POOL_SIZE),
+                    (int) integer(path(p, "reserve-size"), 0, MAX_POOL_SIZE),
+                    duration(path(p, "reserve-timeout")));
 
             Map<String, UserConfig> users = new LinkedHashMap<>();
             for (String name : keysInFileOrder(object(path(ROOT, "users")))) {

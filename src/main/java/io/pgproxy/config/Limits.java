@@ -5,7 +5,8 @@ import java.util.Objects;
 
 /**
  * Bounds that protect the proxy from clients and backends. A zero duration means "no timeout"
- * where the option allows it (client idle, query and idle-in-transaction timeouts).
+ * where the option allows it (client idle, query and idle-in-transaction timeouts); a zero
+ * count means "no limit" for the per-database and per-user limits.
  */
 public record Limits(int maxClients,
                      int maxMessageSize,
@@ -15,7 +16,11 @@ public record Limits(int maxClients,
                      Duration shutdownTimeout,
                      int maxScramIterations,
                      Duration queryTimeout,
-                     Duration idleTransactionTimeout) {
+                     Duration idleTransactionTimeout,
+                     int maxDbClients,
+                     int maxUserClients,
+                     int maxDbConnections,
+                     int maxUserConnections) {
     public Limits {
         Objects.requireNonNull(startupTimeout, "startupTimeout");
         Objects.requireNonNull(clientIdleTimeout, "clientIdleTimeout");

@@ -10,7 +10,10 @@ public record PoolDefaults(PoolMode mode,
                            Duration serverIdleTimeout,
                            Duration serverLifetime,
                            Duration serverConnectTimeout,
-                           Duration waitTimeout) {
+                           Duration waitTimeout,
+                           int minSize,
+                           int reserveSize,
+                           Duration reserveTimeout) {
     public PoolDefaults {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(resetQuery, "resetQuery");
@@ -18,5 +21,6 @@ public record PoolDefaults(PoolMode mode,
         Objects.requireNonNull(serverLifetime, "serverLifetime");
         Objects.requireNonNull(serverConnectTimeout, "serverConnectTimeout");
         Objects.requireNonNull(waitTimeout, "waitTimeout");
+        Objects.requireNonNull(reserveTimeout, "reserveTimeout");
     }
 }

@@ -15,7 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Hands out pools by route. A route is the database's whole configuration plus the backend
  * user, so a reload that changes a database's host or credentials makes a new pool for new
- * clients while sessions on the old one finish undisturbed.
+ * clients while sessions on the old one finish undisturbed. Connection limits per database and
+ * per backend user span all pools that share them.
  */
 public final class LeaseManager {
     /** Bounds the reset and rollback a backend runs between clients. */
@@ -26,6 +27,8 @@ public final class LeaseManager {
 
     private final BufferPool buffers;
     private final Map<Route, Pool> pools = new ConcurrentHashMap<>();
+    private final Map<String, ConnectionBudget> databaseBudgets = new ConcurrentHashMap<>();
+    private final Map<String, ConnectionBudget> userBudgets = new ConcurrentHashMap<>();
     private volatile ProxyConfig config;
 
     public LeaseManager(ProxyConfig config, BufferPool buffers) {
@@ -36,19 +39,38 @@ public final class LeaseManager {
     /** The pool serving {@code clientUser} on {@code database}. */
     public Pool pool(DatabaseConfig database, String clientUser) {
         String backendUser = database.user() != null ? database.user() : clientUser;
-        return pools.computeIfAbsent(new Route(database, backendUser), r -> {
-            PoolDefaults d = config.pool();
-            Limits limits = config.limits();
-            BackendTarget target = new BackendTarget(database.host(), database.port(), database.dbname(),
-                    backendUser, database.password(), d.serverConnectTimeout(), limits.maxScramIterations());
-            return new Pool(database.name(), target, buffers, () -> settings(database));
-        });
+        return pools.computeIfAbsent(new Route(database, backendUser), r -> newPool(database, backendUser));
+    }
+
+    private Pool newPool(DatabaseConfig database, String backendUser) {
+        PoolDefaults d = config.pool();
+        Limits limits = config.limits();
+        BackendTarget target = new BackendTarget(database.host(), database.port(), database.dbname(),
+                backendUser, database.password(), d.serverConnectTimeout(), limits.maxScramIterations());
+        ConnectionBudget db = databaseBudgets.computeIfAbsent(database.name(),
+                n -> new ConnectionBudget(() -> config.limits().maxDbConnections()));
+        ConnectionBudget user = userBudgets.computeIfAbsent(backendUser,
+                n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
+        return new Pool(database.name(), target, buffers, () -> settings(database), db, user,
+                () -> evictIdleSharing(database.name(), backendUser));
     }
 
     private PoolSettings settings(DatabaseConfig database) {
         PoolDefaults d = config.pool();
         return new PoolSettings(database.poolSize(), d.waitTimeout(), d.resetQuery(), d.serverIdleTimeout(),
-                d.serverLifetime(), INTERNAL_QUERY_TIMEOUT);
+                d.serverLifetime(), INTERNAL_QUERY_TIMEOUT, d.minSize(), d.reserveSize(), d.reserveTimeout());
+    }
+
+    /** Closes one idle connection of a pool that shares the database or the user. */
+    private boolean evictIdleSharing(String database, String backendUser) {
+        for (Map.Entry<Route, Pool> e : pools.entrySet()) {
+            Route r = e.getKey();
+            boolean shares = r.database().name().equals(database) || r.backendUser().equals(backendUser);
+            if (shares && e.getValue().evictOneIdle()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Applies a new configuration: pools whose database is gone or changed are retired. */
@@ -62,14 +84,23 @@ public final class LeaseManager {
         });
     }
 
-    /** Janitor work: idle timeouts, lifetimes, and forgetting retired pools once empty. */
+    /** Janitor work: idle timeouts, lifetimes, minimum sizes, and forgetting retired pools once empty. */
     public void maintain() {
         pools.forEach((route, pool) -> {
             pool.evictIdle();
+            pool.warmUp();
             if (pool.isRetired() && pool.openConnections() == 0) {
                 pools.remove(route, pool);
             }
         });
+    }
+
+    /**
+     * Creates the pools whose backend user is fixed by the configuration, so that their
+     * minimum size is kept before any client arrives.
+     */
+    public void createConfiguredPools() {
+        config.databases().values().stream().filter(d -> d.user() != null).forEach(d -> pool(d, d.user()));
     }
 
     public Collection<Pool> pools() {

@@ -1,26 +1,33 @@
 package io.pgproxy.pool;
 
 import io.pgproxy.backend.BackendConnection;
-import io.pgproxy.backend.BackendException;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.TransactionStatus;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
- * Backend connections for one route. A permit per connection bounds the pool; the semaphore is
- * fair, so clients waiting for a backend are served first come, first served, each on its own
- * (virtual) thread with no extra waiter thread.
+ * Backend connections for one route. A permit per leased connection bounds the pool; the
+ * semaphores are fair, so clients waiting for a backend are served first come, first served,
+ * each on its own (virtual) thread with no extra waiter thread. A client that has waited the
+ * reserve timeout may take a permit from the reserve instead. Opening a connection also takes
+ * from the database's and the user's budgets, which span pools.
  */
 public final class Pool {
     private static final Logger log = LoggerFactory.getLogger(Pool.class);
@@ -29,19 +36,33 @@ public final class Pool {
     private final BackendTarget target;
     private final BufferPool buffers;
     private final Supplier<PoolSettings> settings;
+    private final ConnectionBudget databaseBudget;
+    private final ConnectionBudget userBudget;
+    private final BooleanSupplier evictElsewhere;
     private final Semaphore permits;
+    private final Semaphore reserve;
+    private final Map<BackendConnection, Semaphore> leases = new ConcurrentHashMap<>();
     private final ConcurrentLinkedDeque<BackendConnection> idle = new ConcurrentLinkedDeque<>();
     private final AtomicInteger open = new AtomicInteger();
-    private final AtomicInteger leased = new AtomicInteger();
+    private final AtomicBoolean warming = new AtomicBoolean();
+    private final LongAdder acquired = new LongAdder();
+    private final LongAdder timeouts = new LongAdder();
+    private final Recorder waits = new Recorder(3);
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
 
-    Pool(String name, BackendTarget target, BufferPool buffers, Supplier<PoolSettings> settings) {
+    Pool(String name, BackendTarget target, BufferPool buffers, Supplier<PoolSettings> settings,
+         ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere) {
         this.name = name;
         this.target = target;
         this.buffers = buffers;
         this.settings = settings;
-        this.permits = new Semaphore(settings.get().maxSize(), true);
+        this.databaseBudget = databaseBudget;
+        this.userBudget = userBudget;
+        this.evictElsewhere = evictElsewhere;
+        PoolSettings s = settings.get();
+        this.permits = new Semaphore(s.maxSize(), true);
+        this.reserve = new Semaphore(s.reserveSize(), true);
     }
 
     public String name() {
@@ -53,42 +74,102 @@ public final class Pool {
     }
 
     /**
-     * Leases a clean backend: an idle one if any, else a new one. Waits up to the wait timeout
-     * for a permit. The caller must give it back with {@link #release} or {@link #discard}.
+     * Leases a clean backend: an idle one if any, else a new one. Waits up to the wait timeout.
+     * The caller must give it back with {@link #release}, {@link #returnIdle} or {@link #discard}.
      */
     public BackendConnection acquire() throws IOException {
         // A retired pool still serves clients that logged in before the reload, so they never
         // notice it; it only stops keeping backends once they come back.
         PoolSettings s = settings.get();
+        long start = System.nanoTime();
+        long deadline = start + s.waitTimeout().toNanos();
+        Semaphore permit = takePermit(s, start, deadline);
+        waits.recordValue(Math.max(0, (System.nanoTime() - start) / 1000));
         try {
-            if (!permits.tryAcquire(s.waitTimeout().toNanos(), TimeUnit.NANOSECONDS)) {
-                throw new PoolExhaustedException("no backend connection available for \"" + name
-                        + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
+            BackendConnection c;
+            while ((c = idle.pollFirst()) != null) {
+                if (c.isClean() && !expired(c, s)) {
+                    return leased(c, permit);
+                }
+                closeConnection(c);
+            }
+            return leased(open(deadline), permit);
+        } catch (IOException | RuntimeException e) {
+            permit.release();
+            throw e;
+        }
+    }
+
+    private Semaphore takePermit(PoolSettings s, long start, long deadline) throws PoolExhaustedException {
+        try {
+            long untilReserve = s.reserveSize() > 0 ? Math.min(deadline, start + s.reserveTimeout().toNanos()) : deadline;
+            if (permits.tryAcquire(Math.max(0, untilReserve - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                return permits;
+            }
+            if (s.reserveSize() > 0) {
+                if (reserve.tryAcquire()) {
+                    log.info("pool \"{}\": a client waited {} ms, using the reserve", name,
+                            (System.nanoTime() - start) / 1_000_000);
+                    return reserve;
+                }
+                if (permits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    return permits;
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PoolExhaustedException("interrupted while waiting for a backend");
         }
+        timeouts.increment();
+        throw new PoolExhaustedException("no backend connection available for \"" + name
+                + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
+    }
+
+    private BackendConnection leased(BackendConnection c, Semaphore permit) {
+        leases.put(c, permit);
+        acquired.increment();
+        return c;
+    }
+
+    /** Opens a connection within the database's and the user's budgets. */
+    private BackendConnection open(long deadline) throws IOException {
+        takeBudget(databaseBudget, deadline, "database");
         try {
-            BackendConnection c;
-            while ((c = idle.pollFirst()) != null) {
-                if (c.isClean() && !expired(c, s)) {
-                    leased.incrementAndGet();
-                    return c;
-                }
-                closeConnection(c);
-            }
-            c = BackendConnection.open(target, buffers);
+            takeBudget(userBudget, deadline, "user");
+        } catch (IOException e) {
+            databaseBudget.give();
+            throw e;
+        }
+        try {
+            BackendConnection c = BackendConnection.open(target, buffers);
             open.incrementAndGet();
             if (welcome == null) {
                 welcome = Map.copyOf(c.parameters());
             }
-            leased.incrementAndGet();
             return c;
         } catch (IOException | RuntimeException e) {
-            permits.release();
+            databaseBudget.give();
+            userBudget.give();
             throw e;
         }
+    }
+
+    private void takeBudget(ConnectionBudget budget, long deadline, String what) throws PoolExhaustedException {
+        if (budget.tryTake()) {
+            return;
+        }
+        // Room held by an idle connection of another pool is better used here.
+        evictElsewhere.getAsBoolean();
+        try {
+            if (budget.take(deadline)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        timeouts.increment();
+        throw new PoolExhaustedException("no backend connection available for \"" + name
+                + "\": the " + what + " connection limit is reached");
     }
 
     /**
@@ -96,7 +177,7 @@ public final class Pool {
      * reset, and kept; or closed when its state is not known to be clean.
      */
     public void release(BackendConnection c) {
-        leased.decrementAndGet();
+        Semaphore permit = leases.remove(c);
         c.detach();
         PoolSettings s = settings.get();
         try {
@@ -119,19 +200,19 @@ public final class Pool {
                     closeConnection(c);
                     return;
                 }
+                c.assumedParameters().clear();
             }
             if (!c.isClean()) {
                 closeConnection(c);
                 return;
             }
-            c.assumedParameters().clear();
             c.markReleased();
             idle.offerFirst(c);
         } catch (IOException e) {
             log.info("{} reset failed, closing: {}", c.id(), e.getMessage());
             closeConnection(c);
         } finally {
-            permits.release();
+            releasePermit(permit);
         }
     }
 
@@ -140,7 +221,7 @@ public final class Pool {
      * client's session state is brought over as a diff; closed unless it is clean.
      */
     public void returnIdle(BackendConnection c) {
-        leased.decrementAndGet();
+        Semaphore permit = leases.remove(c);
         c.detach();
         if (!retired && c.isReleasable() && !expired(c, settings.get())) {
             c.markReleased();
@@ -148,15 +229,21 @@ public final class Pool {
         } else {
             closeConnection(c);
         }
-        permits.release();
+        releasePermit(permit);
     }
 
     /** Closes a leased backend that must not be reused. */
     public void discard(BackendConnection c) {
-        leased.decrementAndGet();
+        Semaphore permit = leases.remove(c);
         c.detach();
         closeConnection(c);
-        permits.release();
+        releasePermit(permit);
+    }
+
+    private static void releasePermit(Semaphore permit) {
+        if (permit != null) {
+            permit.release();
+        }
     }
 
     /** The ParameterStatus set a new client is greeted with: a backend's, learned once per pool. */
@@ -174,11 +261,47 @@ public final class Pool {
         PoolSettings s = settings.get();
         long now = System.nanoTime();
         for (BackendConnection c : idle) {
-            boolean idleTooLong = now - c.lastReleasedNanos() > s.serverIdleTimeout().toNanos();
+            boolean idleTooLong = now - c.lastReleasedNanos() > s.serverIdleTimeout().toNanos()
+                    && open.get() > s.minSize();
             if ((retired || c.isClosed() || idleTooLong || expired(c, s)) && idle.remove(c)) {
                 closeConnection(c);
             }
         }
+    }
+
+    /** Closes one idle connection to make room in a shared budget; false if there was none. */
+    boolean evictOneIdle() {
+        BackendConnection c = idle.pollLast();
+        if (c == null) {
+            return false;
+        }
+        closeConnection(c);
+        return true;
+    }
+
+    /** Opens connections up to the minimum size, in the background; called by the janitor. */
+    void warmUp() {
+        PoolSettings s = settings.get();
+        if (retired || open.get() >= s.minSize() || !warming.compareAndSet(false, true)) {
+            return;
+        }
+        Thread.ofVirtual().name("pgproxy-warmup-" + name).start(() -> {
+            try {
+                while (!retired && open.get() < settings.get().minSize() && permits.tryAcquire()) {
+                    try {
+                        BackendConnection c = open(System.nanoTime());
+                        c.markReleased();
+                        idle.offerLast(c);
+                    } finally {
+                        permits.release();
+                    }
+                }
+            } catch (IOException e) {
+                log.warn("pool \"{}\": pre-warming failed: {}", name, e.getMessage());
+            } finally {
+                warming.set(false);
+            }
+        });
     }
 
     /** Stops handing out backends; idle ones close now, leased ones when they come back. */
@@ -196,11 +319,29 @@ public final class Pool {
     }
 
     public int leasedConnections() {
-        return leased.get();
+        return leases.size();
     }
 
     public int idleConnections() {
         return idle.size();
+    }
+
+    /** Clients waiting for a backend right now. */
+    public int waitingClients() {
+        return permits.getQueueLength() + reserve.getQueueLength();
+    }
+
+    public long acquiredTotal() {
+        return acquired.sum();
+    }
+
+    public long waitTimeoutsTotal() {
+        return timeouts.sum();
+    }
+
+    /** Waits for a backend since the last call, in microseconds; the caller owns the histogram. */
+    public Histogram takeWaitHistogram() {
+        return waits.getIntervalHistogram();
     }
 
     /** Closes every idle backend (shutdown). */
@@ -218,5 +359,7 @@ public final class Pool {
     private void closeConnection(BackendConnection c) {
         c.close();
         open.decrementAndGet();
+        databaseBudget.give();
+        userBudget.give();
     }
 }

@@ -1,0 +1,294 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables used by the scripts that source this file
+# Shared helpers for bench/run.sh and bench/idle-clients.sh: a throwaway PostgreSQL 15 cluster,
+# PgBouncer 1.18 instances and pgproxy, all on 127.0.0.1, all stopped by pid on exit.
+# Sourced, not executed. Callers must `set -euo pipefail` and call `bench_init` first.
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+PG_BINDIR="${PG_BINDIR:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}"
+PGBOUNCER_BIN="${PGBOUNCER_BIN:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}"
+PGPROXY_BIN="${PGPROXY_BIN:-$ROOT_DIR/bin/pgproxy}"
+PGPROXY_START_TIMEOUT="${PGPROXY_START_TIMEOUT:-300}"   # bin/pgproxy may build the jar first
+CLK_TCK="$(getconf CLK_TCK)"
+PYTHON="${PYTHON:-python3}"
+
+BENCH_USER=bench
+BENCH_DB=bench
+BENCH_PASSWORD=""       # random, set by pg_setup
+SCRAM_VERIFIER=""       # from pg_authid, set by pg_setup
+WORK=""                 # temp dir, set by bench_init
+PG_PORT="" PG_PID=""
+declare -A PORT=()      # target -> port
+declare -A PROXY_PID=() # target -> pid whose CPU/RSS we account (pgbouncer, or the JVM)
+declare -A KILL_PID=()  # target -> pid we started (kill it and, for pgproxy, its process group)
+USED_PORTS=" "
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Run a command as postgres without PAM (runuser's PAM session resets the fd soft limit to 1024;
+# setpriv keeps ours, 20000), exec'ing, so $! of a backgrounded command is its own pid.
+# An array, not a function: `"${AS_PG[@]}" cmd &` must fork once and exec, with no shell in between.
+AS_PG=(env HOME=/var/lib/postgresql setpriv --reuid=postgres --regid=postgres --init-groups --)
+
+bench_init() {
+  WORK="$(mktemp -d /tmp/pgproxy-bench.XXXXXX)"
+  chmod 755 "$WORK"
+  mkdir -p "$WORK/sock"
+  chown postgres:postgres "$WORK" "$WORK/sock"
+  trap bench_cleanup EXIT
+  trap 'log "interrupted"; exit 130' INT TERM HUP
+  log "work dir $WORK"
+}
+
+# Stop one pid: TERM, wait up to $2 s, then KILL. Only pids we started are ever passed here.
+stop_pid() {
+  local pid="$1" wait_s="${2:-15}" i
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < wait_s * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  log "pid $pid did not stop after ${wait_s}s, sending KILL"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+bench_cleanup() {
+  local rc=$? t
+  trap - EXIT INT TERM HUP
+  set +e
+  for t in "${!KILL_PID[@]}"; do
+    if [[ "$t" == pgproxy ]]; then
+      # started with setsid: its process group is ours alone (covers a jar build still running)
+      kill -TERM -- "-${KILL_PID[$t]}" 2>/dev/null
+    fi
+    stop_pid "${KILL_PID[$t]}" 15
+    if [[ "$t" == pgproxy ]]; then kill -KILL -- "-${KILL_PID[$t]}" 2>/dev/null; fi
+  done
+  if [[ -n "$PG_PID" ]] && kill -0 "$PG_PID" 2>/dev/null; then
+    kill -INT "$PG_PID" 2>/dev/null   # fast shutdown
+    stop_pid_wait_only "$PG_PID" 30 || { log "postmaster $PG_PID still up, sending QUIT"; kill -QUIT "$PG_PID" 2>/dev/null; sleep 1; }
+  fi
+  if [[ -n "$WORK" && -d "$WORK" ]]; then
+    if [[ "${KEEP_WORK:-0}" == 1 || $rc -ne 0 ]]; then
+      log "logs kept in $WORK (rm -rf it when done)"
+      rm -rf "$WORK/data" 2>/dev/null
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit "$rc"
+}
+
+stop_pid_wait_only() {
+  local pid="$1" wait_s="$2" i
+  for ((i = 0; i < wait_s * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+
+# A free TCP port on 127.0.0.1 outside the ephemeral range, not handed out before in this run.
+free_port() {
+  local p
+  p="$("$PYTHON" - "$USED_PORTS" <<'EOF'
+import random, socket, sys
+used = set(int(x) for x in sys.argv[1].split())
+for _ in range(1000):
+    p = random.randint(20000, 32000)
+    if p in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    sys.exit("no free port")
+EOF
+)"
+  USED_PORTS+="$p "
+  echo "$p"
+}
+
+wait_ready() { # port timeout_s pid-that-must-stay-alive label
+  local port="$1" timeout="$2" pid="$3" label="$4" t0=$SECONDS
+  until pg_isready -q -h 127.0.0.1 -p "$port" -t 1 >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || die "$label (pid $pid) exited before accepting connections"
+    ((SECONDS - t0 < timeout)) || die "$label not accepting connections on port $port after ${timeout}s"
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_setup() {
+  local scale="${1:-10}"
+  PG_PORT="$(free_port)"
+  BENCH_PASSWORD="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(18))')"
+  log "initdb (PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}')) port $PG_PORT"
+  runuser -u postgres -- "$PG_BINDIR/initdb" -D "$WORK/data" -U postgres -E UTF8 --locale=C \
+      --auth-local=trust --auth-host=scram-sha-256 >"$WORK/initdb.log" 2>&1 \
+    || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+  cat >>"$WORK/data/postgresql.conf" <<EOF
+# --- pgproxy bench
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$WORK/sock'
+max_connections = 1100
+shared_buffers = 256MB
+synchronous_commit = off
+password_encryption = 'scram-sha-256'
+logging_collector = off
+log_min_messages = warning
+EOF
+  "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null \
+    || { tail -20 "$WORK/postgres.log" >&2; die "postgres did not start"; }
+  PG_PID="$(head -1 "$WORK/data/postmaster.pid")"
+  log "postgres up, postmaster pid $PG_PID"
+  psql_su -c "CREATE ROLE $BENCH_USER LOGIN PASSWORD '$BENCH_PASSWORD'" >/dev/null
+  psql_su -c "CREATE DATABASE $BENCH_DB OWNER $BENCH_USER" >/dev/null
+  SCRAM_VERIFIER="$(psql_su -Atc "SELECT rolpassword FROM pg_authid WHERE rolname = '$BENCH_USER'")"
+  [[ "$SCRAM_VERIFIER" == SCRAM-SHA-256\$* ]] || die "unexpected verifier: $SCRAM_VERIFIER"
+  log "pgbench -i -s $scale"
+  PGPASSWORD="$BENCH_PASSWORD" pgbench -i -s "$scale" -q -h 127.0.0.1 -p "$PG_PORT" -U "$BENCH_USER" "$BENCH_DB" \
+    >"$WORK/pgbench-init.log" 2>&1 || { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
+  PORT[direct]="$PG_PORT"
+}
+
+psql_su() { psql -X -q -v ON_ERROR_STOP=1 -h "$WORK/sock" -p "$PG_PORT" -U postgres -d postgres "$@"; }
+
+# ---------------------------------------------------------------- PgBouncer
+# pgbouncer_start <target> <pool_mode> <pool_size>
+pgbouncer_start() {
+  local target="$1" mode="$2" size="$3" port ini pid
+  [[ -x "$PGBOUNCER_BIN" ]] || die "pgbouncer not found (apt-get install -y pgbouncer)"
+  port="$(free_port)"
+  ini="$WORK/$target.ini"
+  if [[ ! -f "$WORK/userlist.txt" ]]; then
+    printf '"%s" "%s"\n' "$BENCH_USER" "$SCRAM_VERIFIER" >"$WORK/userlist.txt"
+    chown postgres "$WORK/userlist.txt"; chmod 600 "$WORK/userlist.txt"
+  fi
+  cat >"$ini" <<EOF
+[databases]
+$BENCH_DB = host=127.0.0.1 port=$PG_PORT dbname=$BENCH_DB
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $WORK/userlist.txt
+pool_mode = $mode
+default_pool_size = $size
+max_client_conn = 20000
+server_idle_timeout = 10
+; pgjdbc (not pgbench) sends extra_float_digits in the startup packet
+ignore_startup_parameters = extra_float_digits
+logfile = $WORK/$target.log
+pidfile = $WORK/$target.pid
+log_connections = 0
+log_disconnections = 0
+stats_period = 60
+EOF
+  chown postgres "$ini"
+  "${AS_PG[@]}" "$PGBOUNCER_BIN" "$ini" >>"$WORK/$target.stderr" 2>&1 &
+  pid=$!
+  KILL_PID[$target]=$pid
+  wait_ready "$port" 30 "$pid" "$target"
+  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == pgbouncer ]] || die "pid $pid is not pgbouncer"
+  PORT[$target]=$port
+  PROXY_PID[$target]=$pid
+  log "$target ($mode, pool $size) up on port $port, pid $pid"
+}
+
+# ---------------------------------------------------------------- pgproxy
+pgproxy_available() {
+  if [[ ! -x "$PGPROXY_BIN" ]]; then
+    log "SKIP pgproxy: $PGPROXY_BIN does not exist (yet) or is not executable; set PGPROXY_BIN to override"
+    return 1
+  fi
+}
+
+pgproxy_start() {
+  local port cfg pid jpid c t0
+  port="$(free_port)"
+  cfg="$WORK/pgproxy.conf"
+  cat >"$cfg" <<EOF
+pgproxy {
+  listen { host = "127.0.0.1", port = $port }
+  limits { max-clients = 20000 }
+  pool { mode = session, size = 1000 }
+  users { $BENCH_USER { password = "$SCRAM_VERIFIER" } }
+  databases { $BENCH_DB { host = "127.0.0.1", port = $PG_PORT, dbname = "$BENCH_DB", user = "$BENCH_USER", password = "$BENCH_PASSWORD" } }
+}
+EOF
+  chmod 600 "$cfg"
+  log "starting pgproxy: $PGPROXY_BIN $cfg (stderr -> $WORK/pgproxy.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
+  # setsid: own process group, so cleanup also reaches a jar build still in progress.
+  (cd "$ROOT_DIR" && exec setsid "$PGPROXY_BIN" "$cfg" >>"$WORK/pgproxy.log" 2>&1) &
+  pid=$!
+  KILL_PID[pgproxy]=$pid
+  wait_ready "$port" "$PGPROXY_START_TIMEOUT" "$pid" pgproxy
+  # bin/pgproxy is expected to exec java, so $pid is the JVM. If it forked instead, find the child JVM.
+  jpid="$pid"
+  c="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
+  if [[ "$c" != java ]]; then
+    t0=$(pgrep -P "$pid" -x java | head -1 || true)
+    if [[ -n "$t0" ]]; then
+      log "WARNING: $PGPROXY_BIN did not exec java (pid $pid is '$c'); accounting JVM child pid $t0"
+      jpid="$t0"
+    else
+      log "WARNING: pid $pid is '$c', not java; accounting it anyway"
+    fi
+  fi
+  PORT[pgproxy]=$port
+  PROXY_PID[pgproxy]=$jpid
+  log "pgproxy up on port $port, pid $jpid"
+}
+
+# start_target <target> (check pgproxy_available first: don't call this in an `if`, errexit is off there)
+start_target() {
+  case "$1" in
+    direct) ;;
+    pgbouncer-tx) pgbouncer_start pgbouncer-tx transaction 20 ;;
+    pgbouncer-session) pgbouncer_start pgbouncer-session session 1000 ;;
+    pgproxy) pgproxy_start ;;
+    *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, pgproxy)" ;;
+  esac
+}
+
+# ---------------------------------------------------------------- CPU accounting (clock ticks)
+# utime+stime of one pid (fields 14,15 of /proc/pid/stat; comm may hold spaces, so cut at the last ')').
+pid_ticks() {
+  local s
+  s="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
+  s="${s##*) }"
+  # after "comm) ": field 3 is index 0, so utime(14)=11, stime(15)=12, cutime(16)=13, cstime(17)=14
+  awk '{print $12 + $13}' <<<"$s"
+}
+
+# All CPU the cluster used: the postmaster itself, its live children, and (cutime+cstime) the children
+# it has reaped. Deltas of this are exact even when backends come and go during the run.
+pg_ticks() {
+  "$PYTHON" - "$PG_PID" <<'EOF'
+import os, sys
+pm = sys.argv[1]
+def fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+total = 0
+f = fields(pm)
+total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+for p in os.listdir("/proc"):
+    if not p.isdigit() or p == pm:
+        continue
+    try:
+        f = fields(p)
+    except OSError:
+        continue
+    if f[1] == pm:  # ppid
+        total += int(f[11]) + int(f[12])
+print(total)
+EOF
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# pgbench throughput/latency/CPU of direct PostgreSQL vs PgBouncer 1.18 vs pgproxy, on a throwaway
+# PostgreSQL 15 cluster, all on 127.0.0.1. Methodology of /work/shared/BASELINE-pgbouncer.md:
+# pgbench -j 2, fixed duration per run after an unrecorded warm-up, targets interleaved and rotated
+# each rep, median (min-max) over reps, ratio = median / direct median, CPU from /proc/<pid>/stat.
+# See bench/README.md. Run as root (initdb and pgbouncer are run as user postgres).
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/run.sh [options]          (every option can also be set by the env var in brackets)
+  -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy   [TARGETS] (default: all four)
+  -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared [MODES] (default: all five)
+  -c, --clients LIST   client counts                                    [CLIENTS] (default: "1 10 50")
+  -T, --duration S     measured seconds per run                          [DURATION] (default: 15)
+  -r, --reps N         repetitions (target order rotated each rep)       [REPS] (default: 3)
+  -w, --warmup S       unrecorded warm-up before every run; "auto" = 2 + clients/50 s
+                                                                         [WARMUP] (default: auto)
+      --initial-warmup S   one extra S-extended c=10 run per target at start, for JIT   [INITIAL_WARMUP] (default: 10)
+  -s, --scale N        pgbench -i scale                                  [SCALE] (default: 10)
+  -o, --out DIR        results directory                                 [OUT_DIR] (default: bench/out)
+Lists may be separated by commas or spaces. Env: PGPROXY_BIN (default <root>/bin/pgproxy),
+PGPROXY_START_TIMEOUT (300), KEEP_WORK=1 keeps the temp dir with all logs.
+EOF
+}
+
+TARGETS="${TARGETS:-direct pgbouncer-session pgbouncer-tx pgproxy}"
+MODES="${MODES:-S-simple S-extended N-simple N-extended S-prepared}"
+CLIENTS="${CLIENTS:-1 10 50}"
+DURATION="${DURATION:-15}"
+REPS="${REPS:-3}"
+WARMUP="${WARMUP:-auto}"
+INITIAL_WARMUP="${INITIAL_WARMUP:-10}"
+SCALE="${SCALE:-10}"
+OUT_DIR="${OUT_DIR:-}"
+
+while (($#)); do
+  case "$1" in
+    -t|--targets) TARGETS="$2"; shift 2 ;;
+    -m|--modes) MODES="$2"; shift 2 ;;
+    -c|--clients) CLIENTS="$2"; shift 2 ;;
+    -T|--duration) DURATION="$2"; shift 2 ;;
+    -r|--reps) REPS="$2"; shift 2 ;;
+    -w|--warmup) WARMUP="$2"; shift 2 ;;
+    --initial-warmup) INITIAL_WARMUP="$2"; shift 2 ;;
+    -s|--scale) SCALE="$2"; shift 2 ;;
+    -o|--out) OUT_DIR="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $EUID -eq 0 ]] || die "run as root (initdb and pgbouncer are started as user postgres)"
+read -r -a TARGET_LIST <<<"${TARGETS//,/ }"
+read -r -a MODE_LIST <<<"${MODES//,/ }"
+read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
+[[ "$DURATION" =~ ^[0-9]+$ && "$REPS" =~ ^[0-9]+$ && "$INITIAL_WARMUP" =~ ^[0-9]+$ ]] || die "duration, reps, initial warm-up: integers"
+[[ "$WARMUP" == auto || "$WARMUP" =~ ^[0-9]+$ ]] || die "warm-up: integer seconds or auto"
+for t in "${TARGET_LIST[@]}"; do
+  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy) ;; *) die "unknown target $t" ;; esac
+done
+for m in "${MODE_LIST[@]}"; do
+  case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared) ;; *) die "unknown mode $m" ;; esac
+done
+for c in "${CLIENT_LIST[@]}"; do
+  [[ "$c" =~ ^[0-9]+$ ]] || die "bad client count $c"
+  ((c <= 1000)) || log "WARNING: c=$c > 1000: direct needs more than max_connections 1100 - reserved"
+done
+
+OUT_DIR="${OUT_DIR:-$BENCH_DIR/out}"
+mkdir -p "$OUT_DIR"
+STAMP="$(date +%Y%m%d-%H%M%S)"
+CSV="$OUT_DIR/run-$STAMP.csv"
+SUMMARY="$OUT_DIR/run-$STAMP.md"
+
+mode_args() { # pgbench arguments of a mode name
+  case "$1" in
+    S-simple) echo "-S -M simple" ;;
+    S-extended) echo "-S -M extended" ;;
+    S-prepared) echo "-S -M prepared" ;;
+    N-simple) echo "-N -M simple" ;;
+    N-extended) echo "-N -M extended" ;;
+  esac
+}
+
+warmup_secs() { if [[ "$WARMUP" == auto ]]; then echo $((2 + $1 / 50)); else echo "$WARMUP"; fi; }
+
+# pgbench_run <target> <clients> <seconds> <out-prefix> <mode args...>
+# Writes <prefix>.out/.err and <prefix>.ticks (pgbench's own CPU: the wrapper shell's cutime+cstime,
+# i.e. exactly the waited-for pgbench). Returns pgbench's exit code.
+pgbench_run() {
+  local target="$1" clients="$2" secs="$3" prefix="$4"; shift 4
+  PGPASSWORD="$BENCH_PASSWORD" PGCONNECT_TIMEOUT=30 bash -c '
+    prefix=$1; shift
+    pgbench "$@" >"$prefix.out" 2>"$prefix.err"; rc=$?
+    read -r s </proc/$$/stat; s=${s##*) }; read -r -a f <<<"$s"
+    echo $(( f[13] + f[14] )) >"$prefix.ticks"
+    exit $rc' _ "$prefix" \
+    -h 127.0.0.1 -p "${PORT[$target]}" -U "$BENCH_USER" -n -j 2 -c "$clients" -T "$secs" "$@" "$BENCH_DB"
+}
+
+cpu() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/hz}'; }
+
+grab() { # grab <regex with one group> <file>  -> first match or empty
+  sed -nE "s/$1/\1/p" "$2" | head -1
+}
+
+# ------------------------------------------------------------------------------------------ setup
+bench_init
+pg_setup "$SCALE"
+ACTIVE=()
+for t in "${TARGET_LIST[@]}"; do
+  if [[ "$t" == pgproxy ]] && ! pgproxy_available; then continue; fi
+  start_target "$t"
+  ACTIVE+=("$t")
+done
+((${#ACTIVE[@]})) || die "no target left to run"
+log "targets: ${ACTIVE[*]}; modes: ${MODE_LIST[*]}; clients: ${CLIENT_LIST[*]}; ${DURATION}s x $REPS reps; warm-up $WARMUP"
+
+{
+  echo "# pgproxy bench $STAMP: $(nproc) cores, $(uname -r), $(pgbench --version), $("$PGBOUNCER_BIN" --version 2>/dev/null | head -1)"
+  echo "# duration=$DURATION reps=$REPS warmup=$WARMUP scale=$SCALE targets=${ACTIVE[*]}"
+} >"$CSV"
+echo "rep,mode,clients,target,position,rc,tps,latency_ms,transactions,failed,aborted_clients,elapsed_s,pg_cpu_s,proxy_cpu_s,pgbench_cpu_s,proxy_pid,started" >>"$CSV"
+
+if ((INITIAL_WARMUP > 0)); then
+  for t in "${ACTIVE[@]}"; do
+    log "initial warm-up: $t S-extended c=10 ${INITIAL_WARMUP}s"
+    pgbench_run "$t" 10 "$INITIAL_WARMUP" "$WORK/initial-$t" -S -M extended || log "  initial warm-up of $t exited $? (see $WORK/initial-$t.err)"
+  done
+fi
+
+ntargets=${#ACTIVE[@]}
+total=$((REPS * ${#MODE_LIST[@]} * ${#CLIENT_LIST[@]} * ntargets)); n=0
+for ((rep = 1; rep <= REPS; rep++)); do
+  order=()
+  for ((i = 0; i < ntargets; i++)); do order+=("${ACTIVE[$(((i + rep - 1) % ntargets))]}"); done
+  for mode in "${MODE_LIST[@]}"; do
+    read -r -a margs <<<"$(mode_args "$mode")"
+    for c in "${CLIENT_LIST[@]}"; do
+      pos=0
+      for t in "${order[@]}"; do
+        pos=$((pos + 1)); n=$((n + 1))
+        prefix="$WORK/r$rep-$mode-c$c-$t"
+        w=$(warmup_secs "$c")
+        if ((w > 0)); then pgbench_run "$t" "$c" "$w" "$prefix.warm" "${margs[@]}" || true; fi
+        ppid_="${PROXY_PID[$t]:-}"
+        pg0=$(pg_ticks); px0=0; [[ -n "$ppid_" ]] && px0=$(pid_ticks "$ppid_")
+        started=$(date -Is); t0=$(date +%s.%N)
+        rc=0; pgbench_run "$t" "$c" "$DURATION" "$prefix" "${margs[@]}" || rc=$?
+        t1=$(date +%s.%N)
+        sleep 0.5   # let the backends of the closed connections exit and be reaped (cutime)
+        pg1=$(pg_ticks); px1=0; [[ -n "$ppid_" ]] && px1=$(pid_ticks "$ppid_")
+        [[ -n "$ppid_" ]] && ! kill -0 "$ppid_" 2>/dev/null && die "$t (pid $ppid_) died; see $WORK"
+        tps=$(grab '^tps = ([0-9.]+) .*' "$prefix.out")
+        lat=$(grab '^latency average = ([0-9.]+) ms.*' "$prefix.out")
+        txn=$(grab '^number of transactions actually processed: ([0-9]+).*' "$prefix.out")
+        failed=$(grab '^number of failed transactions: ([0-9]+).*' "$prefix.out")
+        aborted=$(grep -c 'aborted in command' "$prefix.err" || true)
+        pgb=$(cat "$prefix.ticks" 2>/dev/null || echo 0)
+        elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+        pgcpu=$(cpu "$pg0" "$pg1"); pxcpu=$(cpu "$px0" "$px1"); pbcpu=$(cpu 0 "$pgb")
+        echo "$rep,$mode,$c,$t,$pos,$rc,${tps:-},${lat:-},${txn:-0},${failed:-0},$aborted,$elapsed,$pgcpu,$pxcpu,$pbcpu,${ppid_:-},$started" >>"$CSV"
+        note=""; ((rc == 0)) || note="  rc=$rc aborted_clients=$aborted: $(grep -m1 -E 'aborted|error|FATAL' "$prefix.err" | cut -c1-150)"
+        log "[$n/$total] rep $rep $mode c=$c $t: tps=${tps:-?} lat=${lat:-?}ms failed=${failed:-0} cpu pg/proxy/pgbench=$pgcpu/$pxcpu/${pbcpu}s$note"
+      done
+    done
+  done
+done
+
+log "raw results: $CSV"
+"$PYTHON" "$BENCH_DIR/summarize.py" "$CSV" | tee "$SUMMARY"
+log "summary: $SUMMARY"

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Markdown summary of a bench/run.sh CSV (stdlib only).
+
+usage: python3 bench/summarize.py bench/out/run-YYYYmmdd-HHMMSS.csv
+
+Cell = median (min-max) over the reps that completed (pgbench exit code 0); reps where pgbench
+aborted (exit code != 0, e.g. clients aborted on an error) are counted apart as "aborted k/n".
+Ratio = median TPS of the target / median TPS of direct. Proxy us/tx = proxy CPU seconds * 1e6 /
+transactions processed, median over reps. Cores = CPU seconds / wall seconds of the run.
+"""
+import csv
+import statistics
+import sys
+
+ORDER = ["direct", "pgbouncer-tx", "pgbouncer-session", "pgproxy"]
+SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy"}
+MODE_ORDER = ["S-simple", "S-extended", "N-simple", "N-extended", "S-prepared"]
+
+
+def fmt(x, kind):
+    if kind == "tps":
+        return f"{x:,.0f}"
+    if kind == "lat":
+        return f"{x:.3g}" if x < 100 else f"{x:.1f}"
+    if kind == "us":
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def cell(values, kind):
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt(med, kind)
+    return f"{fmt(med, kind)} ({fmt(min(values), kind)}-{fmt(max(values), kind)})"
+
+
+def main(path):
+    with open(path, newline="") as f:
+        header = [l for l in f if l.startswith("#")]
+        f.seek(0)
+        rows = list(csv.DictReader(l for l in f if not l.startswith("#")))
+    if not rows:
+        sys.exit(f"{path}: no rows")
+    targets = [t for t in ORDER if any(r["target"] == t for r in rows)]
+    targets += sorted({r["target"] for r in rows} - set(targets))
+    modes = [m for m in MODE_ORDER if any(r["mode"] == m for r in rows)]
+    modes += sorted({r["mode"] for r in rows} - set(modes))
+    clients = sorted({int(r["clients"]) for r in rows})
+    proxies = [t for t in targets if t != "direct"]
+
+    def runs(mode, c, t):
+        return [r for r in rows if r["mode"] == mode and int(r["clients"]) == c and r["target"] == t]
+
+    def ok(rs):
+        return [r for r in rs if r["rc"] == "0" and r["tps"]]
+
+    for h in header:
+        print(h.strip().lstrip("# ").rstrip())
+        print()
+    print("## Throughput (TPS), ratio to direct, proxy CPU per transaction\n")
+    cols = ["mode", "c"]
+    for t in targets:
+        cols.append(f"{SHORT.get(t, t)} TPS")
+        if t != "direct":
+            cols += [f"{SHORT.get(t, t)}/d", f"{SHORT.get(t, t)} µs/tx"]
+    print("|" + "|".join(cols) + "|")
+    print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+    failures = []
+    for mode in modes:
+        for c in clients:
+            if not any(runs(mode, c, t) for t in targets):
+                continue
+            direct_ok = ok(runs(mode, c, "direct"))
+            dmed = statistics.median(float(r["tps"]) for r in direct_ok) if direct_ok else None
+            line = [mode, str(c)]
+            for t in targets:
+                rs = runs(mode, c, t)
+                good = ok(rs)
+                tps = [float(r["tps"]) for r in good]
+                aborted = len(rs) - len(good)
+                failed = sum(int(r["failed"] or 0) for r in rs)
+                ab_clients = sum(int(r["aborted_clients"] or 0) for r in rs)
+                txt = cell(tps, "tps") if tps else ("-" if not rs else "")
+                if aborted:
+                    txt = (txt + " " if txt else "") + f"**aborted {aborted}/{len(rs)}**"
+                line.append(txt)
+                if aborted or failed:
+                    failures.append(f"{mode} c={c} {t}: {aborted}/{len(rs)} runs aborted "
+                                    f"({ab_clients} clients aborted), {failed} failed transactions")
+                if t != "direct":
+                    if tps and dmed:
+                        line.append(f"**{statistics.median(tps) / dmed:.2f}**")
+                    else:
+                        line.append("-")
+                    us = [float(r["proxy_cpu_s"]) * 1e6 / int(r["transactions"])
+                          for r in good if int(r["transactions"] or 0) > 0]
+                    line.append(cell(us, "us"))
+            print("|" + "|".join(line) + "|")
+    if failures:
+        print("\nFailures:")
+        for f_ in failures:
+            print(f"- {f_}")
+
+    print("\n## Mean latency (ms) and CPU cores used (pg/proxy/pgbench, medians)\n")
+    cols = ["mode", "c"]
+    for t in targets:
+        cols += [f"{SHORT.get(t, t)} lat ms", f"{SHORT.get(t, t)} cores"]
+    print("|" + "|".join(cols) + "|")
+    print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+    for mode in modes:
+        for c in clients:
+            if not any(runs(mode, c, t) for t in targets):
+                continue
+            line = [mode, str(c)]
+            for t in targets:
+                good = ok(runs(mode, c, t))
+                line.append(cell([float(r["latency_ms"]) for r in good if r["latency_ms"]], "lat"))
+                if good:
+                    def cores(k):
+                        return statistics.median(float(r[k]) / float(r["elapsed_s"]) for r in good)
+                    line.append(f"{cores('pg_cpu_s'):.2f}/{cores('proxy_cpu_s'):.2f}/{cores('pgbench_cpu_s'):.2f}")
+                else:
+                    line.append("-")
+            print("|" + "|".join(line) + "|")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])

@@ -1,0 +1,160 @@
+package io.pgproxy.it;
+
+import io.pgproxy.fixtures.PostgresFixture;
+import io.pgproxy.fixtures.ProxyFixture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Set;
+
+import static io.pgproxy.fixtures.PostgresFixture.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Authentication on both sides of the proxy. Client side: the proxy checks clients itself against its own
+ * user list (SCRAM verifier and md5 hash copied from pg_authid, trust). Backend side: the proxy logs in to
+ * PostgreSQL with SCRAM, md5, cleartext or trust, as pg_hba asks for each role.
+ */
+@Timeout(60)
+class AuthIT {
+
+    static PostgresFixture pg;
+    static ProxyFixture proxy;
+
+    @BeforeAll
+    static void start() {
+        pg = PostgresFixture.start();
+        proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (proxy != null) proxy.close();
+        if (pg != null) pg.close();
+    }
+
+    /** current_user and current_database() seen through the proxy. */
+    private static String whoAmI(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT current_user || '@' || current_database()")) {
+            assertTrue(rs.next());
+            return rs.getString(1);
+        }
+    }
+
+    // ------------------------------------------------------------------ client side
+
+    @Test
+    void clientScramAgainstTheProxysVerifier() throws SQLException {
+        // app_trust: the backend side is trust, so only the client-side SCRAM exchange is under test.
+        try (Connection c = proxy.connect(SCRAM_USER, SCRAM_PW, "app_trust")) {
+            assertEquals(TRUST_USER + "@app", whoAmI(c));
+        }
+    }
+
+    @Test
+    void clientMd5AgainstTheProxysHash() throws SQLException {
+        try (Connection c = proxy.connect(MD5_USER, MD5_PW, "app_trust")) {
+            assertEquals(TRUST_USER + "@app", whoAmI(c));
+        }
+    }
+
+    @Test
+    void clientTrust() throws SQLException {
+        try (Connection c = proxy.connect(TRUST_USER, null, "app_trust")) {
+            assertEquals(TRUST_USER + "@app", whoAmI(c));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"scram_user, scram_pw-wrong", "md5_user, md5_pw-wrong", "scram_user, Scram_pw", "md5_user, 'md5_pw '"})
+    void wrongPasswordIs28P01(String user, String password) {
+        SQLException e = assertThrows(SQLException.class, () -> proxy.connect(user, password, "app_trust").close());
+        assertEquals("28P01", e.getSQLState(), e.getMessage());
+        // Same answer as PostgreSQL gives directly.
+        SQLException direct = assertThrows(SQLException.class, () -> pg.direct(user, password, DB).close());
+        assertEquals(direct.getSQLState(), e.getSQLState());
+    }
+
+    @Test
+    void unknownUserIsRefusedWithAnAuthenticationSqlState() {
+        SQLException e = assertThrows(SQLException.class, () -> proxy.connect("nobody_here", "whatever", "app_trust").close());
+        // DESIGN §5: authentication failed -> 28P01 (password) / 28000. PostgreSQL answers 28P01 for an
+        // unknown role under password methods, so as not to tell which roles exist.
+        assertTrue(Set.of("28P01", "28000").contains(e.getSQLState()), e.getSQLState() + ": " + e.getMessage());
+        assertFalse(e.getMessage().contains("does not exist"), "must not reveal that the role is unknown: " + e.getMessage());
+    }
+
+    @Test
+    void unknownDatabaseIs3D000() {
+        SQLException e = assertThrows(SQLException.class, () -> proxy.connect(TRUST_USER, null, "no_such_db").close());
+        assertEquals("3D000", e.getSQLState(), e.getMessage());
+    }
+
+    @Test
+    void aFailedLoginDoesNotAffectTheNextOne() throws SQLException {
+        assertThrows(SQLException.class, () -> proxy.connect(SCRAM_USER, "wrong", "app_trust").close());
+        try (Connection c = proxy.connect(SCRAM_USER, SCRAM_PW, "app_trust")) {
+            assertEquals(TRUST_USER + "@app", whoAmI(c));
+        }
+    }
+
+    // ------------------------------------------------------------------ backend side
+
+    @ParameterizedTest(name = "backend {1} via database {0}")
+    @CsvSource({
+            "app_scram, scram_user",  // PostgreSQL asks SCRAM-SHA-256
+            "app_md5,   md5_user",    // md5
+            "app_clear, clear_user",  // cleartext password
+            "app_trust, trust_user"}) // trust
+    void backendAuthenticationMethods(String database, String backendUser) throws SQLException {
+        try (Connection c = proxy.connect(TRUST_USER, null, database)) {
+            assertEquals(backendUser + "@app", whoAmI(c));
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT sum(g) FROM generate_series(1, 100) g")) {
+                assertTrue(rs.next());
+                assertEquals(5050, rs.getInt(1));
+            }
+        }
+        // and the method PostgreSQL used is really the one pg_hba names for this role
+        try (Connection su = pg.superuser(DB); Statement st = su.createStatement();
+             ResultSet rs = st.executeQuery("SELECT auth_method FROM pg_hba_file_rules WHERE '" + backendUser
+                     + "' = ANY(user_name) AND address = '0.0.0.0'")) {
+            assertTrue(rs.next());
+            assertEquals(switch (backendUser) {
+                case SCRAM_USER -> "scram-sha-256";
+                case MD5_USER -> "md5";
+                case CLEAR_USER -> "password";
+                default -> "trust";
+            }, rs.getString(1));
+        }
+    }
+
+    @Test
+    void clientAndBackendScramTogether() throws SQLException {
+        try (Connection c = proxy.connect(SCRAM_USER, SCRAM_PW, "app_scram")) {
+            assertEquals(SCRAM_USER + "@app", whoAmI(c));
+        }
+    }
+
+    @Test
+    void clientMd5BackendMd5() throws SQLException {
+        try (Connection c = proxy.connect(MD5_USER, MD5_PW, "app_md5")) {
+            assertEquals(MD5_USER + "@app", whoAmI(c));
+        }
+    }
+
+    /** Database {@code app} has no backend user: the backend user is the client's user name. */
+    @Test
+    void backendUserIsTheClientsUserWhenTheDatabaseNamesNone() throws SQLException {
+        try (Connection c = proxy.connect(TRUST_USER, null, "app")) {
+            assertEquals(TRUST_USER + "@app", whoAmI(c));
+        }
+    }
+}

@@ -1,0 +1,405 @@
+package io.pgproxy.it;
+
+import io.pgproxy.fixtures.PostgresFixture;
+import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.pool.Pool;
+import io.pgproxy.session.PinReason;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Transaction pooling against a real PostgreSQL with pgjdbc: correctness, isolation, pins, limits. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class TransactionPoolingIT {
+    private static PostgresFixture pg;
+
+    @BeforeAll
+    static void startPostgres() throws SQLException {
+        pg = PostgresFixture.start();
+        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE ledger (client int NOT NULL, n int NOT NULL)");
+            s.execute("GRANT ALL ON ledger TO trust_user");
+        }
+    }
+
+    @AfterAll
+    static void stopPostgres() {
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    private static ProxyFixture proxy(String overrides) {
+        return ProxyFixture.start(ProxyFixture.standardConfig(pg)
+                + "pgproxy.pool.mode = transaction\n" + overrides);
+    }
+
+    /**
+     * Server-side prepared statements move across backends only with issue 5; until then the
+     * tests keep pgjdbc from naming statements.
+     */
+    private static Connection connect(ProxyFixture proxy) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("prepareThreshold", "0");
+        return proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust", p);
+    }
+
+    private static int backendPid(Statement s) throws SQLException {
+        try (ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private static String one(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static Pool pool(ProxyFixture proxy) {
+        return proxy.server().leases().pools().stream().filter(p -> p.name().equals("app_trust")).findFirst().orElseThrow();
+    }
+
+    @Test
+    void fiveHundredClientsOverTenBackendsSeeOnlyTheirOwnTransactions() throws Exception {
+        int clients = 500;
+        int transactions = 12;
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 10\n")) {
+            Map<Integer, Integer> backendInUse = new ConcurrentHashMap<>();
+            AtomicInteger leaks = new AtomicInteger();
+            AtomicLong committed = new AtomicLong();
+            try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                List<Future<?>> futures = new ArrayList<>();
+                for (int i = 0; i < clients; i++) {
+                    int me = i;
+                    futures.add(pool.submit(() -> {
+                        try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                            long mine = 0;
+                            for (int t = 0; t < transactions; t++) {
+                                c.setAutoCommit(false);
+                                int pid = backendPid(s);
+                                if (backendInUse.putIfAbsent(pid, me) != null) {
+                                    leaks.incrementAndGet();
+                                }
+                                s.executeUpdate("INSERT INTO ledger VALUES (" + me + ", " + t + ")");
+                                long seen = Long.parseLong(one(s, "SELECT count(*) FROM ledger WHERE client = " + me));
+                                assertEquals(mine + 1, seen, "a transaction sees its own insert and its committed ones");
+                                // Released before COMMIT is sent: from here on the backend may go to another client.
+                                backendInUse.remove(pid, me);
+                                if (t % 3 == 2) {
+                                    c.rollback();
+                                } else {
+                                    c.commit();
+                                    mine++;
+                                }
+                                c.setAutoCommit(true);
+                            }
+                            committed.addAndGet(mine);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : futures) {
+                    f.get(4, TimeUnit.MINUTES);
+                }
+            }
+            assertEquals(0, leaks.get(), "a backend was used by two clients inside their transactions at once");
+            try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                assertEquals(committed.get(), Long.parseLong(one(s, "SELECT count(*) FROM ledger")));
+                assertEquals((long) clients * (transactions - transactions / 3), committed.get());
+            }
+            assertTrue(pool(proxy).openConnections() <= 10 + 1, "pool stays near its size");
+        }
+    }
+
+    @Test
+    void parametersAreIsolatedBetweenClientsOnOneBackend() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n");
+             Connection a = connect(proxy); Connection b = connect(proxy);
+             Statement sa = a.createStatement(); Statement sb = b.createStatement()) {
+            String defaultZone = one(sb, "SHOW TimeZone");
+            int pid = backendPid(sa);
+            sa.execute("SET TimeZone = 'Pacific/Auckland'");
+            sa.execute("SET application_name = 'client-a'");
+            assertEquals(pid, backendPid(sb), "pool of one: both clients share the backend");
+            assertEquals(defaultZone, one(sb, "SHOW TimeZone"));
+            assertNotEquals("client-a", one(sb, "SHOW application_name"));
+            assertEquals("Pacific/Auckland", one(sa, "SHOW TimeZone"));
+            assertEquals("client-a", one(sa, "SHOW application_name"));
+            sb.execute("SET TimeZone = 'America/Lima'");
+            assertEquals("Pacific/Auckland", one(sa, "SHOW TimeZone"));
+            assertEquals("America/Lima", one(sb, "SHOW TimeZone"));
+        }
+    }
+
+    @Test
+    void aClientMovedToAnotherBackendKeepsItsParameters() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
+             Connection a = connect(proxy); Statement sa = a.createStatement()) {
+            sa.execute("SET TimeZone = 'Asia/Kolkata'");
+            int first = backendPid(sa);
+            // Another client holds A's backend inside a transaction, so A's next statement must move.
+            try (Connection b = connect(proxy); Statement sb = b.createStatement()) {
+                b.setAutoCommit(false);
+                int seenByB = backendPid(sb);
+                for (int tries = 0; seenByB != first && tries < 20; tries++) {
+                    b.rollback();
+                    seenByB = backendPid(sb);
+                }
+                assertEquals(first, seenByB);
+                assertNotEquals(first, backendPid(sa), "A runs on the other backend now");
+                assertEquals("Asia/Kolkata", one(sa, "SHOW TimeZone"));
+                b.rollback();
+            }
+        }
+    }
+
+    @Test
+    void listenPinsAndNotificationsArrive() throws Exception {
+        long before = PinReason.counts().get(PinReason.LISTEN);
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
+             Connection listener = connect(proxy); Connection notifier = connect(proxy);
+             Statement sl = listener.createStatement(); Statement sn = notifier.createStatement()) {
+            sl.execute("LISTEN jobs");
+            assertEquals(before + 1, PinReason.counts().get(PinReason.LISTEN));
+            sn.execute("NOTIFY jobs, 'hello'");
+            PGNotification[] got = await().atMost(Duration.ofSeconds(10))
+                    .until(() -> {
+                        sl.execute("SELECT 1");
+                        return listener.unwrap(PGConnection.class).getNotifications();
+                    }, n -> n != null && n.length > 0);
+            assertEquals("hello", got[0].getParameter());
+        }
+    }
+
+    @Test
+    void sqlPrepareTemporaryTablesHoldCursorsAndAdvisoryLocksPin() throws Exception {
+        Map<PinReason, Long> before = PinReason.counts();
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 4\n")) {
+            try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                s.execute("PREPARE two AS SELECT 2");
+                for (int i = 0; i < 5; i++) {
+                    assertEquals("2", one(s, "EXECUTE two"));
+                }
+            }
+            try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                s.execute("CREATE TEMP TABLE scratch (x int)");
+                s.execute("INSERT INTO scratch VALUES (1)");
+                assertEquals("1", one(s, "SELECT count(*) FROM scratch"));
+            }
+            try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                c.setAutoCommit(false);
+                s.execute("DECLARE held CURSOR WITH HOLD FOR SELECT generate_series(1, 3)");
+                c.commit();
+                c.setAutoCommit(true);
+                assertEquals("1", one(s, "FETCH NEXT FROM held"));
+                assertEquals("2", one(s, "FETCH NEXT FROM held"));
+            }
+            try (Connection c = connect(proxy); Statement s = c.createStatement();
+                 Connection other = connect(proxy); Statement so = other.createStatement()) {
+                s.execute("SELECT pg_advisory_lock(42)");
+                assertEquals("f", one(so, "SELECT pg_try_advisory_lock(42)"));
+                assertEquals("t", one(s, "SELECT pg_advisory_unlock(42)"));
+            }
+            try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                s.execute("SET work_mem = '7MB'");
+                for (int i = 0; i < 3; i++) {
+                    assertEquals("7MB", one(s, "SHOW work_mem"));
+                }
+            }
+        }
+        Map<PinReason, Long> after = PinReason.counts();
+        for (PinReason r : List.of(PinReason.SQL_PREPARE, PinReason.TEMPORARY_TABLE, PinReason.CURSOR_WITH_HOLD,
+                PinReason.ADVISORY_LOCK, PinReason.UNTRACKED_SET)) {
+            assertTrue(after.get(r) > before.get(r), "pinned for " + r);
+        }
+    }
+
+    @Test
+    void poolExhaustionGives53300AndThePoolRecovers() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");
+             Connection holder = connect(proxy); Connection waiter = connect(proxy);
+             Statement sh = holder.createStatement(); Statement sw = waiter.createStatement()) {
+            holder.setAutoCommit(false);
+            sh.execute("SELECT 1");
+            SQLException e = assertThrows(SQLException.class, () -> sw.execute("SELECT 1"));
+            assertEquals("53300", e.getSQLState());
+            holder.commit();
+            try (Connection again = connect(proxy); Statement sa = again.createStatement()) {
+                assertEquals("1", one(sa, "SELECT 1"));
+            }
+        }
+    }
+
+    @Test
+    void queryTimeoutCancelsWith57014AndTheSessionGoesOn() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.limits.query-timeout = 500ms\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            SQLException e = assertThrows(SQLException.class, () -> s.execute("SELECT pg_sleep(30)"));
+            assertEquals("57014", e.getSQLState());
+            assertEquals("1", one(s, "SELECT 1"));
+        }
+    }
+
+    @Test
+    void idleInTransactionTimeoutCloses25P03AndRollsBack() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.limits.idle-transaction-timeout = 500ms\npgproxy.pool.size = 1\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            s.executeUpdate("INSERT INTO ledger VALUES (-7, 0)");
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().clientCount() == 0);
+            SQLException e = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
+            assertNotNull(e.getSQLState());
+            try (Connection d = connect(proxy); Statement sd = d.createStatement()) {
+                assertEquals("0", one(sd, "SELECT count(*) FROM ledger WHERE client = -7"), "rolled back");
+            }
+        }
+    }
+
+    @Test
+    void cancelReachesTheLeasedBackend() throws Exception {
+        try (ProxyFixture proxy = proxy("");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+                Future<SQLException> running = ex.submit(() -> {
+                    try {
+                        s.execute("SELECT pg_sleep(30)");
+                        return null;
+                    } catch (SQLException e) {
+                        return e;
+                    }
+                });
+                await().atMost(Duration.ofSeconds(10)).until(() -> sleeping() > 0);
+                s.cancel();
+                SQLException e = running.get(20, TimeUnit.SECONDS);
+                assertNotNull(e);
+                assertEquals("57014", e.getSQLState());
+            }
+            assertEquals("1", one(s, "SELECT 1"));
+        }
+    }
+
+    private static int sleeping() throws SQLException {
+        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+            return Integer.parseInt(one(s, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'"));
+        }
+    }
+
+    @Test
+    void disconnectInsideATransactionRollsBackAndTheBackendIsReused() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n")) {
+            int pid;
+            try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                c.setAutoCommit(false);
+                pid = backendPid(s);
+                s.executeUpdate("INSERT INTO ledger VALUES (-9, 0)");
+            }
+            try (Connection d = connect(proxy); Statement sd = d.createStatement()) {
+                assertEquals("0", one(sd, "SELECT count(*) FROM ledger WHERE client = -9"));
+                assertEquals(pid, backendPid(sd), "the rolled-back backend was kept and reused");
+            }
+        }
+    }
+
+    @Test
+    void idleBackendsAreClosedAfterTheServerIdleTimeout() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.server-idle-timeout = 300ms\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            assertEquals("1", one(s, "SELECT 1"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> pool(proxy).openConnections() == 0);
+            assertEquals("1", one(s, "SELECT 1"), "a new backend is opened on demand");
+        }
+    }
+
+    @Test
+    void clientIdleTimeoutCloses() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.limits.client-idle-timeout = 300ms\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            assertEquals("1", one(s, "SELECT 1"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().clientCount() == 0);
+            assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
+        }
+    }
+
+    @Test
+    void anIdleClientHoldsNoBackend() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 3\n")) {
+            List<Connection> idle = new ArrayList<>();
+            try {
+                for (int i = 0; i < 20; i++) {
+                    Connection c = connect(proxy);
+                    idle.add(c);
+                    try (Statement s = c.createStatement()) {
+                        assertEquals("1", one(s, "SELECT 1"));
+                    }
+                }
+                Pool p = pool(proxy);
+                await().atMost(Duration.ofSeconds(10)).until(() -> p.leasedConnections() == 0
+                        && proxy.server().buffers().leased() == 0);
+                assertTrue(p.openConnections() <= 3);
+            } finally {
+                for (Connection c : idle) {
+                    c.close();
+                }
+            }
+            assertFalse(proxy.server().clientCount() > 20);
+        }
+    }
+
+    @Test
+    void pgbenchTwoHundredClientsOverTenBackends() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/pgbench")), "pgbench not installed");
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 10\n")) {
+            String conn = "host=127.0.0.1 port=" + proxy.port() + " dbname=app_trust user=trust_user sslmode=disable";
+            assertEquals(0, run("pgbench", "-i", "-s", "1", "-q", conn).exitCode());
+            for (String mode : List.of("simple", "extended")) {
+                Result r = run("pgbench", "-n", "-c", "200", "-j", "2", "-T", "3", "-M", mode, conn);
+                assertEquals(0, r.exitCode(), r.output());
+                assertTrue(r.output().contains("number of failed transactions: 0"), r.output());
+            }
+        }
+    }
+
+    private record Result(int exitCode, String output) {
+    }
+
+    private static Result run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(2, TimeUnit.MINUTES));
+        return new Result(p.exitValue(), out);
+    }
+}
