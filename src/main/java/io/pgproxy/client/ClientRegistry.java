@@ -4,6 +4,7 @@ import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Collection;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The live client sessions, by the process id the proxy gave each in its BackendKeyData. A
@@ -12,6 +13,33 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ClientRegistry {
     private final ConcurrentHashMap<Integer, ClientSession> byProcessId = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
+    private final ConcurrentHashMap<String, AtomicInteger> perDatabase = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
+
+    /**
+     * Counts a logged-in client against the per-database and per-user limits (0 = none).
+     * Returns a reason when a limit is reached, or null when the client is admitted; an admitted
+     * client must be counted out with {@link #leave}.
+     */
+    String admit(String database, String user, int maxPerDatabase, int maxPerUser) {
+        AtomicInteger db = perDatabase.computeIfAbsent(database, k -> new AtomicInteger());
+        if (db.incrementAndGet() > maxPerDatabase && maxPerDatabase > 0) {
+            db.decrementAndGet();
+            return "too many clients for database \"" + database + "\" (max-db-clients " + maxPerDatabase + ")";
+        }
+        AtomicInteger u = perUser.computeIfAbsent(user, k -> new AtomicInteger());
+        if (u.incrementAndGet() > maxPerUser && maxPerUser > 0) {
+            u.decrementAndGet();
+            db.decrementAndGet();
+            return "too many clients for user \"" + user + "\" (max-user-clients " + maxPerUser + ")";
+        }
+        return null;
+    }
+
+    void leave(String database, String user) {
+        perDatabase.get(database).decrementAndGet();
+        perUser.get(user).decrementAndGet();
+    }
 
     /** Registers a session under a fresh, unused process id and returns it. */
     int register(ClientSession session) {

@@ -68,6 +68,7 @@ public final class ClientSession implements Runnable, BackendSink {
     private int processId;
     private byte[] secretKey = new byte[0];
     private volatile boolean authenticated;
+    private boolean admitted;
     private volatile boolean readingHeader;
     private volatile long parkedSinceNanos;
     private volatile long requestSentNanos;
@@ -217,6 +218,12 @@ public final class ClientSession implements Runnable, BackendSink {
         log.debug("{} login {}@{}", id, user, database);
         new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
                 .authenticate(userConfig);
+        String refused = context.registry().admit(database, user, config.limits().maxDbClients(),
+                config.limits().maxUserClients());
+        if (refused != null) {
+            throw new PoolExhaustedException(refused);
+        }
+        admitted = true;
         pool = context.leases().pool(db, user);
         transactionMode = db.mode() == PoolMode.TRANSACTION;
         parameters = new SessionParameters(params);
@@ -533,6 +540,9 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         if (processId != 0) {
             context.registry().remove(processId, this);
+        }
+        if (admitted) {
+            context.registry().leave(database, user);
         }
         out.close();
         log.debug("{} closed", id);

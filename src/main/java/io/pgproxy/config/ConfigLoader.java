@@ -34,7 +34,8 @@ public final class ConfigLoader {
 
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
-    private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases");
+    private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
+            "stats-period");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
@@ -182,7 +183,7 @@ public final class ConfigLoader {
             for (String name : keysInFileOrder(object(path(ROOT, "databases")))) {
                 databases.put(name, database(name, pool));
             }
-            return new ProxyConfig(listen, limits, pool, users, databases);
+            return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")));
         }
 
         private UserConfig user(String name) throws ConfigException {

@@ -13,11 +13,13 @@ public record ProxyConfig(ListenConfig listen,
                           Limits limits,
                           PoolDefaults pool,
                           Map<String, UserConfig> users,
-                          Map<String, DatabaseConfig> databases) {
+                          Map<String, DatabaseConfig> databases,
+                          java.time.Duration statsPeriod) {
     public ProxyConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(pool, "pool");
+        Objects.requireNonNull(statsPeriod, "statsPeriod");
         // Map.copyOf would lose the file order, which operators expect in listings and logs.
         users = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(users, "users")));
         databases = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(databases, "databases")));

@@ -7,6 +7,9 @@ import io.pgproxy.client.ClientSession;
 import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
+import io.pgproxy.pool.Pool;
+import io.pgproxy.session.PinReason;
+import org.HdrHistogram.Histogram;
 import io.pgproxy.protocol.message.ErrorResponse;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,11 +55,13 @@ public final class ProxyServer implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile ProxyConfig config;
     private volatile boolean draining;
+    private long lastStatsNanos = System.nanoTime();
 
     private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
         this.config = config;
         this.listener = listener;
         this.leases = new LeaseManager(config, backendBuffers);
+        this.leases.createConfiguredPools();
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pgproxy-janitor");
             t.setDaemon(true);
@@ -126,6 +131,7 @@ public final class ProxyServer implements AutoCloseable {
         diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
         config = next;
         leases.reconfigure(next);
+        leases.createConfiguredPools();
         log.info("reload: configuration applied");
     }
 
@@ -207,6 +213,10 @@ public final class ProxyServer implements AutoCloseable {
                 }
             }
             leases.maintain();
+            if (!c.statsPeriod().isZero() && now - lastStatsNanos >= c.statsPeriod().toNanos()) {
+                lastStatsNanos = now;
+                logStats();
+            }
         } catch (RuntimeException e) {
             log.error("janitor failed", e);
         }
@@ -240,8 +250,22 @@ public final class ProxyServer implements AutoCloseable {
             s.terminate(ErrorResponse.fatal("57P01", "terminating connection due to administrator command"));
         }
         janitor.shutdownNow();
+        logStats();
         leases.closeIdle();
         log.info("shut down");
+    }
+
+    /** One line per pool and one for pins: what flows through, without parsing SQL. */
+    public void logStats() {
+        for (Pool p : leases.pools()) {
+            Histogram w = p.takeWaitHistogram();
+            log.info("stats: pool {} ({}): clients {}, waiting {}, backends open {} leased {} idle {}, leases {}, "
+                            + "wait p50 {} us p99 {} us max {} us, wait timeouts {}",
+                    p.name(), p.target(), clients.get(), p.waitingClients(), p.openConnections(),
+                    p.leasedConnections(), p.idleConnections(), p.acquiredTotal(),
+                    w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(), p.waitTimeoutsTotal());
+        }
+        log.info("stats: pins {}", PinReason.counts());
     }
 
     @Override
