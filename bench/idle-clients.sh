@@ -42,7 +42,7 @@ fi
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $EUID -eq 0 ]] || die "run as root (initdb and pgbouncer are started as user postgres)"
-if [[ "$TARGET" == pgproxy ]]; then pgproxy_available || exit 0; fi
+if [[ "$TARGET" == pgproxy* ]]; then pgproxy_available || exit 0; fi
 
 OUT_DIR="${OUT_DIR:-$BENCH_DIR/out}"
 mkdir -p "$OUT_DIR"
@@ -64,7 +64,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
       --parallel "$PARALLEL" --settle "$SETTLE" --hold "$HOLD" | tee -a "$REPORT" || rc=$?
   ((rc == 0)) || log "idle_clients.py exited $rc"
   # stop this proxy instance (a fresh one per rep)
-  [[ "$TARGET" == pgproxy ]] && kill -TERM -- "-${KILL_PID[$TARGET]}" 2>/dev/null || true
+  [[ "$TARGET" == pgproxy* ]] && kill -TERM -- "-${KILL_PID[$TARGET]}" 2>/dev/null || true
   stop_pid "${KILL_PID[$TARGET]}" 15
   unset "KILL_PID[$TARGET]" "PROXY_PID[$TARGET]"
 done

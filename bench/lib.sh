@@ -57,12 +57,12 @@ bench_cleanup() {
   trap - EXIT INT TERM HUP
   set +e
   for t in "${!KILL_PID[@]}"; do
-    if [[ "$t" == pgproxy ]]; then
+    if [[ "$t" == pgproxy* ]]; then
       # started with setsid: its process group is ours alone (covers a jar build still running)
       kill -TERM -- "-${KILL_PID[$t]}" 2>/dev/null
     fi
     stop_pid "${KILL_PID[$t]}" 15
-    if [[ "$t" == pgproxy ]]; then kill -KILL -- "-${KILL_PID[$t]}" 2>/dev/null; fi
+    if [[ "$t" == pgproxy* ]]; then kill -KILL -- "-${KILL_PID[$t]}" 2>/dev/null; fi
   done
   if [[ -n "$PG_PID" ]] && kill -0 "$PG_PID" 2>/dev/null; then
     kill -INT "$PG_PID" 2>/dev/null   # fast shutdown
@@ -210,26 +210,26 @@ pgproxy_available() {
   fi
 }
 
-pgproxy_start() {
-  local port cfg pid jpid c t0
+pgproxy_start() { # pgproxy_start <target> <mode> <pool size>
+  local target="$1" mode="$2" size="$3" port cfg pid jpid c t0
   port="$(free_port)"
-  cfg="$WORK/pgproxy.conf"
+  cfg="$WORK/$target.conf"
   cat >"$cfg" <<EOF
 pgproxy {
   listen { host = "127.0.0.1", port = $port }
   limits { max-clients = 20000 }
-  pool { mode = session, size = 1000 }
+  pool { mode = $mode, size = $size }
   users { $BENCH_USER { password = "$SCRAM_VERIFIER" } }
   databases { $BENCH_DB { host = "127.0.0.1", port = $PG_PORT, dbname = "$BENCH_DB", user = "$BENCH_USER", password = "$BENCH_PASSWORD" } }
 }
 EOF
   chmod 600 "$cfg"
-  log "starting pgproxy: $PGPROXY_BIN $cfg (stderr -> $WORK/pgproxy.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
+  log "starting $target: $PGPROXY_BIN $cfg (stderr -> $WORK/$target.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
   # setsid: own process group, so cleanup also reaches a jar build still in progress.
-  (cd "$ROOT_DIR" && exec setsid "$PGPROXY_BIN" "$cfg" >>"$WORK/pgproxy.log" 2>&1) &
+  (cd "$ROOT_DIR" && exec setsid "$PGPROXY_BIN" "$cfg" >>"$WORK/$target.log" 2>&1) &
   pid=$!
-  KILL_PID[pgproxy]=$pid
-  wait_ready "$port" "$PGPROXY_START_TIMEOUT" "$pid" pgproxy
+  KILL_PID[$target]=$pid
+  wait_ready "$port" "$PGPROXY_START_TIMEOUT" "$pid" "$target"
   # bin/pgproxy is expected to exec java, so $pid is the JVM. If it forked instead, find the child JVM.
   jpid="$pid"
   c="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
@@ -242,9 +242,9 @@ EOF
       log "WARNING: pid $pid is '$c', not java; accounting it anyway"
     fi
   fi
-  PORT[pgproxy]=$port
-  PROXY_PID[pgproxy]=$jpid
-  log "pgproxy up on port $port, pid $jpid"
+  PORT[$target]=$port
+  PROXY_PID[$target]=$jpid
+  log "$target ($mode, pool $size) up on port $port, pid $jpid"
 }
 
 # start_target <target> (check pgproxy_available first: don't call this in an `if`, errexit is off there)
@@ -253,8 +253,9 @@ start_target() {
     direct) ;;
     pgbouncer-tx) pgbouncer_start pgbouncer-tx transaction 20 ;;
     pgbouncer-session) pgbouncer_start pgbouncer-session session 1000 ;;
-    pgproxy) pgproxy_start ;;
-    *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, pgproxy)" ;;
+    pgproxy) pgproxy_start pgproxy session 1000 ;;
+    pgproxy-tx) pgproxy_start pgproxy-tx transaction 20 ;;
+    *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, pgproxy, pgproxy-tx)" ;;
   esac
 }
 

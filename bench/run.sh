@@ -9,7 +9,7 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/run.sh [options]          (every option can also be set by the env var in brackets)
-  -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy   [TARGETS] (default: all four)
+  -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy,pgproxy-tx [TARGETS] (default: all five)
   -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared [MODES] (default: all five)
   -c, --clients LIST   client counts                                    [CLIENTS] (default: "1 10 50")
   -T, --duration S     measured seconds per run                          [DURATION] (default: 15)
@@ -24,7 +24,7 @@ PGPROXY_START_TIMEOUT (300), KEEP_WORK=1 keeps the temp dir with all logs.
 EOF
 }
 
-TARGETS="${TARGETS:-direct pgbouncer-session pgbouncer-tx pgproxy}"
+TARGETS="${TARGETS:-direct pgbouncer-session pgbouncer-tx pgproxy pgproxy-tx}"
 MODES="${MODES:-S-simple S-extended N-simple N-extended S-prepared}"
 CLIENTS="${CLIENTS:-1 10 50}"
 DURATION="${DURATION:-15}"
@@ -60,7 +60,7 @@ read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 [[ "$DURATION" =~ ^[0-9]+$ && "$REPS" =~ ^[0-9]+$ && "$INITIAL_WARMUP" =~ ^[0-9]+$ ]] || die "duration, reps, initial warm-up: integers"
 [[ "$WARMUP" == auto || "$WARMUP" =~ ^[0-9]+$ ]] || die "warm-up: integer seconds or auto"
 for t in "${TARGET_LIST[@]}"; do
-  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy) ;; *) die "unknown target $t" ;; esac
+  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx) ;; *) die "unknown target $t" ;; esac
 done
 for m in "${MODE_LIST[@]}"; do
   case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared) ;; *) die "unknown mode $m" ;; esac
@@ -113,7 +113,7 @@ bench_init
 pg_setup "$SCALE"
 ACTIVE=()
 for t in "${TARGET_LIST[@]}"; do
-  if [[ "$t" == pgproxy ]] && ! pgproxy_available; then continue; fi
+  if [[ "$t" == pgproxy* ]] && ! pgproxy_available; then continue; fi
   start_target "$t"
   ACTIVE+=("$t")
 done

@@ -12,8 +12,9 @@ import csv
 import statistics
 import sys
 
-ORDER = ["direct", "pgbouncer-tx", "pgbouncer-session", "pgproxy"]
-SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy"}
+ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "pgproxy-tx"]
+SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy",
+         "pgproxy-tx": "pgproxy-tx"}
 MODE_ORDER = ["S-simple", "S-extended", "N-simple", "N-extended", "S-prepared"]
 
 

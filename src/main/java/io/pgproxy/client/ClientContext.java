@@ -1,6 +1,7 @@
 package io.pgproxy.client;
 
 import io.pgproxy.buffer.BufferPool;
+import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 
@@ -8,5 +9,5 @@ import java.util.function.Supplier;
 
 /** What every client session shares: the current config snapshot, the pools, the registry. */
 public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
-                            BufferPool buffers) {
+                            BufferPool buffers, SlabBuffers requestBuffers) {
 }

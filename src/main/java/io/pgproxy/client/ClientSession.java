@@ -245,45 +245,62 @@ public final class ClientSession implements Runnable, BackendSink {
     private void relay() throws IOException {
         Limits limits = context.config().get().limits();
         RequestScanner scanner = new RequestScanner(limits.maxMessageSize(), transactionMode);
-        ByteBuffer header = ByteBuffer.allocate(5);
-        while (true) {
-            header.clear();
-            parkedSinceNanos = System.nanoTime();
-            readingHeader = true;
-            try {
-                if (!readHeader(header)) {
+        ByteBuffer request = context.requestBuffers().acquire();
+        try {
+            while (true) {
+                request.clear();
+                parkedSinceNanos = System.nanoTime();
+                readingHeader = true;
+                try {
+                    if (!readAtLeastHeader(request)) {
+                        return;
+                    }
+                } finally {
+                    readingHeader = false;
+                }
+                lastActivityNanos = System.nanoTime();
+                if (closing) {
                     return;
                 }
-            } finally {
-                readingHeader = false;
-            }
-            lastActivityNanos = System.nanoTime();
-            if (closing) {
-                return;
-            }
-            // Validate before leasing so a hostile first message costs no backend.
-            header.flip();
-            scanner.check(header.get(0), header.getInt(1));
-            ByteBuffer buffer = context.buffers().acquire();
-            try {
-                buffer.put(header.rewind());
-                // Read the body with the header's run, so the backend gets one write, not two.
-                if (header.getInt(1) > 4 && channel.read(buffer) < 0) {
-                    throw new EOFException("client closed the connection inside a message");
+                // Validate before leasing so a hostile first message costs no backend.
+                scanner.check(request.get(0), request.getInt(1));
+                request.flip();
+                int end = scanner.scan(request);
+                if (end > 0) {
+                    BackendConnection b = claimBackend(scanner);
+                    int limit = request.limit();
+                    request.limit(end).position(0);
+                    b.send(request);
+                    request.limit(limit).position(end);
                 }
-                if (!relayRun(scanner, buffer)) {
+                if (scanner.stopped()) {
                     return;
                 }
-            } finally {
-                context.buffers().release(buffer);
+                if (scanner.atBoundary() && end == request.limit()) {
+                    // The common case: whole requests, read and sent with one system call each.
+                    continue;
+                }
+                // A larger message, or more than fits: go on with a relay buffer.
+                ByteBuffer buffer = context.buffers().acquire();
+                try {
+                    buffer.put(request);
+                    if (!relayRun(scanner, buffer)) {
+                        return;
+                    }
+                } finally {
+                    context.buffers().release(buffer);
+                }
             }
+        } finally {
+            context.requestBuffers().release(request);
         }
     }
 
-    private boolean readHeader(ByteBuffer header) throws IOException {
-        while (header.hasRemaining()) {
-            if (channel.read(header) < 0) {
-                if (header.position() > 0) {
+    /** Blocks until a message header (and whatever else has arrived) is in {@code buffer}. */
+    private boolean readAtLeastHeader(ByteBuffer buffer) throws IOException {
+        while (buffer.position() < 5) {
+            if (channel.read(buffer) < 0) {
+                if (buffer.position() > 0) {
                     throw new EOFException("client closed the connection inside a message header");
                 }
                 return false;

@@ -1,6 +1,7 @@
 package io.pgproxy.server;
 
 import io.pgproxy.buffer.BufferPool;
+import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.client.ClientContext;
 import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
@@ -40,6 +41,8 @@ public final class ProxyServer implements AutoCloseable {
     /** Relay buffers: large enough for a run of replies, few enough to bound memory. */
     private static final int RELAY_BUFFER_SIZE = 32 * 1024;
     private static final int MAX_POOLED_BUFFERS = 1024;
+    /** Holds a typical request whole (pgbench's are 60-200 bytes) while costing idle clients little. */
+    private static final int REQUEST_BUFFER_SIZE = 256;
     private static final long JANITOR_PERIOD_MS = 200;
 
     private final ServerSocketChannel listener;
@@ -47,6 +50,8 @@ public final class ProxyServer implements AutoCloseable {
     private final ClientRegistry registry = new ClientRegistry();
     /** Leased by clients for one run of requests at a time. */
     private final BufferPool buffers = new BufferPool(RELAY_BUFFER_SIZE, MAX_POOLED_BUFFERS);
+    /** One per connected client: its next request is read here (see {@link SlabBuffers}). */
+    private final SlabBuffers requestBuffers = new SlabBuffers(REQUEST_BUFFER_SIZE, 512);
     /** Held by each backend connection's reader for the connection's life. */
     private final BufferPool backendBuffers = new BufferPool(RELAY_BUFFER_SIZE, MAX_POOLED_BUFFERS);
     private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
@@ -136,7 +141,7 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        ClientContext context = new ClientContext(() -> config, leases, registry, buffers);
+        ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers);
         while (true) {
             SocketChannel ch;
             try {
