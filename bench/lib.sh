@@ -216,6 +216,7 @@ pgproxy_start() { # pgproxy_start <target> <mode> <pool size>
   cfg="$WORK/$target.conf"
   cat >"$cfg" <<EOF
 pgproxy {
+  stats-period = 5s
   listen { host = "127.0.0.1", port = $port }
   limits { max-clients = 20000 }
   pool { mode = $mode, size = $size }

@@ -10,7 +10,8 @@ usage() {
   cat <<'EOF'
 usage: bench/run.sh [options]          (every option can also be set by the env var in brackets)
   -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy,pgproxy-tx [TARGETS] (default: all five)
-  -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared [MODES] (default: all five)
+  -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared,S-connect [MODES]
+                       (default: the first five; S-connect is -S -C, a login per transaction)
   -c, --clients LIST   client counts                                    [CLIENTS] (default: "1 10 50")
   -T, --duration S     measured seconds per run                          [DURATION] (default: 15)
   -r, --reps N         repetitions (target order rotated each rep)       [REPS] (default: 3)
@@ -63,7 +64,7 @@ for t in "${TARGET_LIST[@]}"; do
   case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx) ;; *) die "unknown target $t" ;; esac
 done
 for m in "${MODE_LIST[@]}"; do
-  case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared) ;; *) die "unknown mode $m" ;; esac
+  case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared|S-connect) ;; *) die "unknown mode $m" ;; esac
 done
 for c in "${CLIENT_LIST[@]}"; do
   [[ "$c" =~ ^[0-9]+$ ]] || die "bad client count $c"
@@ -81,6 +82,7 @@ mode_args() { # pgbench arguments of a mode name
     S-simple) echo "-S -M simple" ;;
     S-extended) echo "-S -M extended" ;;
     S-prepared) echo "-S -M prepared" ;;
+    S-connect) echo "-S -M simple -C" ;;  # a new connection (and SCRAM login) per transaction
     N-simple) echo "-N -M simple" ;;
     N-extended) echo "-N -M extended" ;;
   esac

@@ -225,7 +225,9 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         admitted = true;
         pool = context.leases().pool(db, user);
-        transactionMode = db.mode() == PoolMode.TRANSACTION;
+        // A user's own pool mode wins over the database's, as in PgBouncer.
+        PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
+        transactionMode = mode == PoolMode.TRANSACTION;
         parameters = new SessionParameters(params);
         Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
 

@@ -44,7 +44,7 @@ public final class ConfigLoader {
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
             "server-lifetime", "server-connect-timeout", "wait-timeout", "min-size", "reserve-size",
             "reserve-timeout");
-    private static final Set<String> USER_KEYS = Set.of("auth", "password");
+    private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode");
     private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
             "pool-size", "mode");
 
@@ -237,7 +237,8 @@ public final class ConfigLoader {
                     }
                 }
             }
-            return new UserConfig(name, auth, password);
+            PoolMode mode = config.hasPath(path(at, "pool-mode")) ? poolMode(path(at, "pool-mode")) : null;
+            return new UserConfig(name, auth, password, mode);
         }
 
         private DatabaseConfig database(String name, PoolDefaults pool) throws ConfigException {

@@ -6,15 +6,21 @@ import java.util.Objects;
  * A client user. {@code secret} is the SCRAM-SHA-256 verifier or the md5 hash, {@code null} for
  * {@link AuthMethod#TRUST}.
  */
-public record UserConfig(String name, AuthMethod auth, String secret) {
+public record UserConfig(String name, AuthMethod auth, String secret, PoolMode mode) {
     public UserConfig {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(auth, "auth");
     }
 
+    /** A user whose pool mode is the database's (or the default). */
+    public UserConfig(String name, AuthMethod auth, String secret) {
+        this(name, auth, secret, null);
+    }
+
     // A verifier is not a password, but it allows an offline dictionary attack, so it stays out of logs.
     @Override
     public String toString() {
-        return "UserConfig[name=" + name + ", auth=" + auth + ", secret=" + (secret == null ? "null" : "<redacted>") + "]";
+        return "UserConfig[name=" + name + ", auth=" + auth + ", secret=" + (secret == null ? "null" : "<redacted>")
+                + ", mode=" + mode + "]";
     }
 }

@@ -1,5 +1,6 @@
 package io.pgproxy.it;
 
+import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
 import io.pgproxy.pool.Pool;
@@ -401,5 +402,163 @@ class TransactionPoolingIT {
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(2, TimeUnit.MINUTES));
         return new Result(p.exitValue(), out);
+    }
+    // ---- protocol edges in transaction mode (raw wire) ----
+
+    private static byte[] parse(String sql) {
+        return PgWire.frame('P', PgWire.concat(cstr(""), cstr(sql), new byte[]{0, 0}));
+    }
+
+    private static byte[] bind() {
+        return PgWire.frame('B', PgWire.concat(cstr(""), cstr(""), new byte[]{0, 0, 0, 0, 0, 0}));
+    }
+
+    private static byte[] execute() {
+        return PgWire.frame('E', PgWire.concat(cstr(""), new byte[]{0, 0, 0, 0}));
+    }
+
+    private static byte[] cstr(String s) {
+        return PgWire.concat(s.getBytes(java.nio.charset.StandardCharsets.UTF_8), new byte[]{0});
+    }
+
+    private static final byte[] SYNC = PgWire.frame('S', new byte[0]);
+    private static final byte[] FLUSH = PgWire.frame('H', new byte[0]);
+
+    private static String tags(List<PgWire.Message> messages) {
+        StringBuilder b = new StringBuilder();
+        messages.forEach(m -> b.append(m.tag()));
+        return b.toString();
+    }
+
+    @Test
+    void anErrorAfterFlushWithoutSyncKeepsTheBackendUntilSync() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 300ms\n");
+             PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+            wire.loginTrust(PostgresFixture.TRUST_USER, "app_trust");
+            wire.write(parse("SELECT 1 / (random() * 0)::int"), bind(), execute(), FLUSH);
+            assertEquals('1', wire.readMessage().tag());
+            assertEquals('2', wire.readMessage().tag());
+            assertEquals('E', wire.readMessage().tag());
+            // The backend now skips to Sync: it must not be handed to anyone else.
+            try (Connection other = connect(proxy); Statement so = other.createStatement()) {
+                SQLException e = assertThrows(SQLException.class, () -> so.execute("SELECT 1"));
+                assertEquals("53300", e.getSQLState());
+                wire.write(SYNC);
+                PgWire.Message z = wire.readMessage();
+                assertEquals('Z', z.tag());
+                assertEquals('I', (char) z.body()[0]);
+                assertEquals("1", one(so, "SELECT 1"), "released at ReadyForQuery idle");
+            }
+        }
+    }
+
+    @Test
+    void aPipelineWithAnErrorInTheMiddleSkipsToSync() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n");
+             PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+            wire.loginTrust(PostgresFixture.TRUST_USER, "app_trust");
+            wire.write(parse("SELECT 1"), bind(), execute(),
+                    parse("SELECT 1 / (random() * 0)::int"), bind(), execute(),
+                    parse("SELECT 3"), bind(), execute(), SYNC,
+                    parse("SELECT 4"), bind(), execute(), SYNC);
+            List<PgWire.Message> got = new ArrayList<>();
+            for (PgWire.Message m = wire.readMessage(); ; m = wire.readMessage()) {
+                got.add(m);
+                if (m.tag() == 'Z' && got.stream().filter(x -> x.tag() == 'Z').count() == 2) {
+                    break;
+                }
+            }
+            // First Sync: one row, then the error, then nothing until ReadyForQuery; second Sync runs normally.
+            assertEquals("12DC12EZ12DCZ", tags(got));
+            try (Connection other = connect(proxy); Statement so = other.createStatement()) {
+                assertEquals("1", one(so, "SELECT 1"), "the backend went back clean");
+            }
+        }
+    }
+
+    @Test
+    void copyInAndOutInTransactionMode() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n");
+             Connection c = connect(proxy); Connection other = connect(proxy);
+             Statement s = c.createStatement(); Statement so = other.createStatement()) {
+            s.execute("CREATE TABLE IF NOT EXISTS copied (n int)");
+            org.postgresql.copy.CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
+            StringBuilder rows = new StringBuilder();
+            for (int i = 0; i < 10_000; i++) {
+                rows.append(i).append('\n');
+            }
+            assertEquals(10_000, copy.copyIn("COPY copied FROM STDIN", new java.io.StringReader(rows.toString())));
+            assertEquals("10000", one(so, "SELECT count(*) FROM copied"), "another client shares the one backend after COPY");
+            java.io.StringWriter out = new java.io.StringWriter();
+            assertEquals(10_000, copy.copyOut("COPY copied TO STDOUT", out));
+            assertEquals(rows.toString(), out.toString());
+            assertEquals("1", one(so, "SELECT 1"));
+        }
+    }
+
+    @Test
+    void aCancelRequestFromAClientWithoutALeaseCancelsNothing() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n");
+             PgWire idle = PgWire.connect(proxy.port(), Duration.ofSeconds(10));
+             Connection busy = connect(proxy); Statement sb = busy.createStatement()) {
+            List<PgWire.Message> login = idle.loginTrust(PostgresFixture.TRUST_USER, "app_trust");
+            java.nio.ByteBuffer key = login.stream().filter(m -> m.tag() == 'K').findFirst().orElseThrow().buffer();
+            int pid = key.getInt();
+            int secret = key.getInt();
+            try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+                Future<String> sleeping = ex.submit(() -> one(sb, "SELECT pg_sleep(1)::text || 'done'"));
+                await().atMost(Duration.ofSeconds(10)).until(() -> sleeping() + sleepingOne() > 0);
+                try (PgWire cancel = PgWire.connect(proxy.port(), Duration.ofSeconds(5))) {
+                    cancel.write(PgWire.cancelRequest(pid, secret));
+                    assertTrue(cancel.awaitClosed());
+                }
+                assertEquals("done", sleeping.get(20, TimeUnit.SECONDS), "the other client's query ran to the end");
+            }
+            idle.write(PgWire.query("SELECT 1"));
+            assertEquals('Z', idle.readUntilReady().getLast().tag());
+        }
+    }
+
+    private static int sleepingOne() throws SQLException {
+        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+            return Integer.parseInt(one(s, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1)%' AND state = 'active'"));
+        }
+    }
+
+    @Test
+    void aUsersPoolModeWinsOverTheDatabases() throws Exception {
+        try (ProxyFixture proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + """
+                pgproxy.pool.mode = session
+                pgproxy.pool.size = 1
+                pgproxy.pool.wait-timeout = 300ms
+                pgproxy.users.trust_user.pool-mode = transaction
+                """);
+             Connection a = connect(proxy); Connection b = connect(proxy);
+             Statement sa = a.createStatement(); Statement sb = b.createStatement()) {
+            for (int i = 0; i < 3; i++) {
+                assertEquals("1", one(sa, "SELECT 1"));
+                assertEquals("1", one(sb, "SELECT 1"), "two clients share one backend: transaction mode");
+            }
+        }
+    }
+
+    @Test
+    void aBackendThatNeverAnswersTheLoginGives08001() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+             ProxyFixture proxy = proxy("pgproxy.pool.server-connect-timeout = 300ms\n"
+                     + "pgproxy.databases.silent { host = \"127.0.0.1\", port = " + silent.getLocalPort()
+                     + ", user = \"trust_user\" }\n")) {
+            SQLException e = assertThrows(SQLException.class, () -> proxy.connect(PostgresFixture.TRUST_USER, null, "silent"));
+            assertEquals("08001", e.getSQLState());
+        }
+    }
+
+    @Test
+    void backendsPastTheirLifetimeAreReplacedBetweenTransactions() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.server-lifetime = 200ms\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            int first = backendPid(s);
+            await().atMost(Duration.ofSeconds(10)).until(() -> backendPid(s) != first);
+        }
     }
 }

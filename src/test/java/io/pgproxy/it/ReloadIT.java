@@ -1,0 +1,101 @@
+package io.pgproxy.it;
+
+import io.pgproxy.fixtures.PostgresFixture;
+import io.pgproxy.fixtures.ProxyFixture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * Configuration reload applied in process (SignalsIT sends the real SIGHUP): added, removed and
+ * changed databases, while connected clients go on unaware.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class ReloadIT {
+    private static PostgresFixture pg;
+
+    @BeforeAll
+    static void startPostgres() {
+        pg = PostgresFixture.start();
+    }
+
+    @AfterAll
+    static void stopPostgres() {
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    private static String one(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static String withDatabase(String name, String extra) {
+        return ProxyFixture.standardConfig(pg) + "pgproxy.databases." + name + " { host = \"127.0.0.1\", port = "
+                + pg.port() + ", dbname = \"app\", user = \"trust_user\"" + extra + " }\n";
+    }
+
+    @Test
+    void databasesComeAndGoWithoutDisturbingConnectedClients() throws Exception {
+        String base = ProxyFixture.standardConfig(pg);
+        try (ProxyFixture proxy = ProxyFixture.start(base);
+             Connection before = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust");
+             Statement sb = before.createStatement()) {
+            before.setAutoCommit(false);
+            assertEquals("1", one(sb, "SELECT 1"));
+
+            SQLException unknown = assertThrows(SQLException.class,
+                    () -> proxy.connect(PostgresFixture.TRUST_USER, null, "extra"));
+            assertEquals("3D000", unknown.getSQLState());
+
+            proxy.reload(withDatabase("extra", ""));
+            try (Connection added = proxy.connect(PostgresFixture.TRUST_USER, null, "extra");
+                 Statement sa = added.createStatement()) {
+                assertEquals("trust_user", one(sa, "SELECT current_user"));
+            }
+            assertEquals("2", one(sb, "SELECT 2"), "a client inside a transaction noticed nothing");
+
+            // Remove app_trust: the connected client finishes its work, new ones are refused.
+            String without = withDatabase("extra", "").replace("app_trust {", "app_trust_gone {");
+            proxy.reload(without);
+            assertEquals("3", one(sb, "SELECT 3"));
+            before.commit();
+            assertEquals("4", one(sb, "SELECT 4"), "still served after its transaction");
+            SQLException gone = assertThrows(SQLException.class,
+                    () -> proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust"));
+            assertEquals("3D000", gone.getSQLState());
+        }
+    }
+
+    @Test
+    void aChangedDatabaseServesNewClientsFromANewPool() throws Exception {
+        try (ProxyFixture proxy = ProxyFixture.start(withDatabase("moving", ""));
+             Connection old = proxy.connect(PostgresFixture.TRUST_USER, null, "moving");
+             Statement so = old.createStatement()) {
+            int oldPid = Integer.parseInt(one(so, "SELECT pg_backend_pid()"));
+            proxy.reload(withDatabase("moving", ", pool-size = 3"));
+            try (Connection fresh = proxy.connect(PostgresFixture.TRUST_USER, null, "moving");
+                 Statement sf = fresh.createStatement()) {
+                assertNotEquals(oldPid, Integer.parseInt(one(sf, "SELECT pg_backend_pid()")));
+            }
+            assertEquals(oldPid, Integer.parseInt(one(so, "SELECT pg_backend_pid()")),
+                    "the old client keeps its backend in session mode");
+            long pools = proxy.server().leases().pools().stream().filter(p -> p.name().equals("moving")).count();
+            assertEquals(2, pools, "old pool retired but alive while used, new pool serving");
+        }
+    }
+}
