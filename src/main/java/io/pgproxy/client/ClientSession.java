@@ -11,12 +11,9 @@ import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.config.UserConfig;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.PoolExhaustedException;
-import io.pgproxy.protocol.FrameScanner;
-import io.pgproxy.protocol.FrontendTag;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
-import io.pgproxy.protocol.StartupPacket;
 import io.pgproxy.protocol.StartupPacket.StartupMessage;
 import io.pgproxy.protocol.message.Authentication;
 import io.pgproxy.protocol.message.BackendKeyData;
@@ -57,7 +54,6 @@ public final class ClientSession implements Runnable, BackendSink {
     private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
     private static final AtomicLong IDS = new AtomicLong();
     private static final Duration PARAMETER_SYNC_TIMEOUT = Duration.ofSeconds(10);
-    private static final byte[] SSL_NOT_SUPPORTED = {'N'};
 
     private final String id = "c" + IDS.incrementAndGet();
     private final ClientContext context;
@@ -102,7 +98,7 @@ public final class ClientSession implements Runnable, BackendSink {
     @Override
     public void run() {
         try {
-            StartupMessage startup = negotiate();
+            StartupMessage startup = new StartupNegotiation(id, channel, out, context).run();
             if (startup == null) {
                 return;
             }
@@ -130,62 +126,6 @@ public final class ClientSession implements Runnable, BackendSink {
             fail(ErrorResponse.fatal("XX000", "internal error in pgproxy"));
         } finally {
             end();
-        }
-    }
-
-    /** Startup phase up to a StartupMessage; answers SSL/GSSENC requests and handles cancels. */
-    private StartupMessage negotiate() throws IOException {
-        Limits limits = context.config().get().limits();
-        boolean encryptionAsked = false;
-        while (true) {
-            StartupPacket packet = StartupPacket.read(channel, limits.maxStartupPacketSize());
-            switch (packet) {
-                case StartupPacket.SslRequest r -> {
-                    refuseEncryption(encryptionAsked);
-                    encryptionAsked = true;
-                }
-                case StartupPacket.GssEncRequest r -> {
-                    refuseEncryption(encryptionAsked);
-                    encryptionAsked = true;
-                }
-                case StartupPacket.CancelRequest c -> {
-                    ClientSession target = context.registry().forCancel(c.processId(), c.secretKey());
-                    if (target != null) {
-                        log.info("{} cancel request for {}", id, target.id);
-                        target.cancelBackend();
-                    } else {
-                        log.info("{} cancel request with an unknown key ignored", id);
-                    }
-                    return null;
-                }
-                case StartupMessage m -> {
-                    return m;
-                }
-            }
-        }
-    }
-
-    /**
-     * Answers 'N'. Bytes the client sent before reading that answer would be read as the next
-     * packet, although the client meant them for an encrypted channel (CVE-2021-23214): refuse.
-     */
-    private void refuseEncryption(boolean askedBefore) throws IOException {
-        if (askedBefore) {
-            throw new ProtocolException("duplicate SSLRequest or GSSENCRequest");
-        }
-        if (hasBufferedInput()) {
-            throw new ProtocolException("received unencrypted data after SSL request");
-        }
-        out.send(SSL_NOT_SUPPORTED);
-    }
-
-    private boolean hasBufferedInput() throws IOException {
-        ByteBuffer probe = ByteBuffer.allocate(1);
-        channel.configureBlocking(false);
-        try {
-            return channel.read(probe) > 0;
-        } finally {
-            channel.configureBlocking(true);
         }
     }
 
@@ -268,13 +208,7 @@ public final class ClientSession implements Runnable, BackendSink {
                 scanner.check(request.get(0), request.getInt(1));
                 request.flip();
                 int end = scanner.scan(request);
-                if (end > 0) {
-                    BackendConnection b = claimBackend(scanner);
-                    int limit = request.limit();
-                    request.limit(end).position(0);
-                    b.send(request);
-                    request.limit(limit).position(end);
-                }
+                sendScanned(scanner, request, end);
                 if (scanner.stopped()) {
                     return;
                 }
@@ -319,13 +253,7 @@ public final class ClientSession implements Runnable, BackendSink {
         while (true) {
             buffer.flip();
             int end = scanner.scan(buffer);
-            if (end > 0) {
-                BackendConnection b = claimBackend(scanner);
-                int limit = buffer.limit();
-                buffer.limit(end).position(0);
-                b.send(buffer);
-                buffer.limit(limit).position(end);
-            }
+            sendScanned(scanner, buffer, end);
             if (scanner.stopped()) {
                 return false;
             }
@@ -336,6 +264,17 @@ public final class ClientSession implements Runnable, BackendSink {
             if (channel.read(buffer) < 0) {
                 throw new EOFException("client closed the connection inside a message");
             }
+        }
+    }
+
+    /** Sends {@code buffer[0, end)}, the bytes the scanner cleared, and leaves the position at {@code end}. */
+    private void sendScanned(RequestScanner scanner, ByteBuffer buffer, int end) throws IOException {
+        if (end > 0) {
+            BackendConnection b = claimBackend(scanner);
+            int limit = buffer.limit();
+            buffer.limit(end).position(0);
+            b.send(buffer);
+            buffer.limit(limit).position(end);
         }
     }
 
@@ -565,81 +504,5 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         out.close();
         log.debug("{} closed", id);
-    }
-
-    /**
-     * Checks each client message header; counts the ReadyForQuery each request is owed and
-     * whether the run leaves an extended-protocol request open. In transaction mode it also
-     * takes a cheap look at statement texts for state no command tag reveals.
-     */
-    private static final class RequestScanner extends FrameScanner {
-        private final int maxMessageSize;
-        private final boolean peek;
-        int owed;
-        boolean sawRequest;
-        boolean pendingAfter;
-        PinReason pin;
-
-        RequestScanner(int maxMessageSize, boolean peek) {
-            this.maxMessageSize = maxMessageSize;
-            this.peek = peek;
-        }
-
-        void check(byte tag, int length) throws ProtocolException {
-            FrontendTag t = FrontendTag.of(tag);
-            if (t == null) {
-                throw new ProtocolException("invalid frontend message type " + (tag & 0xFF));
-            }
-            if (length < 4 || length > maxMessageSize) {
-                throw new ProtocolException("invalid message length " + Integer.toUnsignedString(length)
-                        + " (limit " + maxMessageSize + ")");
-            }
-        }
-
-        @Override
-        protected int onHeader(byte tag, int length) throws ProtocolException {
-            check(tag, length);
-            FrontendTag t = FrontendTag.of(tag);
-            switch (t) {
-                case TERMINATE -> {
-                    return STOP;
-                }
-                case QUERY, SYNC, FUNCTION_CALL -> {
-                    owed++;
-                    sawRequest = true;
-                    pendingAfter = false;
-                }
-                case PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH -> {
-                    sawRequest = true;
-                    pendingAfter = true;
-                }
-                default -> {
-                    // COPY data and password messages belong to a request already counted.
-                }
-            }
-            if (peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= 8192) {
-                return INSPECT;
-            }
-            return PASS;
-        }
-
-        @Override
-        protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
-            int start = bodyStart;
-            int end = bodyStart + bodyLength;
-            if (tag == 'P') {
-                // Skip the statement name to reach the query text.
-                while (start < end && buffer.get(start) != 0) {
-                    start++;
-                }
-                start++;
-            }
-            if (start < end) {
-                PinReason r = PinDetector.peekStatement(buffer, start, end - start);
-                if (r != null && pin == null) {
-                    pin = r;
-                }
-            }
-        }
     }
 }

@@ -1,0 +1,85 @@
+package io.pgproxy.client;
+
+import io.pgproxy.protocol.FrameScanner;
+import io.pgproxy.protocol.FrontendTag;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.session.PinDetector;
+import io.pgproxy.session.PinReason;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Checks each client message header; counts the ReadyForQuery each request is owed and
+ * whether the run leaves an extended-protocol request open. In transaction mode it also
+ * takes a cheap look at statement texts for state no command tag reveals.
+ */
+final class RequestScanner extends FrameScanner {
+    private final int maxMessageSize;
+    private final boolean peek;
+    int owed;
+    boolean sawRequest;
+    boolean pendingAfter;
+    PinReason pin;
+
+    RequestScanner(int maxMessageSize, boolean peek) {
+        this.maxMessageSize = maxMessageSize;
+        this.peek = peek;
+    }
+
+    void check(byte tag, int length) throws ProtocolException {
+        FrontendTag t = FrontendTag.of(tag);
+        if (t == null) {
+            throw new ProtocolException("invalid frontend message type " + (tag & 0xFF));
+        }
+        if (length < 4 || length > maxMessageSize) {
+            throw new ProtocolException("invalid message length " + Integer.toUnsignedString(length)
+                    + " (limit " + maxMessageSize + ")");
+        }
+    }
+
+    @Override
+    protected int onHeader(byte tag, int length) throws ProtocolException {
+        check(tag, length);
+        FrontendTag t = FrontendTag.of(tag);
+        switch (t) {
+            case TERMINATE -> {
+                return STOP;
+            }
+            case QUERY, SYNC, FUNCTION_CALL -> {
+                owed++;
+                sawRequest = true;
+                pendingAfter = false;
+            }
+            case PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH -> {
+                sawRequest = true;
+                pendingAfter = true;
+            }
+            default -> {
+                // COPY data and password messages belong to a request already counted.
+            }
+        }
+        if (peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= 8192) {
+            return INSPECT;
+        }
+        return PASS;
+    }
+
+    @Override
+    protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
+        int start = bodyStart;
+        int end = bodyStart + bodyLength;
+        if (tag == 'P') {
+            // Skip the statement name to reach the query text.
+            while (start < end && buffer.get(start) != 0) {
+                start++;
+            }
+            start++;
+        }
+        if (start < end) {
+            PinReason r = PinDetector.peekStatement(buffer, start, end - start);
+            if (r != null && pin == null) {
+                pin = r;
+            }
+        }
+    }
+}
