@@ -375,6 +375,14 @@ public final class ClientSession implements Runnable, BackendSink {
         if (r != null) {
             pin(r);
         }
+        if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {
+            // Parameters the backend does not report went back to their defaults: what the
+            // proxy set there before can no longer be assumed.
+            BackendConnection b = backend;
+            if (b != null) {
+                b.assumedParameters().clear();
+            }
+        }
     }
 
     /** Transaction pooling: hands the backend back once the client is between transactions. */

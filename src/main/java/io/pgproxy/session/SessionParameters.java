@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A client's run-time parameters. At startup a client names the values it wants (client_encoding,
@@ -22,15 +23,40 @@ public final class SessionParameters {
     private static final Set<String> READ_ONLY = Set.of("server_version", "server_encoding", "integer_datetimes",
             "is_superuser", "session_authorization", "in_hot_standby");
 
-    private final Map<String, String> requested = new LinkedHashMap<>();
-    private final Map<String, String> reported = new LinkedHashMap<>();
+    /** Identical maps shared between clients, so ten thousand idle clients keep one copy. */
+    private static final int MAX_INTERNED = 4096;
+    private static final ConcurrentHashMap<Map<String, String>, Map<String, String>> INTERNED = new ConcurrentHashMap<>();
+
+    // Immutable and often shared; replaced, never changed, when the client changes a value.
+    private Map<String, String> requested;
+    private Map<String, String> reported = Map.of();
 
     public SessionParameters(Map<String, String> startupParameters) {
+        Map<String, String> r = new LinkedHashMap<>();
         startupParameters.forEach((k, v) -> {
             if (!NOT_PARAMETERS.contains(k) && !k.startsWith("_pq_.")) {
-                requested.put(k, v);
+                r.put(k, v);
             }
         });
+        requested = intern(r);
+    }
+
+    private static Map<String, String> intern(Map<String, String> values) {
+        Map<String, String> copy = Map.copyOf(values);
+        Map<String, String> shared = INTERNED.get(copy);
+        if (shared != null) {
+            return shared;
+        }
+        if (INTERNED.size() < MAX_INTERNED) {
+            shared = INTERNED.putIfAbsent(copy, copy);
+        }
+        return shared != null ? shared : copy;
+    }
+
+    private static Map<String, String> with(Map<String, String> base, Map<String, String> changes) {
+        Map<String, String> m = new LinkedHashMap<>(base);
+        m.putAll(changes);
+        return intern(m);
     }
 
     public synchronized Map<String, String> requested() {
@@ -42,15 +68,15 @@ public final class SessionParameters {
      * client's own requests, as PostgreSQL reports them after applying the startup packet.
      */
     public synchronized Map<String, String> greeting(Map<String, String> backendParameters) {
-        reported.clear();
-        reported.putAll(backendParameters);
+        Map<String, String> g = new LinkedHashMap<>(backendParameters);
         for (Map.Entry<String, String> e : requested.entrySet()) {
             String key = canonicalName(backendParameters.keySet(), e.getKey());
             if (key != null) {
-                reported.put(key, normalise(key, e.getValue()));
+                g.put(key, normalise(key, e.getValue()));
             }
         }
-        return Map.copyOf(reported);
+        reported = intern(g);
+        return reported;
     }
 
     /**
@@ -99,7 +125,9 @@ public final class SessionParameters {
                 c.put(k, v);
             }
         });
-        reported.putAll(c);
+        if (!c.isEmpty()) {
+            reported = with(reported, c);
+        }
         return c;
     }
 
@@ -108,12 +136,12 @@ public final class SessionParameters {
      * SET clause): the client now wants that value on every backend it lands on, and has seen it.
      */
     public synchronized void observe(String name, String value) {
-        reported.put(name, value);
+        reported = with(reported, Map.of(name, value));
         if (READ_ONLY.contains(name)) {
             return;
         }
         String key = canonicalName(requested.keySet(), name);
-        requested.put(key != null ? key : name, value);
+        requested = with(requested, Map.of(key != null ? key : name, value));
     }
 
     /**
@@ -121,13 +149,15 @@ public final class SessionParameters {
      * "ISO" reads back as "ISO, MDY"), so the next diff against an equal backend is empty.
      */
     public synchronized void adopt(Map<String, String> applied, Map<String, String> backendParameters) {
+        Map<String, String> r = new LinkedHashMap<>(requested);
         for (String name : applied.keySet()) {
             String key = canonicalName(backendParameters.keySet(), name);
             if (key != null) {
-                requested.remove(name);
-                requested.put(key, backendParameters.get(key));
+                r.remove(name);
+                r.put(key, backendParameters.get(key));
             }
         }
+        requested = intern(r);
     }
 
     /**

@@ -561,4 +561,19 @@ class TransactionPoolingIT {
             await().atMost(Duration.ofSeconds(10)).until(() -> backendPid(s) != first);
         }
     }
+    @Test
+    void aClientsResetAllDoesNotLeaveOthersWithDefaultsTheyDidNotAskFor() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n")) {
+            Properties digits = new Properties();
+            digits.setProperty("prepareThreshold", "0");
+            // pgjdbc asks for extra_float_digits = 3 in its startup packet: an unreported parameter.
+            try (Connection a = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust", digits);
+                 Connection b = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust", digits);
+                 Statement sa = a.createStatement(); Statement sb = b.createStatement()) {
+                assertEquals("3", one(sa, "SHOW extra_float_digits"));
+                sb.execute("RESET ALL");
+                assertEquals("3", one(sa, "SHOW extra_float_digits"), "set again after the other client's RESET ALL");
+            }
+        }
+    }
 }
