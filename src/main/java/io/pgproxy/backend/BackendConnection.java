@@ -46,6 +46,9 @@ public final class BackendConnection {
     private final BackendKeyData keyData;
     private final Map<String, String> parameters;
     private final Map<String, String> assumed = new ConcurrentHashMap<>();
+    /** The client parameter state this backend was last brought to; null when unknown. */
+    private volatile Object appliedState;
+    private volatile boolean parameterStateForgotten;
     private final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition settled = lock.newCondition();
@@ -143,6 +146,33 @@ public final class BackendConnection {
     /** ReadyForQuery messages still owed. */
     public int outstanding() {
         return outstanding.get();
+    }
+
+    public Object appliedState() {
+        return appliedState;
+    }
+
+    /** The backend was just brought to this client parameter state. */
+    public void appliedState(Object state) {
+        this.appliedState = state;
+        this.parameterStateForgotten = false;
+    }
+
+    /**
+     * A client leaves the backend holding its parameter state, unless that state became unknown
+     * during the lease (RESET ALL, DISCARD ALL): then the next client's values are set anew.
+     */
+    public void leftInState(Object state) {
+        if (!parameterStateForgotten) {
+            this.appliedState = state;
+        }
+    }
+
+    /** Forgets what the proxy knew of this backend's parameters (after a reset, RESET ALL, DISCARD ALL). */
+    public void forgetParameterState() {
+        assumed.clear();
+        appliedState = null;
+        parameterStateForgotten = true;
     }
 
     public TransactionStatus status() {

@@ -25,6 +25,7 @@ import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.PinDetector;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
+import io.pgproxy.session.SetStatement;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,6 +75,9 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile boolean closing;
     private final ReentrantLock leaseLock = new ReentrantLock();
     private final PinDetector pins = new PinDetector();
+    /** Plain SETs sent and not yet confirmed by their CommandComplete, in order. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Assignment> pendingSets =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Pool pool;
     private volatile boolean transactionMode;
     private volatile PinReason pinned;
@@ -304,6 +308,9 @@ public final class ClientSession implements Runnable, BackendSink {
                 pin(scanner.pin);
                 scanner.pin = null;
             }
+            while (!scanner.sets.isEmpty()) {
+                pendingSets.add(scanner.sets.poll());
+            }
             return b;
         } finally {
             leaseLock.unlock();
@@ -313,25 +320,8 @@ public final class ClientSession implements Runnable, BackendSink {
     private BackendConnection lease() throws IOException {
         BackendConnection b = pool.acquire();
         try {
-            Map<String, String> diff = parameters.diff(b.parameters(), b.assumedParameters());
-            if (!diff.isEmpty()) {
-                ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff), 1, PARAMETER_SYNC_TIMEOUT);
-                if (e != null) {
-                    pool.release(b);
-                    throw new ProtocolException(e.sqlState(), e.message());
-                }
-                diff.forEach((k, v) -> {
-                    if (!b.parameters().containsKey(k)) {
-                        b.assumedParameters().put(k, v);
-                    }
-                });
-                parameters.adopt(diff, b.parameters());
-            }
-            Map<String, String> corrections = parameters.corrections(b.parameters());
-            if (!corrections.isEmpty()) {
-                MessageBuilder m = new MessageBuilder();
-                corrections.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
-                out.send(m.toByteArray());
+            if (!parameters.state().sameAs((SessionParameters.State) b.appliedState())) {
+                syncParameters(b);
             }
         } catch (IOException | RuntimeException e) {
             if (!b.isClosed() && backend != b) {
@@ -343,6 +333,37 @@ public final class ClientSession implements Runnable, BackendSink {
         backend = b;
         log.debug("{} leased {}", id, b.id());
         return b;
+    }
+
+    /**
+     * Brings a backend to this client's parameters: sets what differs in one hidden round trip
+     * and tells the client any value that came out differently than it was told.
+     */
+    private void syncParameters(BackendConnection b) throws IOException {
+        Map<String, String> diff = parameters.diff(b.parameters(), b.assumedParameters());
+        log.debug("{} parameters to set on {}: {}", id, b.id(), diff.keySet());
+        if (!diff.isEmpty()) {
+            ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff), 1, PARAMETER_SYNC_TIMEOUT);
+            if (e != null) {
+                // A value the backend refuses (an unknown time zone, say): the caller discards it.
+                throw new ProtocolException(e.sqlState(), e.message());
+            }
+            diff.forEach((k, v) -> {
+                if (v == null) {
+                    b.assumedParameters().remove(k);
+                } else if (!b.parameters().containsKey(k)) {
+                    b.assumedParameters().put(k, v);
+                }
+            });
+            parameters.adopt(diff, b.parameters());
+        }
+        Map<String, String> corrections = parameters.corrections(b.parameters());
+        if (!corrections.isEmpty()) {
+            MessageBuilder m = new MessageBuilder();
+            corrections.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
+            out.send(m.toByteArray());
+        }
+        b.appliedState(parameters.state());
     }
 
     private void pin(PinReason reason) {
@@ -371,6 +392,18 @@ public final class ClientSession implements Runnable, BackendSink {
 
     @Override
     public void commandComplete(String tag) {
+        if (tag.equals("SET")) {
+            SetStatement.Assignment set = pendingSets.poll();
+            if (set != null) {
+                // A plain SET: the client wants that value wherever it runs next.
+                parameters.track(set.name(), set.value());
+                BackendConnection b = backend;
+                if (b != null && !b.parameters().containsKey(set.name())) {
+                    b.assumedParameters().put(set.name(), set.value());
+                }
+                return;
+            }
+        }
         PinReason r = pins.onCommandComplete(tag);
         if (r != null) {
             pin(r);
@@ -380,7 +413,7 @@ public final class ClientSession implements Runnable, BackendSink {
             // proxy set there before can no longer be assumed.
             BackendConnection b = backend;
             if (b != null) {
-                b.assumedParameters().clear();
+                b.forgetParameterState();
             }
         }
     }
@@ -391,6 +424,8 @@ public final class ClientSession implements Runnable, BackendSink {
         if (!transactionMode) {
             return;
         }
+        // Replies to SETs that failed never come; what is left belongs to no later statement.
+        pendingSets.clear();
         PinReason r = pins.onSettled(b.status() == TransactionStatus.IDLE);
         if (r != null) {
             pin(r);
@@ -401,6 +436,8 @@ public final class ClientSession implements Runnable, BackendSink {
         leaseLock.lock();
         try {
             if (backend == b && b.isReleasable()) {
+                // The client's changes happened on this backend: it now holds exactly this state.
+                b.leftInState(parameters.state());
                 backend = null;
                 pool.returnIdle(b);
                 log.trace("{} returned {}", id, b.id());

@@ -5,6 +5,7 @@ import io.pgproxy.protocol.FrontendTag;
 import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.session.PinDetector;
 import io.pgproxy.session.PinReason;
+import io.pgproxy.session.SetStatement;
 
 import java.nio.ByteBuffer;
 
@@ -20,6 +21,8 @@ final class RequestScanner extends FrameScanner {
     boolean sawRequest;
     boolean pendingAfter;
     PinReason pin;
+    /** Plain SETs seen in this run, in order; handed to the session with the run. */
+    final java.util.ArrayDeque<SetStatement.Assignment> sets = new java.util.ArrayDeque<>();
 
     RequestScanner(int maxMessageSize, boolean peek) {
         this.maxMessageSize = maxMessageSize;
@@ -79,6 +82,10 @@ final class RequestScanner extends FrameScanner {
             PinReason r = PinDetector.peekStatement(buffer, start, end - start);
             if (r != null && pin == null) {
                 pin = r;
+            }
+            SetStatement.Assignment set = SetStatement.parse(buffer, start, end - start);
+            if (set != null) {
+                sets.add(set);
             }
         }
     }

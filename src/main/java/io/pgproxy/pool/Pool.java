@@ -179,6 +179,8 @@ public final class Pool {
     public void release(BackendConnection c) {
         Semaphore permit = leases.remove(c);
         c.detach();
+        // Whatever the client changed, the next one's parameters are set from scratch.
+        c.forgetParameterState();
         PoolSettings s = settings.get();
         try {
             if (retired || !c.isSettled() || expired(c, s)) {
@@ -200,7 +202,6 @@ public final class Pool {
                     closeConnection(c);
                     return;
                 }
-                c.assumedParameters().clear();
             }
             if (!c.isClean()) {
                 closeConnection(c);

@@ -14,8 +14,8 @@ public final class PinDetector {
     /** How far into a statement the keyword look goes. */
     private static final int PEEK_BYTES = 256;
 
-    private boolean setSeen;
-    private boolean parameterReported;
+    private int untrackedSets;
+    private int parametersReported;
     private boolean cursorDeclared;
 
     /** A CommandComplete tag of this client's statement; returns a reason to pin now, or null. */
@@ -27,7 +27,7 @@ public final class PinDetector {
             case "PREPARE" -> {
                 return PinReason.SQL_PREPARE;
             }
-            case "SET" -> setSeen = true;
+            case "SET" -> untrackedSets++;
             case "DECLARE CURSOR" -> cursorDeclared = true;
             default -> {
             }
@@ -36,23 +36,25 @@ public final class PinDetector {
     }
 
     public synchronized void onParameterStatus() {
-        parameterReported = true;
+        parametersReported++;
     }
 
     /**
-     * Every reply owed has arrived. A SET that made the backend report nothing set a parameter
-     * the proxy cannot track; a cursor still open once the transaction is over was WITH HOLD.
+     * Every reply owed has arrived. A SET the proxy did not recognise (see {@link SetStatement})
+     * that made the backend report nothing set a parameter the proxy cannot track; a cursor still open once the transaction is over was WITH HOLD.
      * PostgreSQL reports parameters just before ReadyForQuery, hence the decision here.
      */
     public synchronized PinReason onSettled(boolean idle) {
         PinReason r = null;
-        if (setSeen && !parameterReported) {
+        // Each SET of a reported parameter brings one ParameterStatus (unless the value did not
+        // change, which pins needlessly but safely); more SETs than reports means one was untracked.
+        if (untrackedSets > parametersReported) {
             r = PinReason.UNTRACKED_SET;
         } else if (idle && cursorDeclared) {
             r = PinReason.CURSOR_WITH_HOLD;
         }
-        setSeen = false;
-        parameterReported = false;
+        untrackedSets = 0;
+        parametersReported = 0;
         if (idle) {
             cursorDeclared = false;
         }

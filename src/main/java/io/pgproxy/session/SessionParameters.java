@@ -59,6 +59,20 @@ public final class SessionParameters {
         return intern(m);
     }
 
+    /**
+     * A snapshot of the whole parameter state. Maps are interned, so clients with the same
+     * parameters share one state and comparing two is two reference checks.
+     */
+    public record State(Map<String, String> requested, Map<String, String> reported) {
+        public boolean sameAs(State other) {
+            return other != null && requested == other.requested && reported == other.reported;
+        }
+    }
+
+    public synchronized State state() {
+        return new State(requested, reported);
+    }
+
     public synchronized Map<String, String> requested() {
         return requested;
     }
@@ -106,6 +120,13 @@ public final class SessionParameters {
                 d.put(k, v);
             }
         });
+        // What another client set there and this one never asked for goes back to its default
+        // (a null value: set_config resets it).
+        assumed.keySet().forEach(k -> {
+            if (canonicalName(want.keySet(), k) == null) {
+                d.put(k, null);
+            }
+        });
         return d;
     }
 
@@ -144,6 +165,12 @@ public final class SessionParameters {
         requested = with(requested, Map.of(key != null ? key : name, value));
     }
 
+    /** A plain SET the client ran (see {@link SetStatement}): replayed on the backends it lands on. */
+    public synchronized void track(String name, String value) {
+        String key = canonicalName(requested.keySet(), name);
+        requested = with(requested, Map.of(key != null ? key : name, value));
+    }
+
     /**
      * After a diff was applied, takes the backend's spelling of each applied value (DateStyle
      * "ISO" reads back as "ISO, MDY"), so the next diff against an equal backend is empty.
@@ -152,7 +179,7 @@ public final class SessionParameters {
         Map<String, String> r = new LinkedHashMap<>(requested);
         for (String name : applied.keySet()) {
             String key = canonicalName(backendParameters.keySet(), name);
-            if (key != null) {
+            if (key != null && applied.get(name) != null) {
                 r.remove(name);
                 r.put(key, backendParameters.get(key));
             }
@@ -162,16 +189,22 @@ public final class SessionParameters {
 
     /**
      * One extended-protocol batch that sets each parameter with {@code set_config}, values bound
-     * as parameters so nothing needs quoting; ends in one Sync, so one ReadyForQuery comes back.
+     * as parameters so nothing needs quoting (a null value resets the parameter to its default);
+     * ends in one Sync, so one ReadyForQuery comes back.
      */
     public static ByteBuffer setBatch(Map<String, String> values) {
         MessageBuilder b = new MessageBuilder();
         b.begin((byte) 'P').cstring("").cstring("SELECT pg_catalog.set_config($1, $2, false)").int16(0).end();
         for (Map.Entry<String, String> e : values.entrySet()) {
             byte[] k = e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            byte[] v = e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            b.begin((byte) 'B').cstring("").cstring("").int16(0).int16(2)
-                    .int32(k.length).bytes(k).int32(v.length).bytes(v).int16(0).end();
+            byte[] v = e.getValue() == null ? new byte[0] : e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            b.begin((byte) 'B').cstring("").cstring("").int16(0).int16(2).int32(k.length).bytes(k);
+            if (e.getValue() == null) {
+                b.int32(-1);
+            } else {
+                b.int32(v.length).bytes(v);
+            }
+            b.int16(0).end();
             b.begin((byte) 'E').cstring("").int32(0).end();
         }
         b.begin((byte) 'S').end();

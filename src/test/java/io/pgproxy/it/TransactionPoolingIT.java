@@ -236,9 +236,10 @@ class TransactionPoolingIT {
                 assertEquals("t", one(s, "SELECT pg_advisory_unlock(42)"));
             }
             try (Connection c = connect(proxy); Statement s = c.createStatement()) {
-                s.execute("SET work_mem = '7MB'");
+                // A list is not a plain SET the proxy can replay, and search_path is unreported before PostgreSQL 18.
+                s.execute("SET search_path = public, pg_catalog");
                 for (int i = 0; i < 3; i++) {
-                    assertEquals("7MB", one(s, "SHOW work_mem"));
+                    assertEquals("public, pg_catalog", one(s, "SHOW search_path"));
                 }
             }
         }
@@ -433,21 +434,25 @@ class TransactionPoolingIT {
     @Test
     void anErrorAfterFlushWithoutSyncKeepsTheBackendUntilSync() throws Exception {
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 300ms\n");
-             PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+             PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10));
+             Connection other = connect(proxy); Statement so = other.createStatement()) {
             wire.loginTrust(PostgresFixture.TRUST_USER, "app_trust");
             wire.write(parse("SELECT 1 / (random() * 0)::int"), bind(), execute(), FLUSH);
             assertEquals('1', wire.readMessage().tag());
             assertEquals('2', wire.readMessage().tag());
             assertEquals('E', wire.readMessage().tag());
             // The backend now skips to Sync: it must not be handed to anyone else.
-            try (Connection other = connect(proxy); Statement so = other.createStatement()) {
+            {
                 SQLException e = assertThrows(SQLException.class, () -> so.execute("SELECT 1"));
                 assertEquals("53300", e.getSQLState());
                 wire.write(SYNC);
                 PgWire.Message z = wire.readMessage();
                 assertEquals('Z', z.tag());
                 assertEquals('I', (char) z.body()[0]);
-                assertEquals("1", one(so, "SELECT 1"), "released at ReadyForQuery idle");
+                // 53300 ends that client's connection (as PgBouncer's query_wait_timeout does).
+                try (Connection again = connect(proxy); Statement sg = again.createStatement()) {
+                    assertEquals("1", one(sg, "SELECT 1"), "released at ReadyForQuery idle");
+                }
             }
         }
     }
@@ -563,17 +568,50 @@ class TransactionPoolingIT {
     }
     @Test
     void aClientsResetAllDoesNotLeaveOthersWithDefaultsTheyDidNotAskFor() throws Exception {
-        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n")) {
-            Properties digits = new Properties();
-            digits.setProperty("prepareThreshold", "0");
-            // pgjdbc asks for extra_float_digits = 3 in its startup packet: an unreported parameter.
-            try (Connection a = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust", digits);
-                 Connection b = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust", digits);
-                 Statement sa = a.createStatement(); Statement sb = b.createStatement()) {
-                assertEquals("3", one(sa, "SHOW extra_float_digits"));
-                sb.execute("RESET ALL");
-                assertEquals("3", one(sa, "SHOW extra_float_digits"), "set again after the other client's RESET ALL");
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n");
+             PgWire a = PgWire.connect(proxy.port(), Duration.ofSeconds(10));
+             Connection b = connect(proxy); Statement sb = b.createStatement()) {
+            // extra_float_digits in the startup packet: a parameter the backend does not report.
+            a.write(PgWire.startupMessage(PgWire.PROTOCOL_3_0, Map.of("user", PostgresFixture.TRUST_USER,
+                    "database", "app_trust", "extra_float_digits", "3")));
+            a.readUntilReady();
+            assertEquals("3", showOverWire(a, "extra_float_digits"));
+            sb.execute("RESET ALL");
+            assertEquals("3", showOverWire(a, "extra_float_digits"), "set again after the other client's RESET ALL");
+        }
+    }
+
+    private static String showOverWire(PgWire wire, String parameter) throws Exception {
+        wire.write(PgWire.query("SHOW " + parameter));
+        PgWire.Message row = wire.readUntilReady().stream().filter(m -> m.tag() == 'D').findFirst().orElseThrow();
+        java.nio.ByteBuffer body = row.buffer();
+        body.getShort();
+        byte[] value = new byte[body.getInt()];
+        body.get(value);
+        return new String(value, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aPlainSetOfAnUnreportedParameterFollowsTheClientWithoutPinning() throws Exception {
+        long pinsBefore = PinReason.counts().get(PinReason.UNTRACKED_SET);
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
+             Connection a = connect(proxy); Statement sa = a.createStatement()) {
+            sa.execute("SET work_mem = '7MB'");
+            int first = backendPid(sa);
+            try (Connection b = connect(proxy); Statement sb = b.createStatement()) {
+                b.setAutoCommit(false);
+                int seenByB = backendPid(sb);
+                for (int tries = 0; seenByB != first && tries < 20; tries++) {
+                    b.rollback();
+                    seenByB = backendPid(sb);
+                }
+                assertEquals(first, seenByB, "b holds a's first backend");
+                assertNotEquals(first, backendPid(sa), "a moved");
+                assertEquals("7MB", one(sa, "SHOW work_mem"), "the SET was replayed on the new backend");
+                assertNotEquals("7MB", one(sb, "SHOW work_mem"), "and did not leak to b");
+                b.rollback();
             }
         }
+        assertEquals(pinsBefore, PinReason.counts().get(PinReason.UNTRACKED_SET), "a plain SET does not pin");
     }
 }

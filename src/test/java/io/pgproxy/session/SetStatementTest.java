@@ -1,0 +1,39 @@
+package io.pgproxy.session;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+class SetStatementTest {
+    @Test
+    void recognisesPlainAssignments() {
+        assertEquals(new SetStatement.Assignment("extra_float_digits", "3"), SetStatement.parse("SET extra_float_digits = 3"));
+        assertEquals(new SetStatement.Assignment("work_mem", "7MB"), SetStatement.parse("set work_mem to '7MB';"));
+        assertEquals(new SetStatement.Assignment("application_name", "my app"),
+                SetStatement.parse("  SET SESSION application_name = 'my app'  "));
+        assertEquals(new SetStatement.Assignment("myapp.tenant", "42"), SetStatement.parse("SET myapp.tenant = 42"));
+    }
+
+    @Test
+    void leavesEverythingElseAlone() {
+        assertNull(SetStatement.parse("SET LOCAL work_mem = '1MB'"));
+        assertNull(SetStatement.parse("SET search_path = a, b"));
+        assertNull(SetStatement.parse("SET ROLE admin"));
+        assertNull(SetStatement.parse("SET TIME ZONE 'UTC'"));
+        assertNull(SetStatement.parse("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
+        assertNull(SetStatement.parse("SET work_mem = DEFAULT"));
+        assertNull(SetStatement.parse("SET a = 1; SET b = 2"));
+        assertNull(SetStatement.parse("SET x = 'it''s'"));
+        assertNull(SetStatement.parse("SELECT 1"));
+    }
+
+    @Test
+    void readsTheTextOfAQueryBodyUpToItsTerminator() {
+        byte[] q = "SET extra_float_digits = 3\0".getBytes(StandardCharsets.UTF_8);
+        assertEquals("3", SetStatement.parse(ByteBuffer.wrap(q), 0, q.length).value());
+    }
+}
