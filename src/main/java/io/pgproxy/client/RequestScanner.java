@@ -15,6 +15,9 @@ import java.nio.ByteBuffer;
  * takes a cheap look at statement texts for state no command tag reveals.
  */
 final class RequestScanner extends FrameScanner {
+    /** Statements longer than this are relayed without a look (they fit any relay buffer). */
+    private static final int MAX_INSPECTED = 8192;
+
     private final int maxMessageSize;
     private final boolean peek;
     int owed;
@@ -44,6 +47,11 @@ final class RequestScanner extends FrameScanner {
     protected int onHeader(byte tag, int length) throws ProtocolException {
         check(tag, length);
         FrontendTag t = FrontendTag.of(tag);
+        boolean inspect = peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= MAX_INSPECTED;
+        if (inspect && 1L + length > capacity()) {
+            // Decided before any counting: the message is scanned again from a relay buffer.
+            return DEFER;
+        }
         switch (t) {
             case TERMINATE -> {
                 return STOP;
@@ -61,10 +69,7 @@ final class RequestScanner extends FrameScanner {
                 // COPY data and password messages belong to a request already counted.
             }
         }
-        if (peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= 8192) {
-            return INSPECT;
-        }
-        return PASS;
+        return inspect ? INSPECT : PASS;
     }
 
     @Override

@@ -19,9 +19,15 @@ public abstract class FrameScanner {
     protected static final int INSPECT = 1;
     /** Do not relay this message or anything after it; the scan ends before its header. */
     protected static final int STOP = 2;
+    /**
+     * Not in this buffer: the scan ends before the header, and the caller scans the message
+     * again from a larger buffer. {@link #onHeader} must have changed nothing when it says so.
+     */
+    protected static final int DEFER = 3;
 
     private long bodyRemaining;
     private boolean stopped;
+    private int capacity;
 
     /**
      * Decides what to do with the message whose header was just read. Throws to reject it
@@ -40,6 +46,7 @@ public abstract class FrameScanner {
     public final int scan(ByteBuffer buffer) throws IOException {
         int pos = buffer.position();
         int limit = buffer.limit();
+        capacity = buffer.capacity();
         while (pos < limit) {
             if (bodyRemaining > 0) {
                 int skip = (int) Math.min(bodyRemaining, limit - pos);
@@ -57,6 +64,9 @@ public abstract class FrameScanner {
                         + " for message type '" + MessageReader.printable(tag) + "'");
             }
             int action = onHeader(tag, length);
+            if (action == DEFER) {
+                break;
+            }
             if (action == STOP) {
                 stopped = true;
                 return pos;
@@ -75,6 +85,11 @@ public abstract class FrameScanner {
             bodyRemaining = length - 4;
         }
         return pos;
+    }
+
+    /** The capacity of the buffer being scanned, for {@link #DEFER} decisions. */
+    protected final int capacity() {
+        return capacity;
     }
 
     /** True between messages: nothing of a started message is still to come. */

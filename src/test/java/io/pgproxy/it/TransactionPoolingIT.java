@@ -614,4 +614,21 @@ class TransactionPoolingIT {
         }
         assertEquals(pinsBefore, PinReason.counts().get(PinReason.UNTRACKED_SET), "a plain SET does not pin");
     }
+    @Test
+    void statementsLongerThanTheRequestBufferAreRelayedAndLookedAt() throws Exception {
+        long tempPins = PinReason.counts().get(PinReason.TEMPORARY_TABLE);
+        String big = "x".repeat(5000);
+        StringBuilder columns = new StringBuilder();
+        for (int i = 0; i < 60; i++) {
+            columns.append(i == 0 ? "" : ", ").append("column_number_").append(i).append(" int");
+        }
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            assertEquals(big, one(s, "SELECT '" + big + "'"));
+            s.execute("CREATE TEMP TABLE wide (" + columns + ")");
+            s.execute("INSERT INTO wide (column_number_1) VALUES (1)");
+            assertEquals("1", one(s, "SELECT count(*) FROM wide"));
+        }
+        assertEquals(tempPins + 1, PinReason.counts().get(PinReason.TEMPORARY_TABLE));
+    }
 }

@@ -97,4 +97,23 @@ class FrameScannerTest {
         Recorder r = new Recorder();
         assertThrows(ProtocolException.class, () -> r.scan(bytes('Z', 0, 0, 1, 0)));
     }
+    @Test
+    void defersAMessageTooLargeForThisBufferWithoutConsumingIt() throws IOException {
+        FrameScanner deferring = new FrameScanner() {
+            @Override
+            protected int onHeader(byte tag, int length) {
+                return 1L + length > capacity() ? DEFER : PASS;
+            }
+
+            @Override
+            protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
+            }
+        };
+        ByteBuffer small = bytes('S', 0, 0, 0, 4, 'Q', 0, 0, 1, 0, 'x');
+        assertEquals(5, deferring.scan(small), "the Sync passes, the Query waits for a larger buffer");
+        assertTrue(deferring.atBoundary());
+        ByteBuffer large = ByteBuffer.allocate(1024);
+        large.put(new byte[]{'Q', 0, 0, 1, 0}).put(new byte[252]).flip();
+        assertEquals(257, deferring.scan(large));
+    }
 }
