@@ -268,6 +268,12 @@ public final class Pool {
                 closeConnection(c);
             }
         }
+        // A lease that found the idle list empty while a backend was on its way back opened a
+        // new one: the pool may briefly hold more than its size. Trim the surplus here.
+        BackendConnection surplus;
+        while (open.get() > s.maxSize() + s.reserveSize() && (surplus = idle.pollLast()) != null) {
+            closeConnection(surplus);
+        }
     }
 
     /** Closes one idle connection to make room in a shared budget; false if there was none. */

@@ -142,7 +142,9 @@ class TransactionPoolingIT {
                 assertEquals(committed.get(), Long.parseLong(one(s, "SELECT count(*) FROM ledger")));
                 assertEquals((long) clients * (transactions - transactions / 3), committed.get());
             }
-            assertTrue(pool(proxy).openConnections() <= 10 + 1, "pool stays near its size");
+            // A backend returning while another client opened one may overshoot the size for a
+            // moment; the janitor trims the surplus.
+            await().atMost(Duration.ofSeconds(10)).until(() -> pool(proxy).openConnections() <= 10);
         }
     }
 
