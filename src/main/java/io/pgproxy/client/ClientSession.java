@@ -80,6 +80,7 @@ public final class ClientSession implements Runnable, BackendSink {
             new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Pool pool;
     private volatile boolean transactionMode;
+    private volatile boolean statementMode;
     private volatile PinReason pinned;
     private SessionParameters parameters;
     private String user = "?";
@@ -171,7 +172,8 @@ public final class ClientSession implements Runnable, BackendSink {
         pool = context.leases().pool(db, user);
         // A user's own pool mode wins over the database's, as in PgBouncer.
         PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
-        transactionMode = mode == PoolMode.TRANSACTION;
+        transactionMode = mode != PoolMode.SESSION;
+        statementMode = mode == PoolMode.STATEMENT;
         parameters = new SessionParameters(params);
         Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
 
@@ -429,6 +431,13 @@ public final class ClientSession implements Runnable, BackendSink {
         PinReason r = pins.onSettled(b.status() == TransactionStatus.IDLE);
         if (r != null) {
             pin(r);
+        }
+        if (statementMode && b.status() != TransactionStatus.IDLE && !closing) {
+            // As PgBouncer does: a transaction block would hold the backend past the statement.
+            log.info("{} opened a transaction block in statement pooling mode, closing", id);
+            terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
+                    .withHint("use transaction or session pooling for this client"));
+            return;
         }
         if (pinned != null || closing) {
             return;

@@ -343,7 +343,8 @@ public final class ConfigLoader {
             return switch (normalize(s)) {
                 case "session" -> PoolMode.SESSION;
                 case "transaction" -> PoolMode.TRANSACTION;
-                default -> throw new ConfigException(at, "must be session or transaction, was \"" + s + "\"");
+                case "statement" -> PoolMode.STATEMENT;
+                default -> throw new ConfigException(at, "must be session, transaction or statement, was \"" + s + "\"");
             };
         }
 

@@ -5,5 +5,7 @@ public enum PoolMode {
     /** The backend stays with the client until the client disconnects. */
     SESSION,
     /** The backend goes back to the pool at the end of each transaction. */
-    TRANSACTION
+    TRANSACTION,
+    /** The backend goes back to the pool after each statement; transaction blocks are refused. */
+    STATEMENT
 }

@@ -200,7 +200,7 @@ class ConfigLoaderTest {
             pgproxy.limits.startup-timeout = -1s             | pgproxy.limits.startup-timeout         | must not be negative
             pgproxy.limits.shutdown-timeout = soon           | pgproxy.limits.shutdown-timeout        | expected a duration
             pgproxy.limits.max-scram-iterations = 0          | pgproxy.limits.max-scram-iterations    | must be between 1
-            pgproxy.pool.mode = statement                    | pgproxy.pool.mode                      | must be session or transaction, was "statement"
+            pgproxy.pool.mode = batch                        | pgproxy.pool.mode                      | must be session, transaction or statement, was "batch"
             pgproxy.pool.size = 0                            | pgproxy.pool.size                      | must be between 1 and 10000, was 0
             pgproxy.pool.size = 10001                        | pgproxy.pool.size                      | must be between 1 and 10000
             pgproxy.pool.wait-timeout = -5ms                 | pgproxy.pool.wait-timeout              | must not be negative
@@ -210,7 +210,7 @@ class ConfigLoaderTest {
             pgproxy.databases.app { host = h, port = 70000 } | pgproxy.databases.app.port             | must be between 1 and 65535, was 70000
             pgproxy.databases.d { host = h, port = 0 }       | pgproxy.databases.d.port               | must be between 1 and 65535
             pgproxy.databases.d { host = h, pool-size = 0 }  | pgproxy.databases.d.pool-size          | must be between 1 and 10000
-            pgproxy.databases.d { host = h, mode = x }       | pgproxy.databases.d.mode               | must be session or transaction
+            pgproxy.databases.d { host = h, mode = x }       | pgproxy.databases.d.mode               | must be session, transaction or statement
             pgproxy.databases.d { host = h, dbname = "" }    | pgproxy.databases.d.dbname             | must not be empty
             pgproxy.databases.d { host = h, user = "" }      | pgproxy.databases.d.user               | must not be empty
             pgproxy.databases.d { host = h, password = [] }  | pgproxy.databases.d.password           | expected a string, was a list

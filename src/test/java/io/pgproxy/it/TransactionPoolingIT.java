@@ -633,4 +633,23 @@ class TransactionPoolingIT {
         }
         assertEquals(tempPins + 1, PinReason.counts().get(PinReason.TEMPORARY_TABLE));
     }
+    @Test
+    void statementModeSharesBackendsPerStatementAndRefusesTransactionBlocks() throws Exception {
+        try (ProxyFixture proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg)
+                + "pgproxy.pool.mode = statement\npgproxy.pool.size = 1\n");
+             Connection a = connect(proxy); Connection b = connect(proxy);
+             Statement sa = a.createStatement(); Statement sb = b.createStatement()) {
+            for (int i = 0; i < 3; i++) {
+                assertEquals("1", one(sa, "SELECT 1"));
+                assertEquals("2", one(sb, "SELECT 2"), "two clients share one backend statement by statement");
+            }
+            a.setAutoCommit(false);
+            SQLException e = assertThrows(SQLException.class, () -> {
+                sa.execute("SELECT 1");
+                sa.execute("SELECT 2");
+            });
+            assertEquals("0A000", e.getSQLState());
+            assertEquals("3", one(sb, "SELECT 3"), "the backend was rolled back and handed on");
+        }
+    }
 }
