@@ -26,6 +26,7 @@ import io.pgproxy.session.PinDetector;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
 import io.pgproxy.session.SetStatement;
+import io.pgproxy.session.StartupOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -149,8 +150,11 @@ public final class ClientSession implements Runnable, BackendSink {
         if (params.containsKey("replication")) {
             throw new ProtocolException("0A000", "replication connections are not supported by pgproxy");
         }
-        if (params.containsKey("options") && !params.get("options").isBlank()) {
-            throw new ProtocolException("0A000", "unsupported startup parameter: options");
+        Map<String, String> optionValues;
+        try {
+            optionValues = StartupOptions.parse(params.getOrDefault("options", ""));
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException("0A000", "unsupported startup parameter options: " + e.getMessage());
         }
         DatabaseConfig db = config.databases().get(database);
         if (db == null) {
@@ -174,7 +178,9 @@ public final class ClientSession implements Runnable, BackendSink {
         PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
         transactionMode = mode != PoolMode.SESSION;
         statementMode = mode == PoolMode.STATEMENT;
-        parameters = new SessionParameters(params);
+        Map<String, String> requested = new java.util.LinkedHashMap<>(params);
+        requested.putAll(optionValues);
+        parameters = new SessionParameters(requested);
         Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
 
         processId = context.registry().register(this);

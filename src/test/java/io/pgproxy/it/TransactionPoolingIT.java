@@ -652,4 +652,18 @@ class TransactionPoolingIT {
             assertEquals("3", one(sb, "SELECT 3"), "the backend was rolled back and handed on");
         }
     }
+    @Test
+    void theOptionsStartupParameterSetsParametersInEveryMode() throws Exception {
+        for (String mode : List.of("session", "transaction")) {
+            try (ProxyFixture proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg)
+                    + "pgproxy.pool.mode = " + mode + "\n");
+                 PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+                wire.write(PgWire.startupMessage(PgWire.PROTOCOL_3_0, Map.of("user", PostgresFixture.TRUST_USER,
+                        "database", "app_trust", "options", "-c work_mem=7MB --statement-timeout=5s")));
+                wire.readUntilReady();
+                assertEquals("7MB", showOverWire(wire, "work_mem"), mode);
+                assertEquals("5s", showOverWire(wire, "statement_timeout"), mode);
+            }
+        }
+    }
 }
