@@ -51,7 +51,7 @@ public final class LeaseManager {
                 n -> new ConnectionBudget(() -> config.limits().maxDbConnections()));
         ConnectionBudget user = userBudgets.computeIfAbsent(backendUser,
                 n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
-        return new Pool(database.name(), target, buffers, () -> settings(database), db, user,
+        return new Pool(database.name(), target, buffers, settings(database), db, user,
                 () -> evictIdleSharing(database.name(), backendUser));
     }
 
@@ -77,6 +77,7 @@ public final class LeaseManager {
     public void reconfigure(ProxyConfig next) {
         this.config = next;
         pools.forEach((route, pool) -> {
+            pool.settings(settings(route.database()));
             DatabaseConfig current = next.databases().get(route.database().name());
             if (!route.database().equals(current)) {
                 pool.retire();

@@ -20,7 +20,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
 
 /**
  * Backend connections for one route. A permit per leased connection bounds the pool; the
@@ -35,7 +34,8 @@ public final class Pool {
     private final String name;
     private final BackendTarget target;
     private final BufferPool buffers;
-    private final Supplier<PoolSettings> settings;
+    /** Replaced by a reload; read once per operation, not rebuilt. */
+    private volatile PoolSettings settings;
     private final ConnectionBudget databaseBudget;
     private final ConnectionBudget userBudget;
     private final BooleanSupplier evictElsewhere;
@@ -51,7 +51,7 @@ public final class Pool {
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
 
-    Pool(String name, BackendTarget target, BufferPool buffers, Supplier<PoolSettings> settings,
+    Pool(String name, BackendTarget target, BufferPool buffers, PoolSettings settings,
          ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere) {
         this.name = name;
         this.target = target;
@@ -60,9 +60,14 @@ public final class Pool {
         this.databaseBudget = databaseBudget;
         this.userBudget = userBudget;
         this.evictElsewhere = evictElsewhere;
-        PoolSettings s = settings.get();
+        PoolSettings s = settings;
         this.permits = new Semaphore(s.maxSize(), true);
         this.reserve = new Semaphore(s.reserveSize(), true);
+    }
+
+    /** Applies reloaded settings; the pool's size and reserve stay as created. */
+    void settings(PoolSettings next) {
+        this.settings = next;
     }
 
     public String name() {
@@ -80,7 +85,7 @@ public final class Pool {
     public BackendConnection acquire() throws IOException {
         // A retired pool still serves clients that logged in before the reload, so they never
         // notice it; it only stops keeping backends once they come back.
-        PoolSettings s = settings.get();
+        PoolSettings s = settings;
         long start = System.nanoTime();
         long deadline = start + s.waitTimeout().toNanos();
         Semaphore permit = takePermit(s, start, deadline);
@@ -181,7 +186,7 @@ public final class Pool {
         c.detach();
         // Whatever the client changed, the next one's parameters are set from scratch.
         c.forgetParameterState();
-        PoolSettings s = settings.get();
+        PoolSettings s = settings;
         try {
             if (retired || !c.isSettled() || expired(c, s)) {
                 closeConnection(c);
@@ -224,7 +229,7 @@ public final class Pool {
     public void returnIdle(BackendConnection c) {
         Semaphore permit = leases.remove(c);
         c.detach();
-        if (!retired && c.isReleasable() && !expired(c, settings.get())) {
+        if (!retired && c.isReleasable() && !expired(c, settings)) {
             c.markReleased();
             idle.offerFirst(c);
         } else {
@@ -259,7 +264,7 @@ public final class Pool {
 
     /** Closes idle backends past the idle timeout or lifetime; called by the janitor. */
     public void evictIdle() {
-        PoolSettings s = settings.get();
+        PoolSettings s = settings;
         long now = System.nanoTime();
         for (BackendConnection c : idle) {
             boolean idleTooLong = now - c.lastReleasedNanos() > s.serverIdleTimeout().toNanos()
@@ -288,13 +293,13 @@ public final class Pool {
 
     /** Opens connections up to the minimum size, in the background; called by the janitor. */
     void warmUp() {
-        PoolSettings s = settings.get();
+        PoolSettings s = settings;
         if (retired || open.get() >= s.minSize() || !warming.compareAndSet(false, true)) {
             return;
         }
         Thread.ofVirtual().name("pgproxy-warmup-" + name).start(() -> {
             try {
-                while (!retired && open.get() < settings.get().minSize() && permits.tryAcquire()) {
+                while (!retired && open.get() < settings.minSize() && permits.tryAcquire()) {
                     try {
                         BackendConnection c = open(System.nanoTime());
                         c.markReleased();
