@@ -5,6 +5,7 @@ import io.pgproxy.protocol.FrameScanner;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.StartupPacket;
+import io.pgproxy.protocol.Wire;
 import io.pgproxy.protocol.message.BackendKeyData;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
@@ -387,6 +388,14 @@ public final class BackendConnection {
                 readyForQuerySeen++;
                 return;
             }
+            if (tag == 'C') {
+                // Once per statement in transaction mode: decoded in place.
+                BackendSink s = sink;
+                if (s != null) {
+                    s.commandComplete(Wire.cstring(buffer, bodyStart, bodyStart + bodyLength));
+                }
+                return;
+            }
             ByteBuffer body = buffer.duplicate().position(bodyStart).limit(bodyStart + bodyLength).slice();
             switch (tag) {
                 case 'S' -> {
@@ -395,12 +404,6 @@ public final class BackendConnection {
                     BackendSink s = sink;
                     if (s != null) {
                         s.parameterStatus(p.name(), p.value());
-                    }
-                }
-                case 'C' -> {
-                    BackendSink s = sink;
-                    if (s != null) {
-                        s.commandComplete(io.pgproxy.protocol.Wire.cstring(body));
                     }
                 }
                 case 'E' -> {

@@ -71,7 +71,6 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile long parkedSinceNanos;
     private volatile long requestSentNanos;
     private volatile boolean cancelSent;
-    private volatile long lastActivityNanos = acceptedNanos;
     private volatile BackendConnection backend;
     private volatile boolean closing;
     private final ReentrantLock leaseLock = new ReentrantLock();
@@ -212,12 +211,10 @@ public final class ClientSession implements Runnable, BackendSink {
                 } finally {
                     readingHeader = false;
                 }
-                lastActivityNanos = System.nanoTime();
                 if (closing) {
                     return;
                 }
-                // Validate before leasing so a hostile first message costs no backend.
-                scanner.check(request.get(0), request.getInt(1));
+                // The scan rejects a hostile header before anything is sent or leased.
                 request.flip();
                 int end = scanner.scan(request);
                 sendScanned(scanner, request, end);
@@ -332,9 +329,8 @@ public final class ClientSession implements Runnable, BackendSink {
                 syncParameters(b);
             }
         } catch (IOException | RuntimeException e) {
-            if (!b.isClosed() && backend != b) {
-                pool.discard(b);
-            }
+            // Leased but never attached: hand back its permit whatever state it is in.
+            pool.discard(b);
             throw e;
         }
         b.attach(this);
@@ -491,7 +487,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** For the janitor: idle between requests for longer than the timeout. */
     public boolean idleExpired(long nowNanos, Duration timeout) {
-        return !timeout.isZero() && isIdle() && nowNanos - lastActivityNanos > timeout.toNanos();
+        return !timeout.isZero() && isIdle() && nowNanos - parkedSinceNanos > timeout.toNanos();
     }
 
     /**

@@ -8,6 +8,7 @@ import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SetStatement;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Checks each client message header; counts the ReadyForQuery each request is owed and
@@ -32,7 +33,8 @@ final class RequestScanner extends FrameScanner {
         this.peek = peek;
     }
 
-    void check(byte tag, int length) throws ProtocolException {
+    /** The tag of a valid header; a protocol violation otherwise. */
+    private FrontendTag check(byte tag, int length) throws ProtocolException {
         FrontendTag t = FrontendTag.of(tag);
         if (t == null) {
             throw new ProtocolException("invalid frontend message type " + (tag & 0xFF));
@@ -41,12 +43,12 @@ final class RequestScanner extends FrameScanner {
             throw new ProtocolException("invalid message length " + Integer.toUnsignedString(length)
                     + " (limit " + maxMessageSize + ")");
         }
+        return t;
     }
 
     @Override
     protected int onHeader(byte tag, int length) throws ProtocolException {
-        check(tag, length);
-        FrontendTag t = FrontendTag.of(tag);
+        FrontendTag t = check(tag, length);
         boolean inspect = peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= MAX_INSPECTED;
         if (inspect && 1L + length > capacity()) {
             // Decided before any counting: the message is scanned again from a relay buffer.
@@ -83,15 +85,24 @@ final class RequestScanner extends FrameScanner {
             }
             start++;
         }
-        if (start < end) {
-            PinReason r = PinDetector.peekStatement(buffer, start, end - start);
-            if (r != null && pin == null) {
-                pin = r;
-            }
-            SetStatement.Assignment set = SetStatement.parse(buffer, start, end - start);
-            if (set != null) {
-                sets.add(set);
-            }
+        int textEnd = start;
+        while (textEnd < end && buffer.get(textEnd) != 0) {
+            textEnd++;
+        }
+        if (textEnd == start) {
+            return;
+        }
+        // One copy of the statement's start serves both looks.
+        byte[] head = new byte[Math.min(textEnd - start, SetStatement.MAX_LENGTH)];
+        buffer.get(start, head);
+        String text = new String(head, StandardCharsets.UTF_8);
+        PinReason r = PinDetector.peekStatement(text);
+        if (r != null && pin == null) {
+            pin = r;
+        }
+        SetStatement.Assignment set = textEnd - start <= SetStatement.MAX_LENGTH ? SetStatement.parse(text) : null;
+        if (set != null) {
+            sets.add(set);
         }
     }
 }

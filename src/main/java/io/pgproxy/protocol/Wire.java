@@ -11,15 +11,32 @@ public final class Wire {
     /** A NUL-terminated string; running off the end of the body is a protocol violation. */
     public static String cstring(ByteBuffer body) throws ProtocolException {
         int start = body.position();
-        for (int i = start; i < body.limit(); i++) {
-            if (body.get(i) == 0) {
-                byte[] bytes = new byte[i - start];
-                body.get(bytes);
-                body.get();
-                return new String(bytes, StandardCharsets.UTF_8);
+        int nul = terminator(body, start, body.limit());
+        body.position(nul + 1);
+        return string(body, start, nul);
+    }
+
+    /**
+     * A NUL-terminated string at an absolute index, the buffer's position untouched: for
+     * decoding in place while scanning a relayed run.
+     */
+    public static String cstring(ByteBuffer buffer, int start, int end) throws ProtocolException {
+        return string(buffer, start, terminator(buffer, start, end));
+    }
+
+    private static int terminator(ByteBuffer buffer, int start, int end) throws ProtocolException {
+        for (int i = start; i < end; i++) {
+            if (buffer.get(i) == 0) {
+                return i;
             }
         }
         throw new ProtocolException("invalid string in message: missing terminator");
+    }
+
+    private static String string(ByteBuffer buffer, int start, int nul) {
+        byte[] bytes = new byte[nul - start];
+        buffer.get(start, bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
     }
 
     public static int int32(ByteBuffer body) throws ProtocolException {

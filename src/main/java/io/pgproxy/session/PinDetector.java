@@ -1,6 +1,5 @@
 package io.pgproxy.session;
 
-import java.nio.ByteBuffer;
 import java.util.Locale;
 
 /**
@@ -12,7 +11,7 @@ import java.util.Locale;
  */
 public final class PinDetector {
     /** How far into a statement the keyword look goes. */
-    private static final int PEEK_BYTES = 256;
+    private static final int PEEK_CHARS = 256;
 
     private int untrackedSets;
     private int parametersReported;
@@ -65,11 +64,8 @@ public final class PinDetector {
      * Looks at the start of a statement's text (the body of Query, or of Parse after its name)
      * for what no command tag reveals.
      */
-    public static PinReason peekStatement(ByteBuffer buffer, int start, int length) {
-        int n = Math.min(length, PEEK_BYTES);
-        byte[] b = new byte[n];
-        buffer.get(start, b, 0, n);
-        String text = new String(b, java.nio.charset.StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
+    public static PinReason peekStatement(String statement) {
+        String text = statement.substring(0, Math.min(statement.length(), PEEK_CHARS)).toLowerCase(Locale.ROOT);
         if (text.contains("pg_advisory_lock") || text.contains("pg_try_advisory_lock")) {
             return PinReason.ADVISORY_LOCK;
         }

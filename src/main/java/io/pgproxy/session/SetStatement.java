@@ -1,7 +1,5 @@
 package io.pgproxy.session;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -16,7 +14,7 @@ import java.util.regex.Pattern;
  */
 public final class SetStatement {
     /** Statements longer than this are not looked at. */
-    private static final int MAX_LENGTH = 512;
+    public static final int MAX_LENGTH = 512;
     private static final Pattern ASSIGNMENT = Pattern.compile(
             "(?is)\\s*SET\\s+(?:SESSION\\s+)?([a-z_][a-z0-9_.$]*)\\s*(?:=|\\s+TO\\s+)\\s*"
                     + "('(?:[^'\\\\])*'|[a-z0-9_.+-]+)\\s*;?\\s*");
@@ -31,24 +29,12 @@ public final class SetStatement {
     }
 
     /** The assignment in a statement text, or null when it is not a plain SET. */
-    public static Assignment parse(ByteBuffer buffer, int start, int length) {
-        int n = length;
-        // Query and Parse texts end with a NUL; a Parse body goes on with parameter types.
-        for (int i = 0; i < length; i++) {
-            if (buffer.get(start + i) == 0) {
-                n = i;
-                break;
-            }
-        }
-        if (n > MAX_LENGTH || n < 5) {
+    public static Assignment parse(String text) {
+        String t = text.stripLeading();
+        // Most statements are not SETs: a cheap test before the pattern.
+        if (t.length() > MAX_LENGTH || !t.regionMatches(true, 0, "SET", 0, 3)) {
             return null;
         }
-        byte[] b = new byte[n];
-        buffer.get(start, b, 0, n);
-        return parse(new String(b, StandardCharsets.UTF_8));
-    }
-
-    public static Assignment parse(String text) {
         Matcher m = ASSIGNMENT.matcher(text);
         if (!m.matches()) {
             return null;

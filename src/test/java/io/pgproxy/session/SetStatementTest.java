@@ -1,5 +1,6 @@
 package io.pgproxy.session;
 
+import io.pgproxy.protocol.Wire;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -32,8 +33,8 @@ class SetStatementTest {
     }
 
     @Test
-    void readsTheTextOfAQueryBodyUpToItsTerminator() {
+    void readsTheTextOfAQueryBodyUpToItsTerminator() throws Exception {
         byte[] q = "SET extra_float_digits = 3\0".getBytes(StandardCharsets.UTF_8);
-        assertEquals("3", SetStatement.parse(ByteBuffer.wrap(q), 0, q.length).value());
+        assertEquals("3", SetStatement.parse(Wire.cstring(ByteBuffer.wrap(q), 0, q.length)).value());
     }
 }
