@@ -10,6 +10,7 @@ import io.pgproxy.protocol.message.BackendKeyData;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.BackendStatements;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +56,9 @@ public final class BackendConnection {
     private final Condition settled = lock.newCondition();
     private final long createdNanos = System.nanoTime();
     private final Reader reader;
+    private final ReplyQueue replies = new ReplyQueue();
+    private final BackendStatements statements = new BackendStatements();
+    private volatile boolean tracking;
 
     private volatile BackendSink sink;
     private volatile boolean watchCommands;
@@ -144,6 +148,16 @@ public final class BackendConnection {
         return assumed;
     }
 
+    /** The replies owed message by message, while a client's requests are being edited. */
+    public ReplyQueue replies() {
+        return replies;
+    }
+
+    /** The proxy-wide prepared statements this connection holds. */
+    public BackendStatements statements() {
+        return statements;
+    }
+
     /** ReadyForQuery messages still owed. */
     public int outstanding() {
         return outstanding.get();
@@ -199,7 +213,7 @@ public final class BackendConnection {
     /** Nothing owed, nothing half-relayed, transaction idle, backend alive: safe to hand on. */
     public boolean isClean() {
         return !closed && !desynchronised && fatal == null && outstanding.get() == 0
-                && status == TransactionStatus.IDLE && reader.atBoundary();
+                && status == TransactionStatus.IDLE && reader.atBoundary() && !replies.lost() && replies.isEmpty();
     }
 
     /** Nothing owed and nothing half-relayed, whatever the transaction status. */
@@ -209,12 +223,14 @@ public final class BackendConnection {
 
     public void attach(BackendSink sink) {
         this.watchCommands = sink.watchesCommands();
+        this.tracking = sink.tracksReplies();
         this.sink = sink;
     }
 
     public void detach() {
         this.sink = null;
         this.watchCommands = false;
+        this.tracking = false;
     }
 
     /** Records that the messages about to be sent make the backend owe {@code n} ReadyForQuery. */
@@ -240,6 +256,17 @@ public final class BackendConnection {
     public void send(ByteBuffer bytes) throws IOException {
         while (bytes.hasRemaining()) {
             channel.write(bytes);
+        }
+    }
+
+    /** Writes {@code parts[0, n)} to the backend with gathering writes. Called only by the lease holder. */
+    public void send(ByteBuffer[] parts, int n) throws IOException {
+        int first = 0;
+        while (first < n) {
+            channel.write(parts, first, n - first);
+            while (first < n && !parts[first].hasRemaining()) {
+                first++;
+            }
         }
     }
 
@@ -360,13 +387,26 @@ public final class BackendConnection {
         private final BufferPool buffers;
         private int readyForQuerySeen;
         private int capacity;
+        /** Replies are matched against the queue in the run being scanned. */
+        private boolean matching;
+        private int cutAction;
 
         Reader(BufferPool buffers) {
             this.buffers = buffers;
         }
 
         @Override
-        protected int onHeader(byte tag, int length) {
+        protected int onHeader(byte tag, int length) throws ProtocolException {
+            if (matching) {
+                int d = replies.onReply(tag);
+                if (d != ReplyQueue.FORWARD) {
+                    if (d == ReplyQueue.DROP && length != 4) {
+                        throw new ProtocolException("unexpected length " + length + " of a completion message from backend");
+                    }
+                    cutAction = d;
+                    return CUT;
+                }
+            }
             return switch (tag) {
                 case 'Z', 'S' -> INSPECT;
                 // Only short tags matter (LISTEN, SET, ...); long ones pass uninspected.
@@ -420,6 +460,71 @@ public final class BackendConnection {
             }
         }
 
+        /** Scans from the buffer's position, relays what may go, returns where the scan stopped. */
+        private int scanAndForward(ByteBuffer buffer) throws IOException {
+            int start = buffer.position();
+            int end = scan(buffer);
+            BackendSink s = sink;
+            if (s != null && end > start) {
+                int limit = buffer.limit();
+                buffer.limit(end);
+                try {
+                    s.forward(buffer, atBoundary() && end == limit);
+                } catch (IOException e) {
+                    // The client is gone; its thread notices on its own. Keep consuming
+                    // so the counters stay true and the connection may still be reused.
+                    log.debug("{} client write failed: {}", id, e.getMessage());
+                    if (sink == s) {
+                        sink = null;
+                    }
+                }
+                buffer.limit(limit);
+            }
+            return end;
+        }
+
+        /**
+         * The run of a client whose requests the proxy edits: replies to messages the proxy
+         * added are cut out, and its own replies put in where they fall due.
+         */
+        private void relayMatched(ByteBuffer buffer) throws IOException {
+            replies.lock();
+            try {
+                while (true) {
+                    cutAction = ReplyQueue.FORWARD;
+                    int end = scanAndForward(buffer);
+                    buffer.position(end);
+                    if (cutAction == ReplyQueue.DROP) {
+                        buffer.position(end + 5);
+                    } else if (cutAction == ReplyQueue.EMIT) {
+                        emitDue();
+                    } else {
+                        break;
+                    }
+                }
+                emitDue();
+            } finally {
+                replies.unlock();
+            }
+        }
+
+        private void emitDue() {
+            byte[] reply;
+            while ((reply = replies.takeSynthetic()) != null) {
+                BackendSink s = sink;
+                if (s != null) {
+                    try {
+                        s.forward(ByteBuffer.wrap(reply), true);
+                    } catch (IOException e) {
+                        log.debug("{} client write failed: {}", id, e.getMessage());
+                        if (sink == s) {
+                            sink = null;
+                        }
+                    }
+                }
+            }
+        }
+
         @Override
         public void run() {
             ByteBuffer buffer = buffers.acquire();
@@ -430,24 +535,16 @@ public final class BackendConnection {
                         break;
                     }
                     buffer.flip();
-                    int end = scan(buffer);
-                    BackendSink s = sink;
-                    if (s != null && end > 0) {
-                        int limit = buffer.limit();
-                        buffer.limit(end);
-                        try {
-                            s.forward(buffer, atBoundary() && end == limit);
-                        } catch (IOException e) {
-                            // The client is gone; its thread notices on its own. Keep consuming
-                            // so the counters stay true and the connection may still be reused.
-                            log.debug("{} client write failed: {}", id, e.getMessage());
-                            if (sink == s) {
-                                sink = null;
-                            }
+                    matching = tracking;
+                    if (matching) {
+                        relayMatched(buffer);
+                        if (replies.lost() && !desynchronised) {
+                            log.warn("{} replies out of step with the requests sent; not reused", id);
+                            desynchronised = true;
                         }
-                        buffer.limit(limit);
+                    } else {
+                        buffer.position(scanAndForward(buffer));
                     }
-                    buffer.position(end);
                     buffer.compact();
                     if (readyForQuerySeen > 0) {
                         int left = outstanding.addAndGet(-readyForQuerySeen);

@@ -23,6 +23,12 @@ public interface BackendSink {
      */
     void settled(BackendConnection backend);
 
+    /**
+     * Whether the client's requests are edited on their way (prepared statements in transaction
+     * pooling), so replies are matched against the backend's {@link ReplyQueue}.
+     */
+    boolean tracksReplies();
+
     /** Whether CommandComplete tags should be reported to {@link #commandComplete}. */
     boolean watchesCommands();
 

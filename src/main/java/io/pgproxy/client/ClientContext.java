@@ -4,10 +4,11 @@ import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
+import io.pgproxy.session.StatementRegistry;
 
 import java.util.function.Supplier;
 
 /** What every client session shares: the current config snapshot, the pools, the registry. */
 public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
-                            BufferPool buffers, SlabBuffers requestBuffers) {
+                            BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements) {
 }

@@ -22,6 +22,7 @@ import io.pgproxy.protocol.message.NegotiateProtocolVersion;
 import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.ClientStatements;
 import io.pgproxy.session.PinDetector;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
@@ -79,6 +80,9 @@ public final class ClientSession implements Runnable, BackendSink {
     private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Assignment> pendingSets =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Pool pool;
+    /** Renames named prepared statements; null in session mode or with the cache off. */
+    private StatementEditor editor;
+    private final Outbox outbox = new Outbox();
     private volatile boolean transactionMode;
     private volatile boolean statementMode;
     private volatile PinReason pinned;
@@ -177,6 +181,11 @@ public final class ClientSession implements Runnable, BackendSink {
         PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
         transactionMode = mode != PoolMode.SESSION;
         statementMode = mode == PoolMode.STATEMENT;
+        if (transactionMode && pool.settings().maxPreparedStatements() > 0) {
+            Pool p = pool;
+            editor = new StatementEditor(new ClientStatements(context.statements()), p.preparedStatements(),
+                    () -> p.settings().maxPreparedStatements(), bytes -> out.forward(bytes, true));
+        }
         Map<String, String> requested = new java.util.LinkedHashMap<>(params);
         requested.putAll(optionValues);
         parameters = new SessionParameters(requested);
@@ -197,7 +206,7 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Client → backend, frame by frame, until Terminate or the client goes away. */
     private void relay() throws IOException {
         Limits limits = context.config().get().limits();
-        RequestScanner scanner = new RequestScanner(limits.maxMessageSize(), transactionMode);
+        RequestScanner scanner = new RequestScanner(limits.maxMessageSize(), transactionMode, editor != null);
         ByteBuffer request = context.requestBuffers().acquire();
         try {
             while (true) {
@@ -216,12 +225,11 @@ public final class ClientSession implements Runnable, BackendSink {
                 }
                 // The scan rejects a hostile header before anything is sent or leased.
                 request.flip();
-                int end = scanner.scan(request);
-                sendScanned(scanner, request, end);
+                scanAndSend(scanner, request);
                 if (scanner.stopped()) {
                     return;
                 }
-                if (scanner.atBoundary() && end == request.limit()) {
+                if (scanner.atBoundary() && !request.hasRemaining()) {
                     // The common case: whole requests, read and sent with one system call each.
                     continue;
                 }
@@ -261,8 +269,7 @@ public final class ClientSession implements Runnable, BackendSink {
     private boolean relayRun(RequestScanner scanner, ByteBuffer buffer) throws IOException {
         while (true) {
             buffer.flip();
-            int end = scanner.scan(buffer);
-            sendScanned(scanner, buffer, end);
+            scanAndSend(scanner, buffer);
             if (scanner.stopped()) {
                 return false;
             }
@@ -276,14 +283,48 @@ public final class ClientSession implements Runnable, BackendSink {
         }
     }
 
-    /** Sends {@code buffer[0, end)}, the bytes the scanner cleared, and leaves the position at {@code end}. */
-    private void sendScanned(RequestScanner scanner, ByteBuffer buffer, int end) throws IOException {
-        if (end > 0) {
-            BackendConnection b = claimBackend(scanner);
-            int limit = buffer.limit();
-            buffer.limit(end).position(0);
-            b.send(buffer);
-            buffer.limit(limit).position(end);
+    /**
+     * Sends what the scanner clears from {@code buffer}'s position on, and leaves the position
+     * where the scan stopped. Messages naming prepared statements go through the editor, and
+     * the edited run leaves in one gathering write.
+     */
+    private void scanAndSend(RequestScanner scanner, ByteBuffer buffer) throws IOException {
+        int start = buffer.position();
+        int end = scanner.scan(buffer);
+        if (!scanner.cutRequested()) {
+            if (end > start) {
+                BackendConnection b = claimBackend(scanner);
+                int limit = buffer.limit();
+                buffer.limit(end);
+                b.send(buffer);
+                buffer.limit(limit);
+            }
+            buffer.position(end);
+            return;
+        }
+        BackendConnection b = null;
+        try {
+            while (true) {
+                if (end > start) {
+                    b = claimBackend(scanner);
+                    outbox.add(buffer.slice(start, end - start));
+                }
+                buffer.position(end);
+                if (!scanner.cutRequested()) {
+                    break;
+                }
+                // Marked before the claim, so the backend cannot be handed back meanwhile.
+                scanner.noteEdited();
+                b = claimBackend(scanner);
+                editor.edit(scanner, buffer, channel, b, outbox);
+                start = buffer.position();
+                end = scanner.scan(buffer);
+            }
+            if (b != null) {
+                outbox.flushTo(b);
+            }
+        } finally {
+            outbox.clear();
         }
     }
 
@@ -308,6 +349,10 @@ public final class ClientSession implements Runnable, BackendSink {
             if (scanner.sawRequest) {
                 b.pendingSinceSync(scanner.pendingAfter);
                 scanner.sawRequest = false;
+            }
+            if (scanner.kindCount > 0) {
+                b.replies().expectAll(scanner.kinds, scanner.kindCount);
+                scanner.kindCount = 0;
             }
             if (scanner.pin != null) {
                 pin(scanner.pin);
@@ -390,6 +435,11 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     @Override
+    public boolean tracksReplies() {
+        return editor != null;
+    }
+
+    @Override
     public boolean watchesCommands() {
         return transactionMode;
     }
@@ -411,6 +461,15 @@ public final class ClientSession implements Runnable, BackendSink {
         PinReason r = pins.onCommandComplete(tag);
         if (r != null) {
             pin(r);
+        }
+        if (editor != null && (tag.equals("DISCARD ALL") || tag.equals("DEALLOCATE ALL"))) {
+            // The backend dropped every prepared statement, other clients' too; the client's
+            // own names are gone, as on a direct connection.
+            editor.statements().clear();
+            BackendConnection b = backend;
+            if (b != null) {
+                b.statements().clear();
+            }
         }
         if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {
             // Parameters the backend does not report went back to their defaults: what the
@@ -554,6 +613,9 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         if (processId != 0) {
             context.registry().remove(processId, this);
+        }
+        if (editor != null) {
+            editor.statements().clear();
         }
         if (admitted) {
             context.registry().leave(database, user);

@@ -1,5 +1,6 @@
 package io.pgproxy.client;
 
+import io.pgproxy.backend.ReplyQueue;
 import io.pgproxy.protocol.FrameScanner;
 import io.pgproxy.protocol.FrontendTag;
 import io.pgproxy.protocol.ProtocolException;
@@ -19,8 +20,19 @@ final class RequestScanner extends FrameScanner {
     /** Statements longer than this are relayed without a look (they fit any relay buffer). */
     private static final int MAX_INSPECTED = 8192;
 
+    /**
+     * Most bytes of portal and statement names at the start of a Bind the proxy reads to rename
+     * the statement; a Bind whose names are longer is refused (08P01).
+     */
+    static final int MAX_NAMES_LENGTH = 1024;
+
     private final int maxMessageSize;
     private final boolean peek;
+    /** Named statements are edited: such messages are cut out for the editor, the rest recorded as replies owed. */
+    private final boolean edit;
+    /** Reply-queue entries of the messages scanned since the last hand-over, in order. */
+    byte[] kinds = new byte[16];
+    int kindCount;
     int owed;
     boolean sawRequest;
     boolean pendingAfter;
@@ -28,9 +40,10 @@ final class RequestScanner extends FrameScanner {
     /** Plain SETs seen in this run, in order; handed to the session with the run. */
     final java.util.ArrayDeque<SetStatement.Assignment> sets = new java.util.ArrayDeque<>();
 
-    RequestScanner(int maxMessageSize, boolean peek) {
+    RequestScanner(int maxMessageSize, boolean peek, boolean edit) {
         this.maxMessageSize = maxMessageSize;
         this.peek = peek;
+        this.edit = edit;
     }
 
     /** The tag of a valid header; a protocol violation otherwise. */
@@ -49,6 +62,12 @@ final class RequestScanner extends FrameScanner {
     @Override
     protected int onHeader(byte tag, int length) throws ProtocolException {
         FrontendTag t = check(tag, length);
+        if (edit) {
+            int e = editDecision(t, length);
+            if (e != PASS) {
+                return e;
+            }
+        }
         boolean inspect = peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= MAX_INSPECTED;
         if (inspect && 1L + length > capacity()) {
             // Decided before any counting: the message is scanned again from a relay buffer.
@@ -71,13 +90,100 @@ final class RequestScanner extends FrameScanner {
                 // COPY data and password messages belong to a request already counted.
             }
         }
+        if (edit) {
+            byte kind = switch (t) {
+                case PARSE -> ReplyQueue.PARSE;
+                case BIND -> ReplyQueue.BIND;
+                case DESCRIBE -> ReplyQueue.DESCRIBE;
+                case EXECUTE -> ReplyQueue.EXECUTE;
+                case CLOSE -> ReplyQueue.CLOSE;
+                case SYNC -> ReplyQueue.SYNC;
+                case QUERY, FUNCTION_CALL -> ReplyQueue.SIMPLE;
+                default -> 0;
+            };
+            if (kind != 0) {
+                if (kindCount == kinds.length) {
+                    kinds = java.util.Arrays.copyOf(kinds, kindCount * 2);
+                }
+                kinds[kindCount++] = kind;
+            }
+        }
         return inspect ? INSPECT : PASS;
+    }
+
+    /**
+     * CUT for a message that names a prepared statement (the editor renames it), DEFER when
+     * the names are not all in the buffer yet, PASS otherwise (unnamed statements, portals).
+     */
+    private int editDecision(FrontendTag t, int length) throws ProtocolException {
+        int body = length - 4;
+        int have = Math.min(peekable(), body);
+        switch (t) {
+            case PARSE -> {
+                if (body < 1) {
+                    return PASS;
+                }
+                return have < 1 ? DEFER : peek(0) != 0 ? CUT : PASS;
+            }
+            case DESCRIBE, CLOSE -> {
+                if (body < 2) {
+                    return PASS;
+                }
+                return have < 2 ? DEFER : peek(0) == 'S' && peek(1) != 0 ? CUT : PASS;
+            }
+            case BIND -> {
+                int portalEnd = nul(0, have);
+                if (portalEnd < 0) {
+                    return namesIncomplete(have, body);
+                }
+                if (portalEnd + 1 >= have) {
+                    return portalEnd + 1 >= body ? PASS : DEFER;
+                }
+                if (peek(portalEnd + 1) == 0) {
+                    return PASS;
+                }
+                return nul(portalEnd + 1, have) < 0 ? namesIncomplete(have, body) : CUT;
+            }
+            default -> {
+                return PASS;
+            }
+        }
+    }
+
+    private int nul(int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (peek(i) == 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private int namesIncomplete(int have, int body) throws ProtocolException {
+        if (have >= MAX_NAMES_LENGTH) {
+            throw new ProtocolException("portal and statement names in Bind longer than " + MAX_NAMES_LENGTH + " bytes");
+        }
+        // A Bind cut short inside its names is malformed; the backend will say so.
+        return have >= body ? PASS : DEFER;
+    }
+
+    /** Marks an edited message as sent: it opens an extended-protocol request like any other. */
+    void noteEdited() {
+        sawRequest = true;
+        pendingAfter = true;
     }
 
     @Override
     protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
+        lookAt(tag, buffer, bodyStart, bodyStart + bodyLength);
+    }
+
+    /** The cheap look at a Query's or Parse's statement text: pins and plain SETs. */
+    void lookAt(byte tag, ByteBuffer buffer, int bodyStart, int end) {
+        if (!peek) {
+            return;
+        }
         int start = bodyStart;
-        int end = bodyStart + bodyLength;
         if (tag == 'P') {
             // Skip the statement name to reach the query text.
             while (start < end && buffer.get(start) != 0) {

@@ -41,9 +41,10 @@ public final class ConfigLoader {
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
             "max-scram-iterations", "query-timeout", "idle-transaction-timeout", "max-db-clients",
             "max-user-clients", "max-db-connections", "max-user-connections");
+    private static final int MAX_PREPARED_STATEMENTS = 100_000;
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
             "server-lifetime", "server-connect-timeout", "wait-timeout", "min-size", "reserve-size",
-            "reserve-timeout");
+            "reserve-timeout", "max-prepared-statements");
     private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode");
     private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
             "pool-size", "mode");
@@ -173,7 +174,8 @@ public final class ConfigLoader {
                     duration(path(p, "wait-timeout")),
                     (int) integer(path(p, "min-size"), 0, MAX_POOL_SIZE),
                     (int) integer(path(p, "reserve-size"), 0, MAX_POOL_SIZE),
-                    duration(path(p, "reserve-timeout")));
+                    duration(path(p, "reserve-timeout")),
+                    (int) integer(path(p, "max-prepared-statements"), 0, MAX_PREPARED_STATEMENTS));
 
             Map<String, UserConfig> users = new LinkedHashMap<>();
             for (String name : keysInFileOrder(object(path(ROOT, "users")))) {

@@ -13,7 +13,8 @@ public record PoolDefaults(PoolMode mode,
                            Duration waitTimeout,
                            int minSize,
                            int reserveSize,
-                           Duration reserveTimeout) {
+                           Duration reserveTimeout,
+                           int maxPreparedStatements) {
     public PoolDefaults {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(resetQuery, "resetQuery");

@@ -58,7 +58,8 @@ public final class LeaseManager {
     private PoolSettings settings(DatabaseConfig database) {
         PoolDefaults d = config.pool();
         return new PoolSettings(database.poolSize(), d.waitTimeout(), d.resetQuery(), d.serverIdleTimeout(),
-                d.serverLifetime(), INTERNAL_QUERY_TIMEOUT, d.minSize(), d.reserveSize(), d.reserveTimeout());
+                d.serverLifetime(), INTERNAL_QUERY_TIMEOUT, d.minSize(), d.reserveSize(), d.reserveTimeout(),
+                d.maxPreparedStatements());
     }
 
     /** Closes one idle connection of a pool that shares the database or the user. */

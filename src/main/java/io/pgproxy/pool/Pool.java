@@ -5,6 +5,7 @@ import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.StatementCounters;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.slf4j.Logger;
@@ -48,6 +49,7 @@ public final class Pool {
     private final LongAdder acquired = new LongAdder();
     private final LongAdder timeouts = new LongAdder();
     private final Recorder waits = new Recorder(3);
+    private final StatementCounters statementCounters = new StatementCounters();
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
 
@@ -72,6 +74,16 @@ public final class Pool {
 
     public String name() {
         return name;
+    }
+
+    /** The settings now in force (replaced by a reload). */
+    public PoolSettings settings() {
+        return settings;
+    }
+
+    /** Prepared-statement cache figures of this pool's backends. */
+    public StatementCounters preparedStatements() {
+        return statementCounters;
     }
 
     public BackendTarget target() {
@@ -208,6 +220,16 @@ public final class Pool {
                     return;
                 }
             }
+            if (c.statements().size() > 0 && !s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL")) {
+                // The proxy's statements must not outlive a session-mode lease whose client
+                // could have closed some of them: the next client would trust a stale list.
+                ErrorResponse e = c.runInternal("DEALLOCATE ALL", s.internalQueryTimeout());
+                if (e != null) {
+                    closeConnection(c);
+                    return;
+                }
+            }
+            c.statements().clear();
             if (!c.isClean()) {
                 closeConnection(c);
                 return;

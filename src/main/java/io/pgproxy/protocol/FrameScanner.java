@@ -24,10 +24,25 @@ public abstract class FrameScanner {
      * again from a larger buffer. {@link #onHeader} must have changed nothing when it says so.
      */
     protected static final int DEFER = 3;
+    /**
+     * The caller handles this message itself: the scan ends before its header, as with
+     * {@link #DEFER}, and {@link #cutRequested()} says so. The caller then consumes the message
+     * (or its start, then {@link #passBody}) and scans on.
+     */
+    protected static final int CUT = 4;
+    private static final int NONE = -1;
 
     private long bodyRemaining;
     private boolean stopped;
+    private boolean cut;
     private int capacity;
+    /**
+     * The decision on a header whose inspected body has not all arrived: kept so the header is
+     * decided (and counted) once, not again when the scan resumes at it.
+     */
+    private int held = NONE;
+    private ByteBuffer scanned;
+    private int headerAt;
 
     /**
      * Decides what to do with the message whose header was just read. Throws to reject it
@@ -47,6 +62,8 @@ public abstract class FrameScanner {
         int pos = buffer.position();
         int limit = buffer.limit();
         capacity = buffer.capacity();
+        cut = false;
+        scanned = buffer;
         while (pos < limit) {
             if (bodyRemaining > 0) {
                 int skip = (int) Math.min(bodyRemaining, limit - pos);
@@ -63,8 +80,17 @@ public abstract class FrameScanner {
                 throw new ProtocolException("invalid message length " + Integer.toUnsignedString(length)
                         + " for message type '" + MessageReader.printable(tag) + "'");
             }
-            int action = onHeader(tag, length);
+            int action = held;
+            held = NONE;
+            if (action == NONE) {
+                headerAt = pos;
+                action = onHeader(tag, length);
+            }
             if (action == DEFER) {
+                break;
+            }
+            if (action == CUT) {
+                cut = true;
                 break;
             }
             if (action == STOP) {
@@ -77,6 +103,7 @@ public abstract class FrameScanner {
                             + "' of " + length + " bytes is too large to inspect");
                 }
                 if (limit - pos < 1 + length) {
+                    held = INSPECT;
                     break;
                 }
                 onMessage(tag, buffer, pos + 5, length - 4);
@@ -85,6 +112,32 @@ public abstract class FrameScanner {
             bodyRemaining = length - 4;
         }
         return pos;
+    }
+
+    /**
+     * Bytes after the current header already in the buffer, for {@link #onHeader} to peek at
+     * with {@link #peek}; they may run past the message's own body.
+     */
+    protected final int peekable() {
+        return scanned.limit() - headerAt - 5;
+    }
+
+    /** Byte {@code i} of the current message's body; {@code i < peekable()}. */
+    protected final byte peek(int i) {
+        return scanned.get(headerAt + 5 + i);
+    }
+
+    /** True when the last scan ended at a message its caller handles itself ({@link #CUT}). */
+    public final boolean cutRequested() {
+        return cut;
+    }
+
+    /**
+     * After a {@link #CUT}, the caller consumed the start of the message and leaves the
+     * remaining {@code n} body bytes to be relayed as they arrive.
+     */
+    public final void passBody(long n) {
+        bodyRemaining = n;
     }
 
     /** The capacity of the buffer being scanned, for {@link #DEFER} decisions. */

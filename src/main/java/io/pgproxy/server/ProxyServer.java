@@ -10,6 +10,7 @@ import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.session.PinReason;
+import io.pgproxy.session.StatementRegistry;
 import org.HdrHistogram.Histogram;
 import io.pgproxy.protocol.message.ErrorResponse;
 import org.slf4j.Logger;
@@ -141,7 +142,8 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers);
+        ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers,
+                new StatementRegistry());
         while (true) {
             SocketChannel ch;
             try {
@@ -265,10 +267,11 @@ public final class ProxyServer implements AutoCloseable {
         for (Pool p : leases.pools()) {
             Histogram w = p.takeWaitHistogram();
             log.info("stats: pool {} ({}): clients {}, waiting {}, backends open {} leased {} idle {}, leases {}, "
-                            + "wait p50 {} us p99 {} us max {} us, wait timeouts {}",
+                            + "wait p50 {} us p99 {} us max {} us, wait timeouts {}, prepared statements {}",
                     p.name(), p.target(), clients.get(), p.waitingClients(), p.openConnections(),
                     p.leasedConnections(), p.idleConnections(), p.acquiredTotal(),
-                    w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(), p.waitTimeoutsTotal());
+                    w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(), p.waitTimeoutsTotal(),
+                    p.preparedStatements());
         }
         log.info("stats: pins {}", PinReason.counts());
     }

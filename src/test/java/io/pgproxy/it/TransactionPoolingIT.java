@@ -394,6 +394,12 @@ class TransactionPoolingIT {
                 assertEquals(0, r.exitCode(), r.output());
                 assertTrue(r.output().contains("number of failed transactions: 0"), r.output());
             }
+            // Select-only: pgbench prepares each statement with a blocking PQprepare on its
+            // first use, which in a multi-statement transaction waits for a backend while the
+            // same thread's other clients hold all of them inside transactions.
+            Result r = run("pgbench", "-n", "-S", "-c", "200", "-j", "2", "-T", "3", "-M", "prepared", conn);
+            assertEquals(0, r.exitCode(), r.output());
+            assertTrue(r.output().contains("number of failed transactions: 0"), r.output());
         }
     }
 

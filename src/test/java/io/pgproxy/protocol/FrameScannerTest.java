@@ -38,6 +38,41 @@ class FrameScannerTest {
     }
 
     @Test
+    void anInspectedMessageSplitAcrossReadsIsDecidedOnce() throws IOException {
+        Recorder r = new Recorder();
+        ByteBuffer first = bytes('Z', 0, 0, 0, 5);
+        assertEquals(0, r.scan(first), "nothing relayed before the body is in");
+        ByteBuffer whole = bytes('Z', 0, 0, 0, 5, 'I');
+        assertEquals(6, r.scan(whole));
+        assertEquals(List.of("Z:5", "body I/1"), r.seen, "the header was decided (and counted) once");
+    }
+
+    @Test
+    void aCutEndsTheScanBeforeTheMessageAndTheCallerPassesItsBody() throws IOException {
+        List<String> seen = new ArrayList<>();
+        FrameScanner s = new FrameScanner() {
+            @Override
+            protected int onHeader(byte tag, int length) {
+                seen.add((char) tag + " peek " + (peekable() > 0 ? (char) peek(0) : '-'));
+                return tag == 'B' ? CUT : PASS;
+            }
+
+            @Override
+            protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) {
+            }
+        };
+        ByteBuffer b = bytes('H', 0, 0, 0, 4, 'B', 0, 0, 0, 7, 'x', 'y', 'z', 'S', 0, 0, 0, 4);
+        assertEquals(5, s.scan(b));
+        assertTrue(s.cutRequested());
+        // The caller consumed 'B', its length and one body byte, and lets two more pass.
+        b.position(11);
+        s.passBody(2);
+        assertEquals(b.limit(), s.scan(b));
+        assertFalse(s.cutRequested());
+        assertEquals(List.of("H peek B", "B peek x", "S peek -"), seen);
+    }
+
+    @Test
     void passesWholeMessagesAndInspectsReadyForQuery() throws IOException {
         Recorder r = new Recorder();
         // CommandComplete "SELECT 1" then ReadyForQuery 'I'

@@ -1,0 +1,242 @@
+package io.pgproxy.client;
+
+import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.backend.ReplyQueue;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.session.ClientStatements;
+import io.pgproxy.session.PreparedStatement;
+import io.pgproxy.session.StatementCounters;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.function.IntSupplier;
+
+/**
+ * Makes every backend look prepared to a client in transaction pooling. The client's Parse,
+ * Bind, Describe and Close of a named statement arrive here one at a time, in stream order;
+ * names are replaced by proxy-wide ones, a statement the backend lacks is prepared just before
+ * its first use there (its ParseComplete hidden), and a Parse or Close the backend need not see
+ * is answered by the proxy. The backend's {@link ReplyQueue} keeps the replies in order.
+ *
+ * <p>Names the client never parsed pass through unchanged, so the backend reports them as
+ * PostgreSQL would (26000) — except names in the proxy's own namespace, which are moved out of
+ * it so no client can reach another's statements.
+ */
+final class StatementEditor {
+    private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
+    private static final byte[] CLOSE_COMPLETE = {'3', 0, 0, 0, 4};
+    private static final String FOREIGN_PREFIX = PreparedStatement.NAME_PREFIX + "client_";
+
+    private final ClientStatements statements;
+    private final StatementCounters counters;
+    private final IntSupplier capacity;
+    private final ReplyQueue.Emitter toClient;
+
+    StatementEditor(ClientStatements statements, StatementCounters counters, IntSupplier capacity,
+                    ReplyQueue.Emitter toClient) {
+        this.statements = statements;
+        this.counters = counters;
+        this.capacity = capacity;
+        this.toClient = toClient;
+    }
+
+    ClientStatements statements() {
+        return statements;
+    }
+
+    /**
+     * Edits the message at {@code buffer}'s position (whole, or for Bind its names) into
+     * {@code out}, leaving the position after what it consumed. A Parse, Describe or Close split
+     * across reads is completed from {@code channel}.
+     */
+    void edit(RequestScanner scanner, ByteBuffer buffer, SocketChannel channel, BackendConnection b, Outbox out)
+            throws IOException {
+        int at = buffer.position();
+        byte tag = buffer.get(at);
+        int length = buffer.getInt(at + 1);
+        if (tag == 'B') {
+            editBind(scanner, buffer, at, length, b, out);
+            return;
+        }
+        byte[] message = wholeMessage(buffer, at, length, channel);
+        switch (tag) {
+            case 'P' -> editParse(scanner, message, b, out);
+            case 'D' -> editDescribe(message, b, out);
+            case 'C' -> editClose(message, b, out);
+            default -> throw new IllegalStateException("not an editable message: " + (char) tag);
+        }
+    }
+
+    private void editParse(RequestScanner scanner, byte[] message, BackendConnection b, Outbox out) throws IOException {
+        int nameEnd = nul(message, 5);
+        if (nameEnd >= message.length) {
+            // Malformed: the backend answers it as PostgreSQL does.
+            out.add(message);
+            b.replies().expect(ReplyQueue.PARSE);
+            return;
+        }
+        String name = string(message, 5, nameEnd);
+        byte[] rest = Arrays.copyOfRange(message, nameEnd + 1, message.length);
+        scanner.lookAt((byte) 'P', ByteBuffer.wrap(message), 5, message.length);
+        PreparedStatement existing = statements.get(name);
+        if (existing != null) {
+            // PostgreSQL refuses to redefine a name (42P05): let the backend say so, by
+            // parsing the proxy's name for it where that name exists.
+            ensurePrepared(existing, b, out);
+            out.add(parse(existing, rest));
+            b.replies().expect(ReplyQueue.PARSE);
+            return;
+        }
+        PreparedStatement s = statements.define(name, rest);
+        if (b.statements().use(s.name())) {
+            counters.hit();
+            b.replies().synthesize(PARSE_COMPLETE, toClient);
+            return;
+        }
+        prepare(s, b, out, false, () -> {
+            b.statements().remove(s.name());
+            statements.undefine(name, s);
+        });
+    }
+
+    private void editBind(RequestScanner scanner, ByteBuffer buffer, int at, int length, BackendConnection b,
+                          Outbox out) throws ProtocolException {
+        int portalEnd = nul(buffer, at + 5);
+        int nameEnd = nul(buffer, portalEnd + 1);
+        String name = string(buffer, portalEnd + 1, nameEnd);
+        byte[] portal = new byte[portalEnd + 1 - (at + 5)];
+        buffer.get(at + 5, portal);
+        byte[] replacement = replacementName(name, b, out);
+        int oldPrefix = nameEnd + 1 - (at + 5);
+        int newLength = length - oldPrefix + portal.length + replacement.length;
+        ByteBuffer head = ByteBuffer.allocate(5 + portal.length + replacement.length);
+        head.put((byte) 'B').putInt(newLength).put(portal).put(replacement).flip();
+        out.add(head);
+        b.replies().expect(ReplyQueue.BIND);
+        buffer.position(nameEnd + 1);
+        scanner.passBody(length - 4L - oldPrefix);
+    }
+
+    private void editDescribe(byte[] message, BackendConnection b, Outbox out) {
+        String name = string(message, 6, nul(message, 6));
+        byte[] replacement = replacementName(name, b, out);
+        out.add(framed((byte) 'D', (byte) 'S', replacement));
+        b.replies().expect(ReplyQueue.DESCRIBE);
+    }
+
+    private void editClose(byte[] message, BackendConnection b, Outbox out) throws IOException {
+        String name = string(message, 6, nul(message, 6));
+        if (statements.close(name) != null) {
+            // The backend's copy stays for other clients; the client's name is gone.
+            b.replies().synthesize(CLOSE_COMPLETE, toClient);
+            return;
+        }
+        out.add(framed((byte) 'C', (byte) 'S', foreign(name)));
+        b.replies().expect(ReplyQueue.CLOSE);
+    }
+
+    /** The backend-side name for a statement a Bind or Describe names, preparing it there first if needed. */
+    private byte[] replacementName(String name, BackendConnection b, Outbox out) {
+        PreparedStatement s = statements.get(name);
+        if (s == null) {
+            return foreign(name);
+        }
+        ensurePrepared(s, b, out);
+        return s.cname();
+    }
+
+    private void ensurePrepared(PreparedStatement s, BackendConnection b, Outbox out) {
+        if (b.statements().use(s.name())) {
+            counters.hit();
+            return;
+        }
+        prepare(s, b, out, true, () -> b.statements().remove(s.name()));
+    }
+
+    private void prepare(PreparedStatement s, BackendConnection b, Outbox out, boolean hidden, Runnable undo) {
+        String evicted = b.statements().add(s.name(), Math.max(1, capacity.getAsInt()));
+        if (evicted != null) {
+            out.add(framed((byte) 'C', (byte) 'S', cstring(evicted)));
+            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().restore(evicted));
+            counters.evicted();
+        }
+        out.add(s.parseMessage());
+        if (hidden) {
+            b.replies().expectHidden(ReplyQueue.PARSE, undo);
+        } else {
+            b.replies().expect(ReplyQueue.PARSE, undo);
+        }
+        counters.prepared();
+    }
+
+    /** A Parse of {@code s}'s backend name with other text and types. */
+    private static byte[] parse(PreparedStatement s, byte[] rest) {
+        byte[] name = s.cname();
+        ByteBuffer m = ByteBuffer.allocate(5 + name.length + rest.length);
+        m.put((byte) 'P').putInt(4 + name.length + rest.length).put(name).put(rest);
+        return m.array();
+    }
+
+    private static byte[] framed(byte tag, byte kind, byte[] cname) {
+        ByteBuffer m = ByteBuffer.allocate(6 + cname.length);
+        m.put(tag).putInt(5 + cname.length).put(kind).put(cname);
+        return m.array();
+    }
+
+    /** A name the client never parsed, kept out of the proxy's namespace. */
+    private static byte[] foreign(String name) {
+        return cstring(name.startsWith(PreparedStatement.NAME_PREFIX) ? FOREIGN_PREFIX + name : name);
+    }
+
+    private static byte[] cstring(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        return Arrays.copyOf(b, b.length + 1);
+    }
+
+    /** The whole message: from the buffer, and from the channel for what has not arrived. */
+    private static byte[] wholeMessage(ByteBuffer buffer, int at, int length, SocketChannel channel) throws IOException {
+        byte[] message = new byte[1 + length];
+        int inBuffer = Math.min(message.length, buffer.limit() - at);
+        buffer.get(at, message, 0, inBuffer);
+        buffer.position(at + inBuffer);
+        ByteBuffer rest = ByteBuffer.wrap(message, inBuffer, message.length - inBuffer);
+        while (rest.hasRemaining()) {
+            if (channel.read(rest) < 0) {
+                throw new EOFException("client closed the connection inside a message");
+            }
+        }
+        return message;
+    }
+
+    private static int nul(byte[] m, int from) {
+        for (int i = from; i < m.length; i++) {
+            if (m[i] == 0) {
+                return i;
+            }
+        }
+        return m.length;
+    }
+
+    private static int nul(ByteBuffer b, int from) throws ProtocolException {
+        for (int i = from; i < b.limit(); i++) {
+            if (b.get(i) == 0) {
+                return i;
+            }
+        }
+        throw new ProtocolException("unterminated name in Bind");
+    }
+
+    private static String string(byte[] m, int from, int to) {
+        return new String(m, from, Math.max(0, to - from), StandardCharsets.UTF_8);
+    }
+
+    private static String string(ByteBuffer b, int from, int to) {
+        byte[] bytes = new byte[to - from];
+        b.get(from, bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+}
