@@ -3,6 +3,7 @@ package io.pgproxy.client;
 import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.backend.ReplyQueue;
 import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.ClientStatements;
 import io.pgproxy.session.PreparedStatement;
 import io.pgproxy.session.StatementCounters;
@@ -29,6 +30,7 @@ import java.util.function.IntSupplier;
 final class StatementEditor {
     private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
     private static final byte[] CLOSE_COMPLETE = {'3', 0, 0, 0, 4};
+    private static final byte[] UNNAMED = {0};
     private static final String FOREIGN_PREFIX = PreparedStatement.NAME_PREFIX + "client_";
 
     private final ClientStatements statements;
@@ -92,6 +94,13 @@ final class StatementEditor {
             return;
         }
         PreparedStatement s = statements.define(name, rest);
+        if (b.status() == TransactionStatus.FAILED) {
+            // Inside a failed transaction PostgreSQL refuses a Parse (25P02) unless it ends the
+            // transaction: send it unnamed so the backend decides, and forget the name if it fails.
+            out.add(parse(UNNAMED, rest));
+            b.replies().expect(ReplyQueue.PARSE, () -> statements.undefine(name, s));
+            return;
+        }
         if (b.statements().use(s.name())) {
             counters.hit();
             b.replies().synthesize(PARSE_COMPLETE, toClient);
@@ -175,7 +184,10 @@ final class StatementEditor {
 
     /** A Parse of {@code s}'s backend name with other text and types. */
     private static byte[] parse(PreparedStatement s, byte[] rest) {
-        byte[] name = s.cname();
+        return parse(s.cname(), rest);
+    }
+
+    private static byte[] parse(byte[] name, byte[] rest) {
         ByteBuffer m = ByteBuffer.allocate(5 + name.length + rest.length);
         m.put((byte) 'P').putInt(4 + name.length + rest.length).put(name).put(rest);
         return m.array();
