@@ -41,6 +41,20 @@ public final class ReplyQueue {
     /** Synthetic replies are due before this message: send them, then look again. */
     static final int EMIT = 2;
 
+    /** What the proxy assumed when sending a message, settled by its reply. */
+    public interface Outcome {
+        /** The message completed. */
+        default void done() {
+        }
+
+        /** The backend failed or skipped the message. */
+        void notDone();
+    }
+
+    /** A reply the proxy gives itself, and what to undo if the message it stands for is skipped. */
+    private record Synthetic(byte[] reply, Runnable onSkipped) {
+    }
+
     /** Something to write to the client. */
     @FunctionalInterface
     public interface Emitter {
@@ -71,17 +85,14 @@ public final class ReplyQueue {
         add(kind, false, null);
     }
 
-    /**
-     * A message whose reply is relayed; {@code onNotDone} runs if the backend fails or skips it
-     * (undoing what the proxy assumed when sending it).
-     */
-    public void expect(byte kind, Runnable onNotDone) {
-        add(kind, false, onNotDone);
+    /** A message whose reply is relayed; {@code outcome} learns whether it completed. */
+    public void expect(byte kind, Outcome outcome) {
+        add(kind, false, outcome);
     }
 
-    /** A message the proxy added: its reply is dropped; {@code onNotDone} as above. */
-    public void expectHidden(byte kind, Runnable onNotDone) {
-        add(kind, true, onNotDone);
+    /** A message the proxy added: its reply is dropped; {@code outcome} as above. */
+    public void expectHidden(byte kind, Outcome outcome) {
+        add(kind, true, outcome);
     }
 
     /** Entries for a run of relayed messages, {@code kinds[0, n)}. */
@@ -101,17 +112,18 @@ public final class ReplyQueue {
      * before it, else when the reader reaches it; never when an error made the backend skip
      * the message it stands for.
      */
-    public void synthesize(byte[] reply, Emitter emitter) throws IOException {
+    public void synthesize(byte[] reply, Runnable onSkipped, Emitter emitter) throws IOException {
         lock.lock();
         try {
             if (skipping) {
+                onSkipped.run();
                 return;
             }
             if (size == 0) {
                 emitter.emit(ByteBuffer.wrap(reply));
                 return;
             }
-            addLocked(SYNTHETIC, false, reply);
+            addLocked(SYNTHETIC, false, new Synthetic(reply, onSkipped));
         } finally {
             lock.unlock();
         }
@@ -253,15 +265,18 @@ public final class ReplyQueue {
     /** Pops synthetic replies now due and returns them, or null; the reader holds the lock. */
     byte[] takeSynthetic() {
         if (size > 0 && kinds[head] == SYNTHETIC) {
-            byte[] reply = (byte[]) payloads[head];
+            Synthetic s = (Synthetic) payloads[head];
             popQuietly();
-            return reply;
+            return s.reply();
         }
         return null;
     }
 
     private int pop() {
         boolean drop = hidden[head];
+        if (payloads[head] instanceof Outcome o) {
+            o.done();
+        }
         popQuietly();
         return drop ? DROP : FORWARD;
     }
@@ -285,8 +300,10 @@ public final class ReplyQueue {
     }
 
     private static void notDone(Object payload) {
-        if (payload instanceof Runnable r) {
-            r.run();
+        if (payload instanceof Outcome o) {
+            o.notDone();
+        } else if (payload instanceof Synthetic s) {
+            s.onSkipped().run();
         }
     }
 }

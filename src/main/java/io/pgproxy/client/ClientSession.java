@@ -289,6 +289,8 @@ public final class ClientSession implements Runnable, BackendSink {
      * the edited run leaves in one gathering write.
      */
     private void scanAndSend(RequestScanner scanner, ByteBuffer buffer) throws IOException {
+        // Only this thread leases, so a client without a backend stays without one until it does.
+        scanner.quiet = backend == null;
         int start = buffer.position();
         int end = scanner.scan(buffer);
         if (!scanner.cutRequested()) {
@@ -313,10 +315,14 @@ public final class ClientSession implements Runnable, BackendSink {
                 if (!scanner.cutRequested()) {
                     break;
                 }
-                // Marked before the claim, so the backend cannot be handed back meanwhile.
-                scanner.noteEdited();
-                b = claimBackend(scanner);
-                editor.edit(scanner, buffer, channel, b, outbox);
+                BackendConnection[] leased = {b};
+                editor.edit(scanner, buffer, channel, () -> {
+                    // Marked before the claim, so the backend cannot be handed back meanwhile.
+                    scanner.noteEdited();
+                    scanner.quiet = false;
+                    return leased[0] = claimBackend(scanner);
+                }, outbox);
+                b = leased[0];
                 start = buffer.position();
                 end = scanner.scan(buffer);
             }

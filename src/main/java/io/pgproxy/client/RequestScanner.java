@@ -32,6 +32,11 @@ final class RequestScanner extends FrameScanner {
     private final boolean edit;
     /** Reply-queue entries of the messages scanned since the last hand-over, in order. */
     byte[] kinds = new byte[16];
+    /**
+     * The client holds no backend and nothing is owed: a Sync can be answered by the proxy.
+     * Set by the session before a scan; any message that will need a backend clears it.
+     */
+    boolean quiet;
     int kindCount;
     int owed;
     boolean sawRequest;
@@ -63,9 +68,15 @@ final class RequestScanner extends FrameScanner {
     protected int onHeader(byte tag, int length) throws ProtocolException {
         FrontendTag t = check(tag, length);
         if (edit) {
+            if (t == FrontendTag.SYNC && quiet) {
+                return CUT;
+            }
             int e = editDecision(t, length);
             if (e != PASS) {
                 return e;
+            }
+            if (t != FrontendTag.TERMINATE) {
+                quiet = false;
             }
         }
         boolean inspect = peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= MAX_INSPECTED;

@@ -31,6 +31,7 @@ final class StatementEditor {
     private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
     private static final byte[] CLOSE_COMPLETE = {'3', 0, 0, 0, 4};
     private static final byte[] UNNAMED = {0};
+    private static final byte[] READY_FOR_QUERY_IDLE = {'Z', 0, 0, 0, 5, 'I'};
     private static final String FOREIGN_PREFIX = PreparedStatement.NAME_PREFIX + "client_";
 
     private final ClientStatements statements;
@@ -50,41 +51,66 @@ final class StatementEditor {
         return statements;
     }
 
+    /** The lease holder's backend, leased now if the client holds none. */
+    @FunctionalInterface
+    interface Lease {
+        BackendConnection backend() throws IOException;
+    }
+
     /**
      * Edits the message at {@code buffer}'s position (whole, or for Bind its names) into
      * {@code out}, leaving the position after what it consumed. A Parse, Describe or Close split
-     * across reads is completed from {@code channel}.
+     * across reads is completed from {@code channel}. A client that holds no backend and owes
+     * nothing gets its Parse of a statement some backend already accepted, and its Sync,
+     * answered here: preparing costs it no backend and no round trip.
      */
-    void edit(RequestScanner scanner, ByteBuffer buffer, SocketChannel channel, BackendConnection b, Outbox out)
+    void edit(RequestScanner scanner, ByteBuffer buffer, SocketChannel channel, Lease lease, Outbox out)
             throws IOException {
         int at = buffer.position();
         byte tag = buffer.get(at);
         int length = buffer.getInt(at + 1);
         if (tag == 'B') {
-            editBind(scanner, buffer, at, length, b, out);
+            editBind(scanner, buffer, at, length, lease.backend(), out);
+            return;
+        }
+        if (tag == 'S') {
+            // Only cut while the client holds no backend and owes nothing: PostgreSQL would
+            // answer a bare Sync outside a transaction with ReadyForQuery idle.
+            buffer.position(at + 5);
+            toClient.emit(ByteBuffer.wrap(READY_FOR_QUERY_IDLE));
             return;
         }
         byte[] message = wholeMessage(buffer, at, length, channel);
         switch (tag) {
-            case 'P' -> editParse(scanner, message, b, out);
-            case 'D' -> editDescribe(message, b, out);
-            case 'C' -> editClose(message, b, out);
+            case 'P' -> editParse(scanner, message, lease, out);
+            case 'D' -> editDescribe(message, lease.backend(), out);
+            case 'C' -> editClose(message, lease.backend(), out);
             default -> throw new IllegalStateException("not an editable message: " + (char) tag);
         }
     }
 
-    private void editParse(RequestScanner scanner, byte[] message, BackendConnection b, Outbox out) throws IOException {
+    private void editParse(RequestScanner scanner, byte[] message, Lease lease, Outbox out) throws IOException {
         int nameEnd = nul(message, 5);
         if (nameEnd >= message.length) {
             // Malformed: the backend answers it as PostgreSQL does.
             out.add(message);
-            b.replies().expect(ReplyQueue.PARSE);
+            lease.backend().replies().expect(ReplyQueue.PARSE);
             return;
         }
         String name = string(message, 5, nameEnd);
         byte[] rest = Arrays.copyOfRange(message, nameEnd + 1, message.length);
         scanner.lookAt((byte) 'P', ByteBuffer.wrap(message), 5, message.length);
         PreparedStatement existing = statements.get(name);
+        if (existing == null && scanner.quiet) {
+            PreparedStatement known = statements.peekVerified(rest);
+            if (known != null) {
+                statements.define(name, rest);
+                counters.hit();
+                toClient.emit(ByteBuffer.wrap(PARSE_COMPLETE));
+                return;
+            }
+        }
+        BackendConnection b = lease.backend();
         if (existing != null) {
             // PostgreSQL refuses to redefine a name (42P05): let the backend say so, by
             // parsing the proxy's name for it where that name exists.
@@ -103,12 +129,20 @@ final class StatementEditor {
         }
         if (b.statements().use(s.name())) {
             counters.hit();
-            b.replies().synthesize(PARSE_COMPLETE, toClient);
+            b.replies().synthesize(PARSE_COMPLETE, () -> statements.undefine(name, s), toClient);
             return;
         }
-        prepare(s, b, out, false, () -> {
-            b.statements().remove(s.name());
-            statements.undefine(name, s);
+        prepare(s, b, out, false, new ReplyQueue.Outcome() {
+            @Override
+            public void done() {
+                s.verify();
+            }
+
+            @Override
+            public void notDone() {
+                b.statements().remove(s.name());
+                statements.undefine(name, s);
+            }
         });
     }
 
@@ -139,9 +173,10 @@ final class StatementEditor {
 
     private void editClose(byte[] message, BackendConnection b, Outbox out) throws IOException {
         String name = string(message, 6, nul(message, 6));
-        if (statements.close(name) != null) {
+        PreparedStatement closed = statements.close(name);
+        if (closed != null) {
             // The backend's copy stays for other clients; the client's name is gone.
-            b.replies().synthesize(CLOSE_COMPLETE, toClient);
+            b.replies().synthesize(CLOSE_COMPLETE, () -> statements.redefine(name, closed), toClient);
             return;
         }
         out.add(framed((byte) 'C', (byte) 'S', foreign(name)));
@@ -163,10 +198,21 @@ final class StatementEditor {
             counters.hit();
             return;
         }
-        prepare(s, b, out, true, () -> b.statements().remove(s.name()));
+        prepare(s, b, out, true, new ReplyQueue.Outcome() {
+            @Override
+            public void done() {
+                s.verify();
+            }
+
+            @Override
+            public void notDone() {
+                b.statements().remove(s.name());
+            }
+        });
     }
 
-    private void prepare(PreparedStatement s, BackendConnection b, Outbox out, boolean hidden, Runnable undo) {
+    private void prepare(PreparedStatement s, BackendConnection b, Outbox out, boolean hidden,
+                         ReplyQueue.Outcome undo) {
         String evicted = b.statements().add(s.name(), Math.max(1, capacity.getAsInt()));
         if (evicted != null) {
             out.add(framed((byte) 'C', (byte) 'S', cstring(evicted)));

@@ -27,6 +27,19 @@ public final class ClientStatements {
         return s;
     }
 
+    /** The statement for a Parse's text and types when a backend already accepted it, else null. */
+    public PreparedStatement peekVerified(byte[] rest) {
+        return registry.verified(rest);
+    }
+
+    /** Puts back a name whose Close the backend skipped (an error earlier in the pipeline). */
+    public synchronized void redefine(String name, PreparedStatement statement) {
+        if (!byName.containsKey(name)) {
+            registry.retain(statement);
+            byName.put(name, statement);
+        }
+    }
+
     /** Forgets {@code name}; returns what it named, or null. */
     public synchronized PreparedStatement close(String name) {
         PreparedStatement s = byName.remove(name);

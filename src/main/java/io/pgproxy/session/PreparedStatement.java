@@ -1,26 +1,65 @@
 package io.pgproxy.session;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * One distinct statement (query text and parameter types) under its proxy-wide name. The
  * Parse that prepares it on a backend is kept ready to send, so preparing on first use is a
  * copy, not an encoding.
- *
- * @param name         the name backends know it by, {@code __pgproxy_<n>}
- * @param cname        that name as a C string (NUL-terminated), as it goes into Bind, Describe and Close
- * @param parseMessage a whole Parse message ('P', length, name, query, parameter types)
  */
-public record PreparedStatement(String name, byte[] cname, byte[] parseMessage) {
+public final class PreparedStatement {
     /** Statement names starting with this belong to the proxy; client names never reach a backend as such. */
     public static final String NAME_PREFIX = "__pgproxy_";
 
+    private final String name;
+    private final byte[] cname;
+    private final byte[] parseMessage;
+    /** Some backend accepted its Parse: a client's Parse of it cannot fail for its text. */
+    private volatile boolean verified;
+
+    private PreparedStatement(String name, byte[] cname, byte[] parseMessage) {
+        this.name = name;
+        this.cname = cname;
+        this.parseMessage = parseMessage;
+    }
+
     static PreparedStatement of(String name, byte[] rest) {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        byte[] cname = java.util.Arrays.copyOf(n, n.length + 1);
+        byte[] cname = Arrays.copyOf(n, n.length + 1);
         int length = 4 + cname.length + rest.length;
-        java.nio.ByteBuffer m = java.nio.ByteBuffer.allocate(1 + length);
+        ByteBuffer m = ByteBuffer.allocate(1 + length);
         m.put((byte) 'P').putInt(length).put(cname).put(rest);
         return new PreparedStatement(name, cname, m.array());
+    }
+
+    /** The name backends know it by, {@code __pgproxy_<n>}. */
+    public String name() {
+        return name;
+    }
+
+    /** The name as a C string (NUL-terminated), as it goes into Bind, Describe and Close. */
+    public byte[] cname() {
+        return cname;
+    }
+
+    /** A whole Parse message: 'P', length, name, query, parameter types. */
+    public byte[] parseMessage() {
+        return parseMessage;
+    }
+
+    public boolean verified() {
+        return verified;
+    }
+
+    /** A backend answered its Parse with ParseComplete. */
+    public void verify() {
+        verified = true;
+    }
+
+    @Override
+    public String toString() {
+        return name;
     }
 }

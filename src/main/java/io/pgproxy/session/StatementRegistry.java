@@ -53,6 +53,27 @@ public final class StatementRegistry {
         return e.statement;
     }
 
+    /** The statement for this text and types if some backend has accepted it, else null; no reference taken. */
+    public PreparedStatement verified(byte[] rest) {
+        Entry e = statements.get(Key.of(rest));
+        return e != null && e.statement.verified() ? e.statement : null;
+    }
+
+    /** Takes another reference to a statement some client already holds. */
+    void retain(PreparedStatement statement) {
+        byte[] message = statement.parseMessage();
+        Key key = Key.of(Arrays.copyOfRange(message, 5 + statement.cname().length, message.length));
+        statements.compute(key, (k, e) -> {
+            if (e == null) {
+                e = new Entry(statement);
+            }
+            if (e.statement == statement) {
+                e.references++;
+            }
+            return e;
+        });
+    }
+
     /** Drops one reference; the name is forgotten when no client holds it. */
     public void release(PreparedStatement statement) {
         byte[] message = statement.parseMessage();

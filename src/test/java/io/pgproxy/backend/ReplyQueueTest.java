@@ -17,6 +17,7 @@ class ReplyQueueTest {
     private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
 
     private final ReplyQueue q = new ReplyQueue();
+    private final AtomicInteger skipped = new AtomicInteger();
     private final ByteArrayOutputStream emitted = new ByteArrayOutputStream();
     private final ReplyQueue.Emitter emitter = b -> {
         byte[] bytes = new byte[b.remaining()];
@@ -59,7 +60,7 @@ class ReplyQueueTest {
 
     @Test
     void aSyntheticReplyWithNothingOwedGoesOutAtOnce() throws Exception {
-        q.synthesize(PARSE_COMPLETE, emitter);
+        q.synthesize(PARSE_COMPLETE, skipped::incrementAndGet, emitter);
         assertEquals(5, emitted.size());
         assertTrue(q.isEmpty());
     }
@@ -68,7 +69,7 @@ class ReplyQueueTest {
     void aSyntheticReplyWaitsForTheRepliesBeforeIt() throws Exception {
         q.expect(ReplyQueue.BIND);
         q.expect(ReplyQueue.EXECUTE);
-        q.synthesize(PARSE_COMPLETE, emitter);
+        q.synthesize(PARSE_COMPLETE, skipped::incrementAndGet, emitter);
         q.expect(ReplyQueue.BIND);
         q.expect(ReplyQueue.SYNC);
         assertEquals(0, emitted.size());
@@ -81,13 +82,14 @@ class ReplyQueueTest {
         q.expect(ReplyQueue.BIND);
         q.expect(ReplyQueue.EXECUTE);
         q.expect(ReplyQueue.PARSE, undone::incrementAndGet);
-        q.synthesize(PARSE_COMPLETE, emitter);
+        q.synthesize(PARSE_COMPLETE, skipped::incrementAndGet, emitter);
         q.expectHidden(ReplyQueue.PARSE, undone::incrementAndGet);
         q.expect(ReplyQueue.BIND);
         q.expect(ReplyQueue.SYNC);
         assertEquals("2EZ", replay("2EZ"));
         assertEquals(2, undone.get());
         assertEquals(0, emitted.size(), "the synthetic reply stood for a skipped message");
+        assertEquals(1, skipped.get());
         assertTrue(q.isEmpty());
     }
 
@@ -97,11 +99,11 @@ class ReplyQueueTest {
         q.expect(ReplyQueue.BIND);
         assertEquals("E", replay("E"));
         q.expect(ReplyQueue.PARSE, undone::incrementAndGet);
-        q.synthesize(PARSE_COMPLETE, emitter);
+        q.synthesize(PARSE_COMPLETE, skipped::incrementAndGet, emitter);
         assertEquals(1, undone.get());
         assertEquals(0, emitted.size());
         q.expect(ReplyQueue.SYNC);
-        q.synthesize(PARSE_COMPLETE, emitter);
+        q.synthesize(PARSE_COMPLETE, skipped::incrementAndGet, emitter);
         assertEquals("Z+1", replay("Z"));
     }
 
@@ -120,6 +122,25 @@ class ReplyQueueTest {
         q.expect(ReplyQueue.SYNC);
         assertEquals("NSA1NZ", replay("NSA1NZ"));
         assertFalse(q.lost());
+    }
+
+    @Test
+    void aCompletedMessageReportsItsOutcome() {
+        AtomicInteger done = new AtomicInteger();
+        q.expectHidden(ReplyQueue.PARSE, new ReplyQueue.Outcome() {
+            @Override
+            public void done() {
+                done.incrementAndGet();
+            }
+
+            @Override
+            public void notDone() {
+                done.addAndGet(100);
+            }
+        });
+        q.expect(ReplyQueue.SYNC);
+        assertEquals("-1Z", replay("1Z"));
+        assertEquals(1, done.get());
     }
 
     @Test
