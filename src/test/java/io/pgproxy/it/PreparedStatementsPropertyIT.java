@@ -18,8 +18,11 @@ import net.jqwik.api.lifecycle.BeforeContainer;
 import net.jqwik.api.statistics.Statistics;
 
 import java.io.IOException;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +45,8 @@ import static io.pgproxy.it.ExtendedProtocol.TEXT;
  * <p>The queries are pure expressions, so a program's answers do not depend on other clients.
  */
 class PreparedStatementsPropertyIT {
-    private static final Duration READ_TIMEOUT = Duration.ofSeconds(5);
+    /** Long enough for a client to wait its turn for one of the two backends, short enough to fail a withheld answer. */
+    private static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
 
     private static PostgresFixture pg;
 
@@ -65,7 +69,7 @@ class PreparedStatementsPropertyIT {
     /** A query text with its parameters; one of them fails for a parameter of 0 (division by zero). */
     private record Text(String sql, Param... params) {
         int[] types() {
-            return java.util.Arrays.stream(params).mapToInt(p -> p == Param.INT ? INT4 : TEXT).toArray();
+            return Arrays.stream(params).mapToInt(p -> p == Param.INT ? INT4 : TEXT).toArray();
         }
     }
 
@@ -81,8 +85,8 @@ class PreparedStatementsPropertyIT {
     private static final List<String> STATEMENTS = List.of("", "s1", "s2", "s3", "s4", "nope");
     private static final List<String> PORTALS = List.of("", "p1", "p2");
     private static final List<String> QUERIES = List.of("BEGIN", "COMMIT", "ROLLBACK", "select 1", "DEALLOCATE ALL");
-    private static final List<String> INT_VALUES = java.util.Arrays.asList("0", "1", "2", "3", null);
-    private static final List<String> TEXT_VALUES = java.util.Arrays.asList("a", "bc", null);
+    private static final List<String> INT_VALUES = Arrays.asList("0", "1", "2", "3", null);
+    private static final List<String> TEXT_VALUES = Arrays.asList("a", "bc", null);
 
     // ------------------------------------------------------------------ generated operations
 
@@ -263,6 +267,7 @@ class PreparedStatementsPropertyIT {
         }
     }
 
+    /** About 10 s for 40 tries; BOUNDED stops shrinking after jqwik's default of 10 s. */
     @Property(tries = 40, shrinking = ShrinkingMode.BOUNDED)
     void everyClientGetsWhatADirectConnectionGets(@ForAll("programs") List<List<BatchOp>> raw) throws Exception {
         List<Program> programs = raw.stream().map(Program::compile).toList();
@@ -287,7 +292,7 @@ class PreparedStatementsPropertyIT {
             StringBuilder report = new StringBuilder(failed.size() + " of " + programs.size()
                     + " clients got answers a direct connection does not give\n");
             // Timeouts are often a consequence of another client's failure holding a backend: real differences first.
-            failed.stream().sorted(java.util.Comparator.comparing(o -> o.problem().startsWith("timed out")))
+            failed.stream().sorted(Comparator.comparing(o -> o.problem().startsWith("timed out")))
                     .forEach(o -> report.append(explain(o, programs.get(o.client()))));
             report.append("all programs:\n");
             for (int c = 0; c < programs.size(); c++) {
@@ -344,7 +349,7 @@ class PreparedStatementsPropertyIT {
                     }
                 } catch (IOException e) {
                     return new Outcome(client, i, want, got,
-                            (e instanceof java.net.SocketTimeoutException ? "timed out: " : "read failed: ") + e.getMessage());
+                            (e instanceof SocketTimeoutException ? "timed out: " : "read failed: ") + e.getMessage());
                 }
                 if (!got.equals(want)) {
                     return new Outcome(client, i, want, got, "different answer");
