@@ -3,6 +3,7 @@ package io.pgproxy.backend;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -61,7 +62,14 @@ public final class ReplyQueue {
         void emit(ByteBuffer bytes) throws IOException;
     }
 
+    /**
+     * Orders entries and the statement bookkeeping done between them, across all queues: a
+     * DEALLOCATE ALL forgets exactly what was defined before it in the stream.
+     */
+    private static final AtomicLong CLOCK = new AtomicLong();
+
     private final ReentrantLock lock = new ReentrantLock();
+    private long[] stamps = new long[16];
     private byte[] kinds = new byte[16];
     private boolean[] hidden = new boolean[16];
     private Object[] payloads = new Object[16];
@@ -69,6 +77,15 @@ public final class ReplyQueue {
     private int size;
     /** An error ended the current extended-protocol request: entries up to the next Sync get no reply. */
     private boolean skipping;
+    /**
+     * A statement that may deallocate prepared statements is among the entries: until they are
+     * all answered, which statements the backend holds is uncertain.
+     */
+    private boolean deallocationPending;
+    /** The stamp of the last simple Query that may deallocate; 0 when none is unanswered. */
+    private long deallocationStamp;
+    private final java.util.concurrent.locks.Condition answered = lock.newCondition();
+    private boolean awaiting;
     /** A reply arrived that matches no entry: the proxy lost track of this backend. */
     private volatile boolean lost;
 
@@ -95,12 +112,19 @@ public final class ReplyQueue {
         add(kind, true, outcome);
     }
 
-    /** Entries for a run of relayed messages, {@code kinds[0, n)}. */
-    public void expectAll(byte[] runKinds, int n) {
+    /**
+     * Entries for a run of relayed messages, {@code kinds[0, n)}; the one at {@code deallocating}
+     * (or none, -1) is a simple Query that may deallocate prepared statements.
+     */
+    public void expectAll(byte[] runKinds, int n, int deallocating) {
         lock.lock();
         try {
             for (int i = 0; i < n; i++) {
                 addLocked(runKinds[i], false, null);
+                if (i == deallocating && size > 0) {
+                    deallocationPending = true;
+                    deallocationStamp = stamps[(head + size - 1) % kinds.length];
+                }
             }
         } finally {
             lock.unlock();
@@ -129,6 +153,60 @@ public final class ReplyQueue {
         }
     }
 
+    /** The messages about to be appended include one that may deallocate prepared statements. */
+    public void expectDeallocation() {
+        lock.lock();
+        try {
+            deallocationPending = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits, bounded, until a simple Query that may deallocate prepared statements has been
+     * answered, so the client's names are known again. True if none is left unanswered.
+     */
+    public boolean awaitDeallocation(java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        lock.lock();
+        try {
+            while (deallocationStamp != 0 && size > 0 && stamps[head] <= deallocationStamp) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                awaiting = true;
+                answered.awaitNanos(left);
+            }
+            deallocationStamp = 0;
+            return true;
+        } finally {
+            awaiting = false;
+            lock.unlock();
+        }
+    }
+
+    /** True while a simple Query that may deallocate statements is unanswered. */
+    public boolean deallocationUnanswered() {
+        lock.lock();
+        try {
+            return deallocationStamp != 0 && size > 0 && stamps[head] <= deallocationStamp;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** True while a possible deallocation is unanswered: the backend's statement list may be stale. */
+    public boolean deallocationPending() {
+        lock.lock();
+        try {
+            return deallocationPending;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public boolean isEmpty() {
         lock.lock();
         try {
@@ -151,6 +229,8 @@ public final class ReplyQueue {
             head = 0;
             size = 0;
             skipping = false;
+            deallocationPending = false;
+            deallocationStamp = 0;
         } finally {
             lock.unlock();
         }
@@ -160,6 +240,21 @@ public final class ReplyQueue {
         lock.lock();
         try {
             addLocked(kind, hide, payload);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A stamp later than every entry appended so far. */
+    public static long stamp() {
+        return CLOCK.incrementAndGet();
+    }
+
+    /** The stamp of the entry whose replies the reader is relaying (its lock held); MAX_VALUE when none. */
+    public long headStamp() {
+        lock.lock();
+        try {
+            return size == 0 ? Long.MAX_VALUE : stamps[head];
         } finally {
             lock.unlock();
         }
@@ -179,6 +274,7 @@ public final class ReplyQueue {
             grow();
         }
         int i = (head + size) % kinds.length;
+        stamps[i] = CLOCK.incrementAndGet();
         kinds[i] = kind;
         hidden[i] = hide;
         payloads[i] = payload;
@@ -187,15 +283,18 @@ public final class ReplyQueue {
 
     private void grow() {
         int n = kinds.length * 2;
+        long[] st = new long[n];
         byte[] k = new byte[n];
         boolean[] h = new boolean[n];
         Object[] p = new Object[n];
         for (int j = 0; j < size; j++) {
             int i = (head + j) % kinds.length;
+            st[j] = stamps[i];
             k[j] = kinds[i];
             h[j] = hidden[i];
             p[j] = payloads[i];
         }
+        stamps = st;
         kinds = k;
         hidden = h;
         payloads = p;
@@ -232,8 +331,6 @@ public final class ReplyQueue {
                 }
                 // The error reaches the client even for a message the proxy added: it stands
                 // in for the error the client's own message would have met.
-                notDone(payloads[head]);
-                popQuietly();
                 skipping = true;
                 skipToSync();
                 return FORWARD;
@@ -285,17 +382,32 @@ public final class ReplyQueue {
         payloads[head] = null;
         head = (head + 1) % kinds.length;
         size--;
+        if (size == 0) {
+            deallocationPending = false;
+        }
+        if (awaiting) {
+            answered.signalAll();
+        }
     }
 
-    /** Pops the entries the backend will not answer; stops at a Sync, whose ReadyForQuery comes. */
+    /**
+     * Pops the failed entry and those the backend will not answer; stops at a Sync, whose
+     * ReadyForQuery comes. What they assumed is undone last first, so a Close and a Parse of
+     * one name in the skipped run leave the name as it was before them.
+     */
     private void skipToSync() {
+        Object[] undo = new Object[size];
+        int n = 0;
         while (size > 0) {
             if (kinds[head] == SYNC) {
                 skipping = false;
-                return;
+                break;
             }
-            notDone(payloads[head]);
+            undo[n++] = payloads[head];
             popQuietly();
+        }
+        while (n > 0) {
+            notDone(undo[--n]);
         }
     }
 

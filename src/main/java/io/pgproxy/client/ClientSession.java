@@ -356,9 +356,14 @@ public final class ClientSession implements Runnable, BackendSink {
                 b.pendingSinceSync(scanner.pendingAfter);
                 scanner.sawRequest = false;
             }
+            if (scanner.mayDeallocate) {
+                b.replies().expectDeallocation();
+                scanner.mayDeallocate = false;
+            }
             if (scanner.kindCount > 0) {
-                b.replies().expectAll(scanner.kinds, scanner.kindCount);
+                b.replies().expectAll(scanner.kinds, scanner.kindCount, scanner.deallocatingKind);
                 scanner.kindCount = 0;
+                scanner.deallocatingKind = -1;
             }
             if (scanner.pin != null) {
                 pin(scanner.pin);
@@ -470,11 +475,13 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         if (editor != null && (tag.equals("DISCARD ALL") || tag.equals("DEALLOCATE ALL"))) {
             // The backend dropped every prepared statement, other clients' too; the client's
-            // own names are gone, as on a direct connection.
-            editor.statements().clear();
+            // own names are gone, as on a direct connection. Only those defined before this
+            // statement: the client may have pipelined new ones after it.
             BackendConnection b = backend;
+            long before = b != null ? b.replies().headStamp() : Long.MAX_VALUE;
+            editor.statements().clearBefore(before);
             if (b != null) {
-                b.statements().clear();
+                b.statements().clearBefore(before);
             }
         }
         if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {

@@ -42,6 +42,10 @@ final class RequestScanner extends FrameScanner {
     boolean sawRequest;
     boolean pendingAfter;
     PinReason pin;
+    /** A statement in this run may deallocate prepared statements; handed to the session with the run. */
+    boolean mayDeallocate;
+    /** The run's entry (index into kinds) of a simple Query that may deallocate, or -1. */
+    int deallocatingKind = -1;
     /** Plain SETs seen in this run, in order; handed to the session with the run. */
     final java.util.ArrayDeque<SetStatement.Assignment> sets = new java.util.ArrayDeque<>();
 
@@ -213,6 +217,12 @@ final class RequestScanner extends FrameScanner {
         byte[] head = new byte[Math.min(textEnd - start, SetStatement.MAX_LENGTH)];
         buffer.get(start, head);
         String text = new String(head, StandardCharsets.UTF_8);
+        if (PinDetector.mayDeallocate(text)) {
+            mayDeallocate = true;
+            if (tag == 'Q' && edit) {
+                deallocatingKind = kindCount - 1;
+            }
+        }
         PinReason r = PinDetector.peekStatement(text);
         if (r != null && pin == null) {
             pin = r;

@@ -31,6 +31,7 @@ final class StatementEditor {
     private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
     private static final byte[] CLOSE_COMPLETE = {'3', 0, 0, 0, 4};
     private static final byte[] UNNAMED = {0};
+    private static final java.time.Duration DEALLOCATION_WAIT = java.time.Duration.ofSeconds(30);
     private static final byte[] READY_FOR_QUERY_IDLE = {'Z', 0, 0, 0, 5, 'I'};
     private static final String FOREIGN_PREFIX = PreparedStatement.NAME_PREFIX + "client_";
 
@@ -70,7 +71,7 @@ final class StatementEditor {
         byte tag = buffer.get(at);
         int length = buffer.getInt(at + 1);
         if (tag == 'B') {
-            editBind(scanner, buffer, at, length, lease.backend(), out);
+            editBind(scanner, buffer, at, length, settled(lease.backend(), out), out);
             return;
         }
         if (tag == 'S') {
@@ -83,8 +84,8 @@ final class StatementEditor {
         byte[] message = wholeMessage(buffer, at, length, channel);
         switch (tag) {
             case 'P' -> editParse(scanner, message, lease, out);
-            case 'D' -> editDescribe(message, lease.backend(), out);
-            case 'C' -> editClose(message, lease.backend(), out);
+            case 'D' -> editDescribe(message, settled(lease.backend(), out), out);
+            case 'C' -> editClose(message, settled(lease.backend(), out), out);
             default -> throw new IllegalStateException("not an editable message: " + (char) tag);
         }
     }
@@ -104,13 +105,14 @@ final class StatementEditor {
         if (existing == null && scanner.quiet) {
             PreparedStatement known = statements.peekVerified(rest);
             if (known != null) {
-                statements.define(name, rest);
+                statements.define(name, rest, ReplyQueue.stamp());
                 counters.hit();
                 toClient.emit(ByteBuffer.wrap(PARSE_COMPLETE));
                 return;
             }
         }
-        BackendConnection b = lease.backend();
+        BackendConnection b = settled(lease.backend(), out);
+        existing = statements.get(name);
         if (existing != null) {
             // PostgreSQL refuses to redefine a name (42P05): let the backend say so, by
             // parsing the proxy's name for it where that name exists.
@@ -119,7 +121,7 @@ final class StatementEditor {
             b.replies().expect(ReplyQueue.PARSE);
             return;
         }
-        PreparedStatement s = statements.define(name, rest);
+        PreparedStatement s = statements.define(name, rest, ReplyQueue.stamp());
         if (b.status() == TransactionStatus.FAILED) {
             // Inside a failed transaction PostgreSQL refuses a Parse (25P02) unless it ends the
             // transaction: send it unnamed so the backend decides, and forget the name if it fails.
@@ -127,23 +129,32 @@ final class StatementEditor {
             b.replies().expect(ReplyQueue.PARSE, () -> statements.undefine(name, s));
             return;
         }
-        if (b.statements().use(s.name())) {
+        if (b.statements().use(s.name()) && !b.replies().deallocationPending()) {
             counters.hit();
             b.replies().synthesize(PARSE_COMPLETE, () -> statements.undefine(name, s), toClient);
             return;
         }
-        prepare(s, b, out, false, new ReplyQueue.Outcome() {
-            @Override
-            public void done() {
-                s.verify();
-            }
+        prepare(s, b, out, false, () -> statements.undefine(name, s));
+    }
 
-            @Override
-            public void notDone() {
-                b.statements().remove(s.name());
-                statements.undefine(name, s);
+    /**
+     * The backend, once a DEALLOCATE or DISCARD sent ahead of this message has been answered:
+     * until then the client's names may or may not still exist. Sends what is queued first, so
+     * the backend has it to answer. Rare (such a statement pipelined before uses of names).
+     */
+    private BackendConnection settled(BackendConnection b, Outbox out) throws IOException {
+        if (b.replies().deallocationUnanswered()) {
+            out.flushTo(b);
+            try {
+                if (!b.replies().awaitDeallocation(DEALLOCATION_WAIT)) {
+                    throw new IOException(b.id() + " did not answer a DEALLOCATE/DISCARD within " + DEALLOCATION_WAIT);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for " + b.id());
             }
-        });
+        }
+        return b;
     }
 
     private void editBind(RequestScanner scanner, ByteBuffer buffer, int at, int length, BackendConnection b,
@@ -176,7 +187,7 @@ final class StatementEditor {
         PreparedStatement closed = statements.close(name);
         if (closed != null) {
             // The backend's copy stays for other clients; the client's name is gone.
-            b.replies().synthesize(CLOSE_COMPLETE, () -> statements.redefine(name, closed), toClient);
+            b.replies().synthesize(CLOSE_COMPLETE, () -> statements.redefine(name, closed, ReplyQueue.stamp()), toClient);
             return;
         }
         out.add(framed((byte) 'C', (byte) 'S', foreign(name)));
@@ -194,11 +205,20 @@ final class StatementEditor {
     }
 
     private void ensurePrepared(PreparedStatement s, BackendConnection b, Outbox out) {
-        if (b.statements().use(s.name())) {
+        if (b.statements().use(s.name()) && !b.replies().deallocationPending()) {
             counters.hit();
             return;
         }
-        prepare(s, b, out, true, new ReplyQueue.Outcome() {
+        prepare(s, b, out, true, null);
+    }
+
+    /**
+     * Sends a Parse of {@code s} (hidden: its reply is dropped) and records it on the backend;
+     * if the backend fails or skips it, the record is undone and then {@code alsoUndo} runs.
+     */
+    private void prepare(PreparedStatement s, BackendConnection b, Outbox out, boolean hidden, Runnable alsoUndo) {
+        boolean mayHold = b.statements().mayHold(s.name());
+        ReplyQueue.Outcome undo = new ReplyQueue.Outcome() {
             @Override
             public void done() {
                 s.verify();
@@ -206,17 +226,30 @@ final class StatementEditor {
 
             @Override
             public void notDone() {
-                b.statements().remove(s.name());
+                if (mayHold) {
+                    // Whether its Close ran or was skipped too, the backend may or may not hold it.
+                    b.statements().doubt(s.name(), ReplyQueue.stamp());
+                } else {
+                    b.statements().remove(s.name());
+                }
+                if (alsoUndo != null) {
+                    alsoUndo.run();
+                }
             }
-        });
-    }
-
-    private void prepare(PreparedStatement s, BackendConnection b, Outbox out, boolean hidden,
-                         ReplyQueue.Outcome undo) {
-        String evicted = b.statements().add(s.name(), Math.max(1, capacity.getAsInt()));
-        if (evicted != null) {
+        };
+        if (mayHold) {
+            // Held, unless a DEALLOCATE or DISCARD still in flight drops it, or a skipped Close
+            // left it in doubt: closing a statement that is gone is no error, so Close then
+            // Parse is right either way.
+            out.add(framed((byte) 'C', (byte) 'S', s.cname()));
+            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(s.name(), ReplyQueue.stamp()));
+        }
+        // Inside a transaction nothing is evicted: a statement the transaction uses could not be
+        // prepared again if the transaction failed (25P02). The surplus goes at the next Parse outside.
+        int limit = b.status() == TransactionStatus.IDLE ? Math.max(1, capacity.getAsInt()) : Integer.MAX_VALUE;
+        for (String evicted : b.statements().add(s.name(), limit, ReplyQueue.stamp())) {
             out.add(framed((byte) 'C', (byte) 'S', cstring(evicted)));
-            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().restore(evicted));
+            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(evicted, ReplyQueue.stamp()));
             counters.evicted();
         }
         out.add(s.parseMessage());

@@ -61,6 +61,16 @@ public final class PinDetector {
     }
 
     /**
+     * Whether a statement may deallocate prepared statements (DEALLOCATE, DISCARD ALL), judged
+     * from its first 256 characters; errs towards yes. Its command tag is the real signal, but
+     * it arrives after statements the client may already have pipelined behind it.
+     */
+    public static boolean mayDeallocate(String statement) {
+        String text = statement.substring(0, Math.min(statement.length(), PEEK_CHARS)).toLowerCase(Locale.ROOT);
+        return text.contains("deallocate") || text.contains("discard");
+    }
+
+    /**
      * Looks at the start of a statement's text (the body of Query, or of Parse after its name)
      * for what no command tag reveals.
      */

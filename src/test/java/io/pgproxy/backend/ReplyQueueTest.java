@@ -144,6 +144,20 @@ class ReplyQueueTest {
     }
 
     @Test
+    void aPossibleDeallocationIsAwaitedUntilItsQueryIsAnswered() throws Exception {
+        q.expectAll(new byte[]{ReplyQueue.SIMPLE, ReplyQueue.BIND}, 2, 0);
+        assertTrue(q.deallocationUnanswered());
+        assertTrue(q.deallocationPending());
+        assertFalse(q.awaitDeallocation(java.time.Duration.ofMillis(1)), "not answered yet");
+        assertEquals("CZ", replay("CZ"));
+        assertFalse(q.deallocationUnanswered(), "its ReadyForQuery came; the Bind after it does not matter");
+        assertTrue(q.awaitDeallocation(java.time.Duration.ofMillis(1)));
+        assertTrue(q.deallocationPending(), "statements stay in doubt until everything sent is answered");
+        replay("2");
+        assertFalse(q.deallocationPending());
+    }
+
+    @Test
     void aReplyThatMatchesNothingMarksTheQueueLost() {
         q.expect(ReplyQueue.PARSE);
         replay("2");
@@ -157,7 +171,7 @@ class ReplyQueueTest {
         for (int i = 0; i < k.length; i++) {
             k[i] = kinds.get(i);
         }
-        q.expectAll(k, k.length);
+        q.expectAll(k, k.length, -1);
         assertEquals("DsIZ", replay("DsIZ"));
         assertTrue(q.isEmpty());
         assertNull(q.takeSynthetic());

@@ -7,6 +7,7 @@ import io.pgproxy.it.ExtendedProtocol.Be;
 import io.pgproxy.it.ExtendedProtocol.Conversation;
 import io.pgproxy.it.ExtendedProtocol.Fe;
 import io.pgproxy.pool.Pool;
+import io.pgproxy.session.StatementCounters;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,7 +15,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
-import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -464,31 +464,15 @@ class PreparedStatementsIT {
                     .map(m -> ExtendedProtocol.reduce(m).detail()).findFirst().orElseThrow();
             assertTrue(onBackend.equals("['1']") || onBackend.equals("['2']"), "at most two on the backend: " + onBackend);
 
-            Pool pool = pool(proxy);
-            long prepares = counter(pool, "prepares");
-            long hits = counter(pool, "hits");
-            long evictions = counter(pool, "evictions");
+            StatementCounters c = pool(proxy).preparedStatements();
+            long prepares = c.prepares();
+            long hits = c.hits();
+            long evictions = c.evictions();
             String counters = "prepares=" + prepares + " hits=" + hits + " evictions=" + evictions;
             assertTrue(prepares >= texts.size() + 2, counters);
             assertTrue(evictions >= texts.size(), counters);
             assertTrue(evictions <= prepares, counters);
             assertTrue(hits >= 1, counters);
-        }
-    }
-
-    /**
-     * {@code Pool.preparedStatements()} comes with issue 5; it is looked up reflectively so that this class
-     * compiles before the feature does. Replace with the direct call once it has landed.
-     */
-    private static long counter(Pool pool, String name) {
-        try {
-            Method stats = Pool.class.getMethod("preparedStatements");
-            Object counters = stats.invoke(pool);
-            Method m = counters.getClass().getMethod(name);
-            m.setAccessible(true);
-            return ((Number) m.invoke(counters)).longValue();
-        } catch (ReflectiveOperationException e) {
-            return fail("Pool.preparedStatements()." + name + "() is missing: " + e);
         }
     }
 }

@@ -268,7 +268,7 @@ class PreparedStatementsPropertyIT {
     }
 
     /** About 10 s for 40 tries; BOUNDED stops shrinking after jqwik's default of 10 s. */
-    @Property(tries = 40, shrinking = ShrinkingMode.BOUNDED)
+    @Property(tries = 60, shrinking = ShrinkingMode.BOUNDED)
     void everyClientGetsWhatADirectConnectionGets(@ForAll("programs") List<List<BatchOp>> raw) throws Exception {
         List<Program> programs = raw.stream().map(Program::compile).toList();
         List<List<List<Be>>> expected = runConcurrently(programs.size(), c -> direct(programs.get(c)));

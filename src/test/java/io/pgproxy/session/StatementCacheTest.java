@@ -3,11 +3,13 @@ package io.pgproxy.session;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,9 +28,9 @@ class StatementCacheTest {
         StatementRegistry registry = new StatementRegistry();
         ClientStatements a = new ClientStatements(registry);
         ClientStatements b = new ClientStatements(registry);
-        PreparedStatement s1 = a.define("s1", rest("select 1"));
-        PreparedStatement s2 = b.define("other", rest("select 1"));
-        PreparedStatement s3 = b.define("s3", rest("select 2"));
+        PreparedStatement s1 = a.define("s1", rest("select 1"), 0);
+        PreparedStatement s2 = b.define("other", rest("select 1"), 0);
+        PreparedStatement s3 = b.define("s3", rest("select 2"), 0);
         assertSame(s1, s2);
         assertNotEquals(s1.name(), s3.name());
         assertTrue(s1.name().startsWith(PreparedStatement.NAME_PREFIX));
@@ -51,8 +53,8 @@ class StatementCacheTest {
         StatementRegistry registry = new StatementRegistry();
         ClientStatements a = new ClientStatements(registry);
         ClientStatements b = new ClientStatements(registry);
-        a.define("x", rest("select 1"));
-        b.define("y", rest("select 1"));
+        a.define("x", rest("select 1"), 0);
+        b.define("y", rest("select 1"), 0);
         a.close("x");
         assertEquals(1, registry.size());
         b.clear();
@@ -64,9 +66,9 @@ class StatementCacheTest {
     void undefineLeavesANameThatWasReusedSince() {
         StatementRegistry registry = new StatementRegistry();
         ClientStatements a = new ClientStatements(registry);
-        PreparedStatement first = a.define("x", rest("select 1"));
+        PreparedStatement first = a.define("x", rest("select 1"), 0);
         a.close("x");
-        PreparedStatement second = a.define("x", rest("select 2"));
+        PreparedStatement second = a.define("x", rest("select 2"), 0);
         a.undefine("x", first);
         assertSame(second, a.get("x"));
         a.undefine("x", second);
@@ -77,14 +79,39 @@ class StatementCacheTest {
     @Test
     void backendStatementsEvictTheLeastRecentlyUsed() {
         BackendStatements b = new BackendStatements();
-        assertNull(b.add("a", 2));
-        assertNull(b.add("b", 2));
+        assertEquals(List.of(), b.add("a", 2, 1));
+        assertEquals(List.of(), b.add("b", 2, 2));
         assertTrue(b.use("a"));
-        assertEquals("b", b.add("c", 2));
+        assertEquals(List.of("b"), b.add("c", 2, 3));
         assertFalse(b.use("b"));
-        b.restore("b");
+        b.doubt("b", 4);
         assertEquals(3, b.size());
-        b.clear();
+        assertFalse(b.use("b"), "in doubt: not trusted");
+        assertTrue(b.mayHold("b"), "in doubt: closed before it is parsed again");
+        b.clearBefore(3);
         assertFalse(b.use("a"));
+        assertTrue(b.use("c"), "sent after the DEALLOCATE ALL");
+        b.clear();
+        assertEquals(0, b.size());
+    }
+
+    @Test
+    void aSurplusFromInsideATransactionIsEvictedAtTheNextAdd() {
+        BackendStatements b = new BackendStatements();
+        b.add("a", Integer.MAX_VALUE, 1);
+        b.add("b", Integer.MAX_VALUE, 2);
+        b.add("c", Integer.MAX_VALUE, 3);
+        assertEquals(List.of("a", "b"), b.add("d", 2, 4));
+        assertEquals(2, b.size());
+    }
+
+    @Test
+    void deallocateAllForgetsOnlyNamesDefinedBeforeIt() {
+        ClientStatements a = new ClientStatements(new StatementRegistry());
+        a.define("old", rest("select 1"), 10);
+        a.define("new", rest("select 2"), 30);
+        a.clearBefore(20);
+        assertNull(a.get("old"));
+        assertNotNull(a.get("new"));
     }
 }
