@@ -435,6 +435,40 @@ class PreparedStatementsIT {
      * statements dropped from a backend's LRU.
      */
     @Test
+    void aParseOfAnAcceptedStatementWithoutABackendIsAnsweredWithoutALease() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n");
+             Conversation a = client(proxy); Conversation b = client(proxy)) {
+            String text = "select 41 + 1 as answer";
+            assertEquals("12DCZ", tags(a.exchange(List.of(parse("a", text), bind("", "a"), execute("", 0), sync()))));
+            Pool pool = pool(proxy);
+            long leases = pool.acquiredTotal();
+            long hits = pool.preparedStatements().hits();
+
+            assertEquals("1Z", tags(b.exchange(List.of(parse("b", text), sync()))));
+            assertEquals(leases, pool.acquiredTotal(), "no backend was leased for Parse and Sync");
+            assertEquals(hits + 1, pool.preparedStatements().hits());
+
+            assertEquals(List.of("['42']"), rows(b.exchange(List.of(bind("", "b"), execute("", 0), sync()))));
+            assertEquals(leases + 1, pool.acquiredTotal());
+        }
+    }
+
+    @Test
+    void usesOfNamesPipelinedAfterADeallocateWaitForItsAnswer() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n"); Twin t = Twin.open(proxy)) {
+            t.same(parse("s1", DOUBLED), sync());
+            // Not a deallocation, though its text says "discard": s1 still exists afterwards.
+            List<Be> kept = t.same(query("select 'discard nothing' as note"), bind("", "s1", "4"), execute("", 0), sync());
+            assertEquals("['8']", rows(kept).getLast());
+            List<Be> gone = t.same(query("DEALLOCATE ALL"), bind("", "s1", "4"), execute("", 0), sync());
+            assertEquals("26000", sqlStates(gone));
+            // A name parsed after the DEALLOCATE ALL in the same pipeline survives it.
+            List<Be> fresh = t.same(query("DEALLOCATE ALL"), parse("s1", DOUBLED), bind("", "s1", "5"), execute("", 0), sync());
+            assertEquals(List.of("['10']"), rows(fresh));
+        }
+    }
+
+    @Test
     void lruEvictionWithTwoStatementsPerBackendAndThePoolsCounters() throws Exception {
         List<String> texts = List.of("select 1 as one", "select 2 as two", "select 3 as three", "select 4 as four");
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.max-prepared-statements = 2\n");
