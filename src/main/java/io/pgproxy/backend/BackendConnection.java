@@ -59,6 +59,9 @@ public final class BackendConnection {
     private final ReplyQueue replies = new ReplyQueue();
     private final BackendStatements statements = new BackendStatements();
     private volatile boolean tracking;
+    /** What its pool handed it out with (a permit); null while not leased. */
+    private final java.util.concurrent.atomic.AtomicReference<Object> leaseToken =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     private volatile BackendSink sink;
     private volatile boolean watchCommands;
@@ -146,6 +149,16 @@ public final class BackendConnection {
      */
     public Map<String, String> assumedParameters() {
         return assumed;
+    }
+
+    /** Marks the connection leased, holding {@code token} for its pool. */
+    public void leaseToken(Object token) {
+        leaseToken.set(token);
+    }
+
+    /** Takes back the lease token, once: null if the connection was not leased. */
+    public Object takeLeaseToken() {
+        return leaseToken.getAndSet(null);
     }
 
     /** The replies owed message by message, while a client's requests are being edited. */

@@ -13,7 +13,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -42,7 +41,8 @@ public final class Pool {
     private final BooleanSupplier evictElsewhere;
     private final Semaphore permits;
     private final Semaphore reserve;
-    private final Map<BackendConnection, Semaphore> leases = new ConcurrentHashMap<>();
+    /** Leased backends; each holds its permit ({@link BackendConnection#leaseToken}) while leased. */
+    private final AtomicInteger leasedCount = new AtomicInteger();
     private final ConcurrentLinkedDeque<BackendConnection> idle = new ConcurrentLinkedDeque<>();
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicBoolean warming = new AtomicBoolean();
@@ -143,7 +143,8 @@ public final class Pool {
     }
 
     private BackendConnection leased(BackendConnection c, Semaphore permit) {
-        leases.put(c, permit);
+        c.leaseToken(permit);
+        leasedCount.incrementAndGet();
         acquired.increment();
         return c;
     }
@@ -194,7 +195,7 @@ public final class Pool {
      * reset, and kept; or closed when its state is not known to be clean.
      */
     public void release(BackendConnection c) {
-        Semaphore permit = leases.remove(c);
+        Semaphore permit = unlease(c);
         c.detach();
         // Whatever the client changed, the next one's parameters are set from scratch.
         c.forgetParameterState();
@@ -249,7 +250,7 @@ public final class Pool {
      * client's session state is brought over as a diff; closed unless it is clean.
      */
     public void returnIdle(BackendConnection c) {
-        Semaphore permit = leases.remove(c);
+        Semaphore permit = unlease(c);
         c.detach();
         if (!retired && c.isReleasable() && !expired(c, settings)) {
             c.markReleased();
@@ -262,7 +263,7 @@ public final class Pool {
 
     /** Closes a leased backend that must not be reused. */
     public void discard(BackendConnection c) {
-        Semaphore permit = leases.remove(c);
+        Semaphore permit = unlease(c);
         c.detach();
         closeConnection(c);
         releasePermit(permit);
@@ -353,7 +354,16 @@ public final class Pool {
     }
 
     public int leasedConnections() {
-        return leases.size();
+        return leasedCount.get();
+    }
+
+    /** The permit a leased backend holds, taken back once (null if it was not leased). */
+    private Semaphore unlease(BackendConnection c) {
+        Semaphore permit = (Semaphore) c.takeLeaseToken();
+        if (permit != null) {
+            leasedCount.decrementAndGet();
+        }
+        return permit;
     }
 
     public int idleConnections() {
