@@ -469,6 +469,48 @@ class PreparedStatementsIT {
     }
 
     @Test
+    void withTheCacheOffNamesPassThroughUntouched() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.max-prepared-statements = 0\n");
+             Conversation c = client(proxy)) {
+            List<Be> inTransaction = c.exchange(List.of(query("BEGIN"), parse("mine", DOUBLED), bind("", "mine", "21"),
+                    execute("", 0), sync()));
+            assertEquals(List.of("['42']"), rows(inTransaction));
+            List<Be> names = c.exchange(List.of(query("select name from pg_prepared_statements"), sync()));
+            assertEquals(List.of("['mine']"), rows(names), "the backend knows the client's own name");
+            c.exchange(List.of(query("ROLLBACK")));
+            assertEquals(0, pool(proxy).preparedStatements().prepares());
+        }
+    }
+
+    @Test
+    void statementPoolingRunsPgjdbcPreparedStatements() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\npgproxy.pool.mode = statement\n")) {
+            List<Connection> clients = new ArrayList<>();
+            try {
+                for (int i = 0; i < 6; i++) {
+                    clients.add(jdbc(proxy, 1));
+                }
+                for (int round = 0; round < 5; round++) {
+                    for (int i = 0; i < clients.size(); i++) {
+                        try (PreparedStatement ps = clients.get(i).prepareStatement("select ?::int * 2")) {
+                            ps.setInt(1, i + round);
+                            try (ResultSet rs = ps.executeQuery()) {
+                                assertTrue(rs.next());
+                                assertEquals(2 * (i + round), rs.getInt(1));
+                            }
+                        }
+                    }
+                }
+            } finally {
+                for (Connection c : clients) {
+                    c.close();
+                }
+            }
+            assertTrue(pool(proxy).preparedStatements().hits() > 0, pool(proxy).preparedStatements().toString());
+        }
+    }
+
+    @Test
     void lruEvictionWithTwoStatementsPerBackendAndThePoolsCounters() throws Exception {
         List<String> texts = List.of("select 1 as one", "select 2 as two", "select 3 as three", "select 4 as four");
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.max-prepared-statements = 2\n");
