@@ -72,7 +72,7 @@ final class RequestScanner extends FrameScanner {
     protected int onHeader(byte tag, int length) throws ProtocolException {
         FrontendTag t = check(tag, length);
         if (edit) {
-            if (t == FrontendTag.SYNC && quiet) {
+            if (t == FrontendTag.SYNC && quiet && length == 4) {
                 return CUT;
             }
             int e = editDecision(t, length);
