@@ -182,6 +182,50 @@ final class RequestScanner extends FrameScanner {
         return have >= body ? PASS : DEFER;
     }
 
+    /** Words (lower case) without which no look below finds anything. */
+    private static final byte[][] NEEDLES = {bytes("advisory"), bytes("temp"), bytes("dealloc"), bytes("discard")};
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Whether the statement start in {@code [from, to)} may pin, deallocate or be a plain SET:
+     * it starts with SET or contains one of {@link #NEEDLES}, ignoring ASCII case. No allocation.
+     */
+    static boolean worthALook(ByteBuffer b, int from, int to) {
+        int i = from;
+        while (i < to && Character.isWhitespace(b.get(i))) {
+            i++;
+        }
+        if (to - i >= 3 && lower(b.get(i)) == 's' && lower(b.get(i + 1)) == 'e' && lower(b.get(i + 2)) == 't') {
+            return true;
+        }
+        for (byte[] needle : NEEDLES) {
+            if (contains(b, from, to, needle)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean contains(ByteBuffer b, int from, int to, byte[] needle) {
+        outer:
+        for (int i = from; i <= to - needle.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (lower(b.get(i + j)) != needle[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    private static int lower(byte c) {
+        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    }
+
     /** Marks an edited message as sent: it opens an extended-protocol request like any other. */
     void noteEdited() {
         sawRequest = true;
@@ -213,8 +257,13 @@ final class RequestScanner extends FrameScanner {
         if (textEnd == start) {
             return;
         }
-        // One copy of the statement's start serves both looks.
-        byte[] head = new byte[Math.min(textEnd - start, SetStatement.MAX_LENGTH)];
+        int window = Math.min(textEnd - start, SetStatement.MAX_LENGTH);
+        if (!worthALook(buffer, start, start + window)) {
+            // The common statement: none of the words the looks below search for.
+            return;
+        }
+        // One copy of the statement's start serves all looks.
+        byte[] head = new byte[window];
         buffer.get(start, head);
         String text = new String(head, StandardCharsets.UTF_8);
         if (PinDetector.mayDeallocate(text)) {
