@@ -184,7 +184,8 @@ public final class ClientSession implements Runnable, BackendSink {
         if (transactionMode && pool.settings().maxPreparedStatements() > 0) {
             Pool p = pool;
             editor = new StatementEditor(new ClientStatements(context.statements()), p.preparedStatements(),
-                    () -> p.settings().maxPreparedStatements(), bytes -> out.forward(bytes, true));
+                    () -> p.settings().maxPreparedStatements(),
+                    () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true));
         }
         Map<String, String> requested = new java.util.LinkedHashMap<>(params);
         requested.putAll(optionValues);

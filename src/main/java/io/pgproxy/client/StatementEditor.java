@@ -38,14 +38,29 @@ final class StatementEditor {
     private final ClientStatements statements;
     private final StatementCounters counters;
     private final IntSupplier capacity;
+    private final IntSupplier clientLimit;
     private final ReplyQueue.Emitter toClient;
 
+    /**
+     * @param capacity    statements each backend keeps prepared (the pool's setting, read on use)
+     * @param clientLimit named statements this client may hold at once
+     */
     StatementEditor(ClientStatements statements, StatementCounters counters, IntSupplier capacity,
-                    ReplyQueue.Emitter toClient) {
+                    IntSupplier clientLimit, ReplyQueue.Emitter toClient) {
         this.statements = statements;
         this.counters = counters;
         this.capacity = capacity;
+        this.clientLimit = clientLimit;
         this.toClient = toClient;
+    }
+
+    /** The proxy keeps every name's text: past the limit the client is closed, not the proxy's memory spent. */
+    private void checkLimit() throws ProtocolException {
+        int limit = clientLimit.getAsInt();
+        if (statements.size() >= limit) {
+            throw new ProtocolException("53400", "too many prepared statements: this client holds " + limit
+                    + ", the most pgproxy allows (pgproxy.limits.max-client-prepared-statements)");
+        }
     }
 
     ClientStatements statements() {
@@ -102,6 +117,9 @@ final class StatementEditor {
         byte[] rest = Arrays.copyOfRange(message, nameEnd + 1, message.length);
         scanner.lookAt((byte) 'P', ByteBuffer.wrap(message), 5, message.length);
         PreparedStatement existing = statements.get(name);
+        if (existing == null) {
+            checkLimit();
+        }
         if (existing == null && scanner.quiet) {
             PreparedStatement known = statements.peekVerified(rest);
             if (known != null) {

@@ -40,7 +40,8 @@ public final class ConfigLoader {
     private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
             "max-scram-iterations", "query-timeout", "idle-transaction-timeout", "max-db-clients",
-            "max-user-clients", "max-db-connections", "max-user-connections");
+            "max-user-clients", "max-db-connections", "max-user-connections",
+            "max-client-prepared-statements");
     private static final int MAX_PREPARED_STATEMENTS = 100_000;
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
             "server-lifetime", "server-connect-timeout", "wait-timeout", "min-size", "reserve-size",
@@ -161,7 +162,8 @@ public final class ConfigLoader {
                     (int) integer(path(l, "max-db-clients"), 0, Integer.MAX_VALUE),
                     (int) integer(path(l, "max-user-clients"), 0, Integer.MAX_VALUE),
                     (int) integer(path(l, "max-db-connections"), 0, Integer.MAX_VALUE),
-                    (int) integer(path(l, "max-user-connections"), 0, Integer.MAX_VALUE));
+                    (int) integer(path(l, "max-user-connections"), 0, Integer.MAX_VALUE),
+                    (int) integer(path(l, "max-client-prepared-statements"), 1, Integer.MAX_VALUE));
 
             String p = path(ROOT, "pool");
             PoolDefaults pool = new PoolDefaults(

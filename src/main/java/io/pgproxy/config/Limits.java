@@ -20,7 +20,8 @@ public record Limits(int maxClients,
                      int maxDbClients,
                      int maxUserClients,
                      int maxDbConnections,
-                     int maxUserConnections) {
+                     int maxUserConnections,
+                     int maxClientPreparedStatements) {
     public Limits {
         Objects.requireNonNull(startupTimeout, "startupTimeout");
         Objects.requireNonNull(clientIdleTimeout, "clientIdleTimeout");

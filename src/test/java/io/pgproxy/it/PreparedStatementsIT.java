@@ -511,6 +511,27 @@ class PreparedStatementsIT {
     }
 
     @Test
+    void aClientPastItsPreparedStatementLimitIsClosedWith53400() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.limits.max-client-prepared-statements = 3\n");
+             Conversation greedy = client(proxy); Conversation other = client(proxy)) {
+            for (int i = 1; i <= 3; i++) {
+                assertEquals("1Z", tags(greedy.exchange(List.of(parse("s" + i, "select " + i), sync()))));
+            }
+            // Closing one makes room again.
+            assertEquals("3Z", tags(greedy.exchange(List.of(closeStatement("s1"), sync()))));
+            assertEquals("1Z", tags(greedy.exchange(List.of(parse("s4", "select 4"), sync()))));
+
+            greedy.wire().write(parse("s5", "select 5").bytes(), sync().bytes());
+            PgWire.Reaction r = greedy.wire().awaitReaction();
+            assertTrue(r instanceof PgWire.Reaction.Error e && "53400".equals(e.sqlState()), r.toString());
+            assertTrue(greedy.wire().awaitClosed());
+
+            assertEquals(List.of("['8']"), rows(other.exchange(List.of(parse("x", DOUBLED), bind("", "x", "4"),
+                    execute("", 0), sync()))), "other clients are unaffected");
+        }
+    }
+
+    @Test
     void lruEvictionWithTwoStatementsPerBackendAndThePoolsCounters() throws Exception {
         List<String> texts = List.of("select 1 as one", "select 2 as two", "select 3 as three", "select 4 as four");
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.max-prepared-statements = 2\n");
