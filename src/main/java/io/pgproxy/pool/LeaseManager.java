@@ -86,9 +86,11 @@ public final class LeaseManager {
         });
     }
 
-    /** Janitor work: idle timeouts, lifetimes, minimum sizes, and forgetting retired pools once empty. */
+    /** Janitor work: expired waits, idle timeouts, lifetimes, minimum sizes, and forgetting retired pools once empty. */
     public void maintain() {
+        long now = System.nanoTime();
         pools.forEach((route, pool) -> {
+            pool.expireWaiters(now);
             pool.evictIdle();
             pool.warmUp();
             if (pool.isRetired() && pool.openConnections() == 0) {

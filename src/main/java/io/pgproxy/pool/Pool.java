@@ -117,7 +117,50 @@ public final class Pool {
         }
     }
 
+    /**
+     * A client waiting for a backend without a reserve to fall back on. It parks untimed: a
+     * timed park costs a timer-queue insertion and removal per wait, and in transaction pooling
+     * under load nearly every transaction waits. The janitor enforces the deadline instead
+     * ({@link #expireWaiters}), at its own tick's resolution.
+     */
+    private static final class Waiter {
+        static final int WAITING = 0;
+        static final int DONE = 1;
+        static final int EXPIRED = 2;
+
+        final Thread thread = Thread.currentThread();
+        final long deadline;
+        final AtomicInteger state = new AtomicInteger(WAITING);
+
+        Waiter(long deadline) {
+            this.deadline = deadline;
+        }
+    }
+
+    private final java.util.Set<Waiter> waiters = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Janitor work: interrupts the waits that passed their deadline; they end with 53300. */
+    public void expireWaiters(long nowNanos) {
+        for (Waiter w : waiters) {
+            if (nowNanos - w.deadline >= 0 && w.state.compareAndSet(Waiter.WAITING, Waiter.EXPIRED)) {
+                w.thread.interrupt();
+            }
+        }
+    }
+
     private Semaphore takePermit(PoolSettings s, long start, long deadline) throws PoolExhaustedException {
+        try {
+            // Timed, with no time: unlike tryAcquire(), it keeps the queue's order.
+            if (permits.tryAcquire(0, TimeUnit.NANOSECONDS)) {
+                return permits;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PoolExhaustedException("interrupted while waiting for a backend");
+        }
+        if (s.reserveSize() == 0 && !s.waitTimeout().isZero()) {
+            return waitForPermit(s, deadline);
+        }
         try {
             long untilReserve = s.reserveSize() > 0 ? Math.min(deadline, start + s.reserveTimeout().toNanos()) : deadline;
             if (permits.tryAcquire(Math.max(0, untilReserve - System.nanoTime()), TimeUnit.NANOSECONDS)) {
@@ -136,6 +179,32 @@ public final class Pool {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PoolExhaustedException("interrupted while waiting for a backend");
+        }
+        timeouts.increment();
+        throw new PoolExhaustedException("no backend connection available for \"" + name
+                + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
+    }
+
+    private Semaphore waitForPermit(PoolSettings s, long deadline) throws PoolExhaustedException {
+        Waiter w = new Waiter(deadline);
+        waiters.add(w);
+        try {
+            permits.acquire();
+            if (!w.state.compareAndSet(Waiter.WAITING, Waiter.DONE)) {
+                // The janitor expired this wait just as the permit came: its interrupt is on
+                // the way. Take it, so it cannot break the client's next blocking read.
+                while (!Thread.interrupted()) {
+                    Thread.onSpinWait();
+                }
+            }
+            return permits;
+        } catch (InterruptedException e) {
+            if (w.state.get() != Waiter.EXPIRED) {
+                Thread.currentThread().interrupt();
+                throw new PoolExhaustedException("interrupted while waiting for a backend");
+            }
+        } finally {
+            waiters.remove(w);
         }
         timeouts.increment();
         throw new PoolExhaustedException("no backend connection available for \"" + name
