@@ -137,7 +137,8 @@ public final class Pool {
         }
     }
 
-    private final java.util.Set<Waiter> waiters = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** In arrival order: the semaphore is fair, so the one leaving is nearly always at the head. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Waiter> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     /** Janitor work: interrupts the waits that passed their deadline; they end with 53300. */
     public void expireWaiters(long nowNanos) {
