@@ -79,6 +79,11 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Plain SETs sent and not yet confirmed by their CommandComplete, in order. */
     private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Assignment> pendingSets =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /**
+     * Parameters (lower case) set by tracked plain SETs since the backend last settled: their
+     * ParameterStatus answers those SETs, so it must not vouch for an untracked one.
+     */
+    private final java.util.Set<String> trackedSince = new java.util.HashSet<>();
     private Pool pool;
     /** Renames named prepared statements; null in session mode or with the cache off. */
     private StatementEditor editor;
@@ -443,7 +448,9 @@ public final class ClientSession implements Runnable, BackendSink {
     @Override
     public void parameterStatus(String name, String value) {
         parameters.observe(name, value);
-        pins.onParameterStatus();
+        if (!trackedSince.contains(name.toLowerCase(java.util.Locale.ROOT))) {
+            pins.onParameterStatus();
+        }
     }
 
     @Override
@@ -463,6 +470,7 @@ public final class ClientSession implements Runnable, BackendSink {
             if (set != null) {
                 // A plain SET: the client wants that value wherever it runs next.
                 parameters.track(set.name(), set.value());
+                trackedSince.add(set.name().toLowerCase(java.util.Locale.ROOT));
                 BackendConnection b = backend;
                 if (b != null && !b.parameters().containsKey(set.name())) {
                     b.assumedParameters().put(set.name(), set.value());
@@ -504,6 +512,7 @@ public final class ClientSession implements Runnable, BackendSink {
         // Replies to SETs that failed never come; what is left belongs to no later statement.
         pendingSets.clear();
         PinReason r = pins.onSettled(b.status() == TransactionStatus.IDLE);
+        trackedSince.clear();
         if (r != null) {
             pin(r);
         }
