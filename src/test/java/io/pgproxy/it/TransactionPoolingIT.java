@@ -384,6 +384,26 @@ class TransactionPoolingIT {
     }
 
     @Test
+    void aTrackedSetsReportDoesNotHideAnUntrackedSetPipelinedWithIt() throws Exception {
+        Map<PinReason, Long> before = PinReason.counts();
+        try (ProxyFixture proxy = proxy("");
+             PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+            wire.loginTrust(PostgresFixture.TRUST_USER, "app_trust");
+            // One write: both replies, and application_name's ParameterStatus, usually come back
+            // before the backend settles once.
+            wire.write(PgWire.query("SET application_name = 'pipelined'"),
+                    PgWire.query("SET search_path = public, pg_catalog"));
+            wire.readUntilReady();
+            wire.readUntilReady();
+            wire.write(PgWire.query("SHOW search_path"));
+            List<PgWire.Message> shown = wire.readUntilReady();
+            assertTrue(shown.stream().anyMatch(m -> m.tag() == 'D'
+                    && new String(m.body(), java.nio.charset.StandardCharsets.UTF_8).contains("public, pg_catalog")));
+        }
+        assertTrue(PinReason.counts().get(PinReason.UNTRACKED_SET) > before.get(PinReason.UNTRACKED_SET));
+    }
+
+    @Test
     void pgbenchTwoHundredClientsOverTenBackends() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/pgbench")), "pgbench not installed");
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 10\n")) {
