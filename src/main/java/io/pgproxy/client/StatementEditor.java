@@ -2,7 +2,9 @@ package io.pgproxy.client;
 
 import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.backend.ReplyQueue;
+import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.Wire;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.ClientStatements;
 import io.pgproxy.session.PreparedStatement;
@@ -86,7 +88,7 @@ final class StatementEditor {
         byte tag = buffer.get(at);
         int length = buffer.getInt(at + 1);
         if (tag == 'B') {
-            editBind(scanner, buffer, at, length, settled(lease.backend(), out), out);
+            editBind(scanner, buffer, at, length, afterDeallocation(lease.backend(), out), out);
             return;
         }
         if (tag == 'S') {
@@ -99,8 +101,8 @@ final class StatementEditor {
         byte[] message = wholeMessage(buffer, at, length, channel);
         switch (tag) {
             case 'P' -> editParse(scanner, message, lease, out);
-            case 'D' -> editDescribe(message, settled(lease.backend(), out), out);
-            case 'C' -> editClose(message, settled(lease.backend(), out), out);
+            case 'D' -> editDescribe(message, afterDeallocation(lease.backend(), out), out);
+            case 'C' -> editClose(message, afterDeallocation(lease.backend(), out), out);
             default -> throw new IllegalStateException("not an editable message: " + (char) tag);
         }
     }
@@ -129,13 +131,13 @@ final class StatementEditor {
                 return;
             }
         }
-        BackendConnection b = settled(lease.backend(), out);
+        BackendConnection b = afterDeallocation(lease.backend(), out);
         existing = statements.get(name);
         if (existing != null) {
             // PostgreSQL refuses to redefine a name (42P05): let the backend say so, by
             // parsing the proxy's name for it where that name exists.
             ensurePrepared(existing, b, out);
-            out.add(parse(existing, rest));
+            out.add(parse(existing.cname(), rest));
             b.replies().expect(ReplyQueue.PARSE);
             return;
         }
@@ -160,7 +162,7 @@ final class StatementEditor {
      * until then the client's names may or may not still exist. Sends what is queued first, so
      * the backend has it to answer. Rare (such a statement pipelined before uses of names).
      */
-    private BackendConnection settled(BackendConnection b, Outbox out) throws IOException {
+    private BackendConnection afterDeallocation(BackendConnection b, Outbox out) throws IOException {
         if (b.replies().deallocationUnanswered()) {
             out.flushTo(b);
             try {
@@ -179,7 +181,7 @@ final class StatementEditor {
                           Outbox out) throws ProtocolException {
         int portalEnd = nul(buffer, at + 5);
         int nameEnd = nul(buffer, portalEnd + 1);
-        String name = string(buffer, portalEnd + 1, nameEnd);
+        String name = Wire.cstring(buffer, portalEnd + 1, nameEnd + 1);
         byte[] portal = new byte[portalEnd + 1 - (at + 5)];
         buffer.get(at + 5, portal);
         byte[] replacement = replacementName(name, b, out);
@@ -196,7 +198,7 @@ final class StatementEditor {
     private void editDescribe(byte[] message, BackendConnection b, Outbox out) {
         String name = string(message, 6, nul(message, 6));
         byte[] replacement = replacementName(name, b, out);
-        out.add(framed((byte) 'D', (byte) 'S', replacement));
+        out.add(ofStatement((byte) 'D', replacement));
         b.replies().expect(ReplyQueue.DESCRIBE);
     }
 
@@ -208,7 +210,7 @@ final class StatementEditor {
             b.replies().synthesize(CLOSE_COMPLETE, () -> statements.redefine(name, closed, ReplyQueue.stamp()), toClient);
             return;
         }
-        out.add(framed((byte) 'C', (byte) 'S', foreign(name)));
+        out.add(ofStatement((byte) 'C', foreign(name)));
         b.replies().expect(ReplyQueue.CLOSE);
     }
 
@@ -259,14 +261,14 @@ final class StatementEditor {
             // Held, unless a DEALLOCATE or DISCARD still in flight drops it, or a skipped Close
             // left it in doubt: closing a statement that is gone is no error, so Close then
             // Parse is right either way.
-            out.add(framed((byte) 'C', (byte) 'S', s.cname()));
+            out.add(ofStatement((byte) 'C', s.cname()));
             b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(s.name(), ReplyQueue.stamp()));
         }
         // Inside a transaction nothing is evicted: a statement the transaction uses could not be
         // prepared again if the transaction failed (25P02). The surplus goes at the next Parse outside.
         int limit = b.status() == TransactionStatus.IDLE ? Math.max(1, capacity.getAsInt()) : Integer.MAX_VALUE;
         for (String evicted : b.statements().add(s.name(), limit, ReplyQueue.stamp())) {
-            out.add(framed((byte) 'C', (byte) 'S', cstring(evicted)));
+            out.add(ofStatement((byte) 'C', cstring(evicted)));
             b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(evicted, ReplyQueue.stamp()));
             counters.evicted();
         }
@@ -279,21 +281,14 @@ final class StatementEditor {
         counters.prepared();
     }
 
-    /** A Parse of {@code s}'s backend name with other text and types. */
-    private static byte[] parse(PreparedStatement s, byte[] rest) {
-        return parse(s.cname(), rest);
+    /** A Parse of {@code cname} (a C string) with the text and types of {@code rest}. */
+    private static byte[] parse(byte[] cname, byte[] rest) {
+        return new MessageBuilder().begin((byte) 'P').bytes(cname).bytes(rest).end().toByteArray();
     }
 
-    private static byte[] parse(byte[] name, byte[] rest) {
-        ByteBuffer m = ByteBuffer.allocate(5 + name.length + rest.length);
-        m.put((byte) 'P').putInt(4 + name.length + rest.length).put(name).put(rest);
-        return m.array();
-    }
-
-    private static byte[] framed(byte tag, byte kind, byte[] cname) {
-        ByteBuffer m = ByteBuffer.allocate(6 + cname.length);
-        m.put(tag).putInt(5 + cname.length).put(kind).put(cname);
-        return m.array();
+    /** A Describe or Close ({@code tag}) of the statement named {@code cname} (a C string). */
+    private static byte[] ofStatement(byte tag, byte[] cname) {
+        return new MessageBuilder().begin(tag).int8('S').bytes(cname).end().toByteArray();
     }
 
     /** A name the client never parsed, kept out of the proxy's namespace. */
@@ -302,8 +297,7 @@ final class StatementEditor {
     }
 
     private static byte[] cstring(String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        return Arrays.copyOf(b, b.length + 1);
+        return new MessageBuilder().cstring(s).toByteArray();
     }
 
     /** The whole message: from the buffer, and from the channel for what has not arrived. */
@@ -341,11 +335,5 @@ final class StatementEditor {
 
     private static String string(byte[] m, int from, int to) {
         return new String(m, from, Math.max(0, to - from), StandardCharsets.UTF_8);
-    }
-
-    private static String string(ByteBuffer b, int from, int to) {
-        byte[] bytes = new byte[to - from];
-        b.get(from, bytes);
-        return new String(bytes, StandardCharsets.UTF_8);
     }
 }

@@ -155,14 +155,9 @@ public final class Pool {
             if (permits.tryAcquire(0, TimeUnit.NANOSECONDS)) {
                 return permits;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PoolExhaustedException("interrupted while waiting for a backend");
-        }
-        if (s.reserveSize() == 0 && !s.waitTimeout().isZero()) {
-            return waitForPermit(s, deadline);
-        }
-        try {
+            if (s.reserveSize() == 0 && !s.waitTimeout().isZero()) {
+                return waitForPermit(s, deadline);
+            }
             long untilReserve = s.reserveSize() > 0 ? Math.min(deadline, start + s.reserveTimeout().toNanos()) : deadline;
             if (permits.tryAcquire(Math.max(0, untilReserve - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 return permits;
@@ -181,12 +176,11 @@ public final class Pool {
             Thread.currentThread().interrupt();
             throw new PoolExhaustedException("interrupted while waiting for a backend");
         }
-        timeouts.increment();
-        throw new PoolExhaustedException("no backend connection available for \"" + name
-                + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
+        throw timedOut(s);
     }
 
-    private Semaphore waitForPermit(PoolSettings s, long deadline) throws PoolExhaustedException {
+    /** Waits untimed; the janitor interrupts it past the deadline, which ends in {@link #timedOut}. */
+    private Semaphore waitForPermit(PoolSettings s, long deadline) throws InterruptedException, PoolExhaustedException {
         Waiter w = new Waiter(deadline);
         waiters.add(w);
         try {
@@ -201,14 +195,17 @@ public final class Pool {
             return permits;
         } catch (InterruptedException e) {
             if (w.state.get() != Waiter.EXPIRED) {
-                Thread.currentThread().interrupt();
-                throw new PoolExhaustedException("interrupted while waiting for a backend");
+                throw e;
             }
+            throw timedOut(s);
         } finally {
             waiters.remove(w);
         }
+    }
+
+    private PoolExhaustedException timedOut(PoolSettings s) {
         timeouts.increment();
-        throw new PoolExhaustedException("no backend connection available for \"" + name
+        return new PoolExhaustedException("no backend connection available for \"" + name
                 + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
     }
 

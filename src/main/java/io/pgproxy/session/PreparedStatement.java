@@ -1,8 +1,6 @@
 package io.pgproxy.session;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
+import io.pgproxy.protocol.MessageBuilder;
 
 /**
  * One distinct statement (query text and parameter types) under its proxy-wide name. The
@@ -26,12 +24,9 @@ public final class PreparedStatement {
     }
 
     static PreparedStatement of(String name, byte[] rest) {
-        byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        byte[] cname = Arrays.copyOf(n, n.length + 1);
-        int length = 4 + cname.length + rest.length;
-        ByteBuffer m = ByteBuffer.allocate(1 + length);
-        m.put((byte) 'P').putInt(length).put(cname).put(rest);
-        return new PreparedStatement(name, cname, m.array());
+        byte[] cname = new MessageBuilder().cstring(name).toByteArray();
+        return new PreparedStatement(name, cname,
+                new MessageBuilder().begin((byte) 'P').bytes(cname).bytes(rest).end().toByteArray());
     }
 
     /** The name backends know it by, {@code __pgproxy_<n>}. */
