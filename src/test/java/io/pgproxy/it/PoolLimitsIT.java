@@ -55,7 +55,7 @@ class PoolLimitsIT {
     }
 
     private static Pool pool(ProxyFixture proxy, String name) {
-        return proxy.server().leases().pools().stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow();
+        return proxy.pool(name);
     }
 
     @Test

@@ -86,7 +86,7 @@ class PreparedStatementsIT {
     }
 
     private static Pool pool(ProxyFixture proxy) {
-        return proxy.server().leases().pools().stream().filter(p -> p.name().equals("app_trust")).findFirst().orElseThrow();
+        return proxy.pool("app_trust");
     }
 
     /** pgjdbc through the proxy; prepareThreshold=0 keeps a helper client from naming statements of its own. */

@@ -91,7 +91,7 @@ class TransactionPoolingIT {
     }
 
     private static Pool pool(ProxyFixture proxy) {
-        return proxy.server().leases().pools().stream().filter(p -> p.name().equals("app_trust")).findFirst().orElseThrow();
+        return proxy.pool("app_trust");
     }
 
     @Test
