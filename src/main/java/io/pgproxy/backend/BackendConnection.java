@@ -438,6 +438,13 @@ public final class BackendConnection {
                     throw new ProtocolException("invalid ReadyForQuery length from backend");
                 }
                 status = TransactionStatus.of(buffer.get(bodyStart));
+                // Counted before the run is forwarded: a client that leaves as soon as it has
+                // this reply must find the backend settled, not closed as if a reply were owed.
+                if (outstanding.decrementAndGet() < 0) {
+                    // More replies than requests: the proxy lost track, so nobody else may use this backend.
+                    desynchronised = true;
+                    outstanding.set(0);
+                }
                 readyForQuerySeen++;
                 return;
             }
@@ -560,14 +567,8 @@ public final class BackendConnection {
                     }
                     buffer.compact();
                     if (readyForQuerySeen > 0) {
-                        int left = outstanding.addAndGet(-readyForQuerySeen);
                         readyForQuerySeen = 0;
-                        if (left < 0) {
-                            // More replies than requests: the proxy lost track, so nobody else may use this backend.
-                            desynchronised = true;
-                            outstanding.set(0);
-                        }
-                        if (left <= 0) {
+                        if (outstanding.get() <= 0) {
                             signalSettled();
                             BackendSink current = sink;
                             if (current != null) {
