@@ -433,10 +433,12 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     private void pin(PinReason reason) {
-        if (transactionMode && pinned == null) {
-            pinned = reason;
+        if (transactionMode && pins.hold(reason)) {
             reason.increment();
-            log.info("{} pinned to its backend: {}", id, reason);
+            if (pinned == null) {
+                pinned = reason;
+                log.info("{} pinned to its backend: {}", id, reason);
+            }
         }
     }
 
@@ -493,6 +495,9 @@ public final class ClientSession implements Runnable, BackendSink {
                 b.statements().clearBefore(before);
             }
         }
+        if (tag.equals("DISCARD ALL")) {
+            parameters.discardAll();
+        }
         if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {
             // Parameters the backend does not report went back to their defaults: what the
             // proxy set there before can no longer be assumed.
@@ -522,6 +527,12 @@ public final class ClientSession implements Runnable, BackendSink {
             terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
                     .withHint("use transaction or session pooling for this client"));
             return;
+        }
+        if (pinned != null && b.status() == TransactionStatus.IDLE && pins.holdsNothing()) {
+            // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
+            log.info("{} unpinned: nothing ties it to its backend any more", id);
+            pinned = null;
+            PinReason.unpinned();
         }
         if (pinned != null || closing) {
             return;

@@ -273,7 +273,7 @@ public final class ProxyServer implements AutoCloseable {
                     w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(), p.waitTimeoutsTotal(),
                     p.preparedStatements());
         }
-        log.info("stats: pins {}", PinReason.counts());
+        log.info("stats: pins {} unpins {}", PinReason.counts(), PinReason.unpins());
     }
 
     @Override

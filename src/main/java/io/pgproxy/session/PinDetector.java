@@ -1,5 +1,6 @@
 package io.pgproxy.session;
 
+import java.util.EnumSet;
 import java.util.Locale;
 
 /**
@@ -8,6 +9,14 @@ import java.util.Locale;
  * no tag reveals (temporary tables, advisory locks) a cheap look at the first bytes of the
  * statement text. It errs on the side of pinning: a needless pin costs sharing, a missed one
  * would silently break a session.
+ *
+ * <p>It also keeps which reasons a session holds, so that a pin ends once the state behind it is
+ * gone. Only statements that cannot be undone release anything: {@code DISCARD ALL} (it cannot
+ * run inside a transaction block, so its tag means it took effect) releases every reason, and
+ * {@code DEALLOCATE ALL} (prepared statements are not transactional) the SQL-level PREPARE.
+ * Finer signals, such as {@code UNLISTEN *}, {@code DISCARD TEMP} or one {@code DEALLOCATE},
+ * could be rolled back or could name a statement the proxy did not see prepared: they keep the
+ * pin.
  */
 public final class PinDetector {
     /** How far into a statement the keyword look goes. */
@@ -16,6 +25,7 @@ public final class PinDetector {
     private int untrackedSets;
     private int parametersReported;
     private boolean cursorDeclared;
+    private final EnumSet<PinReason> held = EnumSet.noneOf(PinReason.class);
 
     /** A CommandComplete tag of this client's statement; returns a reason to pin now, or null. */
     public synchronized PinReason onCommandComplete(String tag) {
@@ -28,10 +38,22 @@ public final class PinDetector {
             }
             case "SET" -> untrackedSets++;
             case "DECLARE CURSOR" -> cursorDeclared = true;
+            case "DISCARD ALL" -> held.clear();
+            case "DEALLOCATE ALL" -> held.remove(PinReason.SQL_PREPARE);
             default -> {
             }
         }
         return null;
+    }
+
+    /** Records that the session holds state of this kind; true if it held none before. */
+    public synchronized boolean hold(PinReason reason) {
+        return held.add(reason);
+    }
+
+    /** Whether the session holds no state that ties it to its backend. */
+    public synchronized boolean holdsNothing() {
+        return held.isEmpty();
     }
 
     public synchronized void onParameterStatus() {

@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Session state that cannot move to another backend. A client that creates any of it is pinned
- * to its backend until it leaves; each reason is counted.
+ * to its backend until the state is gone ({@link PinDetector} says when) or the client leaves;
+ * each reason is counted once per session that takes it.
  */
 public enum PinReason {
     /** LISTEN: notifications are delivered to the backend that listens. */
@@ -22,10 +23,22 @@ public enum PinReason {
     /** Session-level advisory locks are held by one backend. */
     ADVISORY_LOCK;
 
+    private static final LongAdder UNPINS = new LongAdder();
+
     private final LongAdder count = new LongAdder();
 
     public void increment() {
         count.increment();
+    }
+
+    /** A pinned session let go of every reason and went back to sharing backends. */
+    public static void unpinned() {
+        UNPINS.increment();
+    }
+
+    /** How many times a pinned session was unpinned since start. */
+    public static long unpins() {
+        return UNPINS.sum();
     }
 
     /** How many sessions were pinned for each reason since start. */

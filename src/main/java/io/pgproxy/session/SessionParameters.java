@@ -30,6 +30,8 @@ public final class SessionParameters {
     // Immutable and often shared; replaced, never changed, when the client changes a value.
     private Map<String, String> requested;
     private Map<String, String> reported = Map.of();
+    /** What the client asked for at startup: its session defaults. */
+    private final Map<String, String> startup;
 
     public SessionParameters(Map<String, String> startupParameters) {
         Map<String, String> r = new LinkedHashMap<>();
@@ -39,6 +41,7 @@ public final class SessionParameters {
             }
         });
         requested = intern(r);
+        startup = requested;
     }
 
     private static Map<String, String> intern(Map<String, String> values) {
@@ -163,6 +166,15 @@ public final class SessionParameters {
         }
         String key = canonicalName(requested.keySet(), name);
         requested = with(requested, Map.of(key != null ? key : name, value));
+    }
+
+    /**
+     * The client ran DISCARD ALL: every parameter went back to its session default, so what it
+     * SET since startup must not follow it to the next backend. The backend reports the values
+     * that changed right after, and {@link #observe} takes them.
+     */
+    public synchronized void discardAll() {
+        requested = startup;
     }
 
     /** A plain SET the client ran (see {@link SetStatement}): replayed on the backends it lands on. */

@@ -252,6 +252,92 @@ class TransactionPoolingIT {
         }
     }
 
+    /** Whether a second client can get the pool's only backend within the (short) wait timeout. */
+    private static boolean backendFreeForAnother(ProxyFixture proxy) throws SQLException {
+        try (Connection other = connect(proxy); Statement so = other.createStatement()) {
+            so.execute("SELECT 1");
+            return true;
+        } catch (SQLException e) {
+            assertEquals("53300", e.getSQLState());
+            return false;
+        }
+    }
+
+    @Test
+    void clientsThatLeaveRightAfterTheirReplyKeepTheBackendReusable() throws Exception {
+        // A client that closes as soon as it has its answer races the backend's reader, which
+        // forwards the ReadyForQuery and then does its bookkeeping. The backend must come back
+        // to the pool either way, not be closed as if a reply were still owed.
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\n")) {
+            java.util.Set<Integer> pids = new java.util.HashSet<>();
+            for (int i = 0; i < 60; i++) {
+                try (Connection c = connect(proxy); Statement s = c.createStatement()) {
+                    pids.add(backendPid(s));
+                }
+            }
+            assertEquals(1, pids.size(), "one backend served every client: " + pids);
+        }
+    }
+
+    @Test
+    void discardAllEndsEveryPin() throws Exception {
+        long unpins = PinReason.unpins();
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            int pid = backendPid(s);
+            String workMem = one(s, "SHOW work_mem");
+            s.execute("SET work_mem = '7MB'");
+            s.execute("LISTEN jobs");
+            s.execute("PREPARE two AS SELECT 2");
+            s.execute("CREATE TEMP TABLE scratch (x int)");
+            s.execute("SELECT pg_advisory_lock(7)");
+            s.execute("SET search_path = public, pg_catalog");
+            c.setAutoCommit(false);
+            s.execute("DECLARE held CURSOR WITH HOLD FOR SELECT 1");
+            c.commit();
+            c.setAutoCommit(true);
+            assertFalse(backendFreeForAnother(proxy), "pinned: the only backend stays with its client");
+
+            s.execute("DISCARD ALL");
+            await().atMost(Duration.ofSeconds(10)).until(() -> pool(proxy).leasedConnections() == 0);
+            assertEquals(unpins + 1, PinReason.unpins());
+            assertTrue(backendFreeForAnother(proxy), "unpinned: the backend is shared again");
+            // Back on the same backend, with nothing of the old session state left.
+            assertEquals(pid, backendPid(s));
+            assertEquals("0", one(s, "SELECT count(*) FROM pg_prepared_statements"));
+            assertEquals("0", one(s, "SELECT count(*) FROM pg_listening_channels()"));
+            assertEquals("0", one(s, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"));
+            assertEquals("\"$user\", public", one(s, "SHOW search_path"));
+            // A plain SET is replayed on the backends a client lands on; DISCARD ALL ended it too.
+            assertEquals(workMem, one(s, "SHOW work_mem"));
+        }
+    }
+
+    @Test
+    void deallocateAllEndsOnlyTheSqlPreparePin() throws Exception {
+        long unpins = PinReason.unpins();
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");
+             Connection c = connect(proxy); Statement s = c.createStatement()) {
+            s.execute("PREPARE two AS SELECT 2");
+            assertEquals("2", one(s, "EXECUTE two"));
+            assertFalse(backendFreeForAnother(proxy));
+            s.execute("DEALLOCATE ALL");
+            await().atMost(Duration.ofSeconds(10)).until(() -> pool(proxy).leasedConnections() == 0);
+            assertEquals(unpins + 1, PinReason.unpins());
+            assertTrue(backendFreeForAnother(proxy));
+
+            // A LISTEN is not prepared-statement state: DEALLOCATE ALL leaves that pin alone.
+            s.execute("LISTEN jobs");
+            s.execute("PREPARE three AS SELECT 3");
+            s.execute("DEALLOCATE ALL");
+            assertFalse(backendFreeForAnother(proxy), "still pinned by LISTEN");
+            assertEquals(unpins + 1, PinReason.unpins());
+            // Nor does a finer signal that a rollback could undo.
+            s.execute("UNLISTEN *");
+            assertFalse(backendFreeForAnother(proxy), "UNLISTEN keeps the pin");
+        }
+    }
+
     @Test
     void poolExhaustionGives53300AndThePoolRecovers() throws Exception {
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");

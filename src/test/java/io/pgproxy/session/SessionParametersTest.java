@@ -21,6 +21,18 @@ class SessionParametersTest {
     }
 
     @Test
+    void discardAllForgetsWhatTheClientSetButNotItsStartupValues() {
+        SessionParameters p = new SessionParameters(Map.of("application_name", "app", "TimeZone", "UTC"));
+        p.track("work_mem", "7MB");
+        p.observe("TimeZone", "Europe/Berlin");
+        p.discardAll();
+        assertEquals(Map.of("application_name", "app", "TimeZone", "UTC"), p.requested());
+        // The backend's reports after DISCARD ALL still count.
+        p.observe("application_name", "app");
+        assertEquals("app", p.requested().get("application_name"));
+    }
+
+    @Test
     void greetingOverlaysTheClientsValuesCaseInsensitively() {
         SessionParameters p = new SessionParameters(Map.of("datestyle", "ISO", "client_encoding", "utf-8"));
         Map<String, String> g = p.greeting(BACKEND);
