@@ -248,6 +248,23 @@ EOF
   log "$target ($mode, pool $size) up on port $port, pid $jpid"
 }
 
+# relay_start <target> <mode>: bench/relay-lab/RelayLab.java, a bare byte relay in one threading
+# design (BENCHMARKS.md §10). Run from source with the JDK bin/pgproxy uses; one backend per client.
+relay_start() {
+  local target="$1" mode="$2" port pid
+  port="$(free_port)"
+  # shellcheck source=bin/jdk.sh
+  (source "$ROOT_DIR/bin/jdk.sh" && exec setsid "$JAVA_HOME/bin/java" -XX:+UseSerialGC -Xms64m -Xmx256m \
+      --enable-native-access=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+      "$BENCH_DIR/relay-lab/RelayLab.java" "$port" "$PG_PORT" "$mode" >>"$WORK/$target.log" 2>&1) &
+  pid=$!
+  KILL_PID[$target]=$pid
+  wait_ready "$port" 120 "$pid" "$target"
+  PORT[$target]=$port
+  PROXY_PID[$target]=$pid
+  log "$target (relay-lab $mode) up on port $port, pid $pid"
+}
+
 # start_target <target> (check pgproxy_available first: don't call this in an `if`, errexit is off there)
 start_target() {
   case "$1" in
@@ -256,6 +273,7 @@ start_target() {
     pgbouncer-session) pgbouncer_start pgbouncer-session session 1000 ;;
     pgproxy) pgproxy_start pgproxy session 1000 ;;
     pgproxy-tx) pgproxy_start pgproxy-tx transaction 20 ;;
+    relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) relay_start "$1" "${1#relay-}" ;;
     *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, pgproxy, pgproxy-tx)" ;;
   esac
 }

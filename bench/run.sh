@@ -9,7 +9,9 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/run.sh [options]          (every option can also be set by the env var in brackets)
-  -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy,pgproxy-tx [TARGETS] (default: all five)
+  -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy,pgproxy-tx [TARGETS] (default: these five)
+                       also relay-vt, relay-epoll-vt, relay-epoll-reply, relay-epoll-loop, relay-selector:
+                       bare byte relays of bench/relay-lab (one backend per client; BENCHMARKS.md §10)
   -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared,S-connect [MODES]
                        (default: the first five; S-connect is -S -C, a login per transaction)
   -c, --clients LIST   client counts                                    [CLIENTS] (default: "1 10 50")
@@ -61,7 +63,7 @@ read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 [[ "$DURATION" =~ ^[0-9]+$ && "$REPS" =~ ^[0-9]+$ && "$INITIAL_WARMUP" =~ ^[0-9]+$ ]] || die "duration, reps, initial warm-up: integers"
 [[ "$WARMUP" == auto || "$WARMUP" =~ ^[0-9]+$ ]] || die "warm-up: integer seconds or auto"
 for t in "${TARGET_LIST[@]}"; do
-  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx) ;; *) die "unknown target $t" ;; esac
+  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx|relay-*) ;; *) die "unknown target $t" ;; esac
 done
 for m in "${MODE_LIST[@]}"; do
   case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared|S-connect) ;; *) die "unknown mode $m" ;; esac
