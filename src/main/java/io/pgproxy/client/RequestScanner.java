@@ -17,8 +17,13 @@ import java.nio.charset.StandardCharsets;
  * takes a cheap look at statement texts for state no command tag reveals.
  */
 final class RequestScanner extends FrameScanner {
-    /** Statements longer than this are relayed without a look (they fit any relay buffer). */
+    /**
+     * Statements up to this size are inspected whole (they fit any relay buffer); longer ones
+     * stream through, and only their first {@link #HEAD_BYTES} are looked at.
+     */
     private static final int MAX_INSPECTED = 8192;
+    /** Of a longer statement, the start looked at: a Parse's name and the text's start. */
+    static final int HEAD_BYTES = 1024;
 
     /**
      * Most bytes of portal and statement names at the start of a Bind the proxy reads to rename
@@ -83,9 +88,16 @@ final class RequestScanner extends FrameScanner {
                 quiet = false;
             }
         }
-        boolean inspect = peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE) && length <= MAX_INSPECTED;
+        boolean statement = peek && (t == FrontendTag.QUERY || t == FrontendTag.PARSE);
+        boolean inspect = statement && length <= MAX_INSPECTED;
         if (inspect && 1L + length > capacity()) {
             // Decided before any counting: the message is scanned again from a relay buffer.
+            return DEFER;
+        }
+        int head = statement && !inspect ? Math.min(HEAD_BYTES, length - 4) : 0;
+        if (head > 0 && peekable() < head) {
+            // A long statement can still create a temporary table or take a lock: its start
+            // is waited for (the same way, before any counting), then the rest streams.
             return DEFER;
         }
         switch (t) {
@@ -122,6 +134,13 @@ final class RequestScanner extends FrameScanner {
                 }
                 kinds[kindCount++] = kind;
             }
+        }
+        if (head > 0) {
+            byte[] start = new byte[head];
+            for (int i = 0; i < head; i++) {
+                start[i] = peek(i);
+            }
+            lookAt(tag, ByteBuffer.wrap(start), 0, head);
         }
         return inspect ? INSPECT : PASS;
     }
@@ -276,7 +295,9 @@ final class RequestScanner extends FrameScanner {
         if (r != null && pin == null) {
             pin = r;
         }
-        SetStatement.Assignment set = textEnd - start <= SetStatement.MAX_LENGTH ? SetStatement.parse(text) : null;
+        // Only a whole statement (its terminator seen) can be a plain SET the proxy replays.
+        boolean whole = textEnd < end;
+        SetStatement.Assignment set = whole && textEnd - start <= SetStatement.MAX_LENGTH ? SetStatement.parse(text) : null;
         if (set != null) {
             sets.add(set);
         }

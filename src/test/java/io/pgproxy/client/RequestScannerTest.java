@@ -5,10 +5,12 @@ import org.junit.jupiter.api.Test;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The allocation-free test that decides whether a statement's text is worth a closer look. */
+/** The look at statement texts: the allocation-free pre-test, and statements too long to inspect whole. */
 class RequestScannerTest {
     private static boolean worth(String sql) {
         ByteBuffer b = ByteBuffer.wrap(sql.getBytes(StandardCharsets.UTF_8));
@@ -35,5 +37,42 @@ class RequestScannerTest {
         assertFalse(worth("BEGIN"));
         assertFalse(worth(""));
         assertFalse(worth("se"));
+    }
+
+    /** A Query message of {@code sql}, cut after {@code keep} bytes (all if negative). */
+    private static ByteBuffer query(String sql, int keep) {
+        byte[] text = sql.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(5 + text.length + 1);
+        b.put((byte) 'Q').putInt(4 + text.length + 1).put(text).put((byte) 0).flip();
+        if (keep >= 0) {
+            b.limit(keep);
+        }
+        return b;
+    }
+
+    @Test
+    void aStatementTooLongToInspectIsStillLookedAtByItsStart() throws Exception {
+        String sql = "CREATE TEMP TABLE big AS SELECT 1 AS x /* " + "x".repeat(20_000) + " */";
+        RequestScanner waiting = new RequestScanner(1 << 20, true, false);
+        ByteBuffer start = query(sql, 5 + 100);
+        assertEquals(0, waiting.scan(start), "its start is waited for before anything is relayed");
+        assertNull(waiting.pin);
+        assertEquals(0, waiting.owed, "nothing counted yet");
+
+        RequestScanner scanner = new RequestScanner(1 << 20, true, false);
+        ByteBuffer more = query(sql, 5 + RequestScanner.HEAD_BYTES + 10);
+        assertEquals(more.limit(), scanner.scan(more), "then the message streams");
+        assertEquals(io.pgproxy.session.PinReason.TEMPORARY_TABLE, scanner.pin);
+        assertEquals(1, scanner.owed);
+        assertFalse(scanner.atBoundary());
+    }
+
+    @Test
+    void aLongSetIsNotTakenForAPlainOne() throws Exception {
+        String sql = "SET application_name = '" + "a".repeat(10_000) + "'";
+        RequestScanner scanner = new RequestScanner(1 << 20, true, false);
+        ByteBuffer b = query(sql, -1);
+        assertEquals(b.limit(), scanner.scan(b));
+        assertTrue(scanner.sets.isEmpty(), "only a whole statement is replayed as a SET");
     }
 }

@@ -746,6 +746,27 @@ class TransactionPoolingIT {
         assertEquals(tempPins + 1, PinReason.counts().get(PinReason.TEMPORARY_TABLE));
     }
     @Test
+    void aStatementTooLongToInspectWholeStillPins() throws Exception {
+        long tempPins = PinReason.counts().get(PinReason.TEMPORARY_TABLE);
+        // Over the 8 KiB inspected whole: only its start is looked at, and that is enough.
+        String comment = "/* " + "x".repeat(20_000) + " */";
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
+             Connection c = connect(proxy); Statement s = c.createStatement();
+             Connection other = connect(proxy); Statement so = other.createStatement()) {
+            s.execute("CREATE TEMP TABLE report AS SELECT 7 AS x " + comment);
+            assertEquals(tempPins + 1, PinReason.counts().get(PinReason.TEMPORARY_TABLE));
+            // Another client keeps the second backend busy in a transaction; the pinned client
+            // still finds its table on its own backend.
+            other.setAutoCommit(false);
+            so.execute("SELECT 1");
+            for (int i = 0; i < 3; i++) {
+                assertEquals("7", one(s, "SELECT x FROM report"));
+            }
+            other.commit();
+        }
+    }
+
+    @Test
     void statementModeSharesBackendsPerStatementAndRefusesTransactionBlocks() throws Exception {
         try (ProxyFixture proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg)
                 + "pgproxy.pool.mode = statement\npgproxy.pool.size = 1\n");
