@@ -49,8 +49,14 @@ final class RequestScanner extends FrameScanner {
     PinReason pin;
     /** A statement in this run may deallocate prepared statements; handed to the session with the run. */
     boolean mayDeallocate;
-    /** The run's entry (index into kinds) of a simple Query that may deallocate, or -1. */
+    /** The run's entry (index into kinds) of a simple Query or Execute that may deallocate, or -1. */
     int deallocatingKind = -1;
+    /**
+     * A Parse whose text may deallocate was scanned: the next Execute runs it (drivers send
+     * DEALLOCATE ALL through Parse, Bind, Execute), so that Execute is the deallocating entry.
+     * Kept across runs, since the Execute may come in a later read.
+     */
+    private boolean deallocatingParse;
     /** Plain SETs seen in this run, in order; handed to the session with the run. */
     final java.util.ArrayDeque<SetStatement.Assignment> sets = new java.util.ArrayDeque<>();
 
@@ -133,6 +139,10 @@ final class RequestScanner extends FrameScanner {
                     kinds = java.util.Arrays.copyOf(kinds, kindCount * 2);
                 }
                 kinds[kindCount++] = kind;
+                if (kind == ReplyQueue.EXECUTE && deallocatingParse) {
+                    deallocatingKind = kindCount - 1;
+                    deallocatingParse = false;
+                }
             }
         }
         if (head > 0) {
@@ -289,6 +299,8 @@ final class RequestScanner extends FrameScanner {
             mayDeallocate = true;
             if (tag == 'Q' && edit) {
                 deallocatingKind = kindCount - 1;
+            } else if (tag == 'P' && edit) {
+                deallocatingParse = true;
             }
         }
         PinReason r = PinDetector.peekStatement(text);

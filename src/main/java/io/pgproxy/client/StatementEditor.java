@@ -32,6 +32,8 @@ import java.util.function.IntSupplier;
 final class StatementEditor {
     private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
     private static final byte[] CLOSE_COMPLETE = {'3', 0, 0, 0, 4};
+    /** Flush: asks the backend for what it holds back until Sync; it has no reply of its own. */
+    private static final byte[] FLUSH = {'H', 0, 0, 0, 4};
     private static final byte[] UNNAMED = {0};
     private static final java.time.Duration DEALLOCATION_WAIT = java.time.Duration.ofSeconds(30);
     private static final byte[] READY_FOR_QUERY_IDLE = {'Z', 0, 0, 0, 5, 'I'};
@@ -158,13 +160,17 @@ final class StatementEditor {
     }
 
     /**
-     * The backend, once a DEALLOCATE or DISCARD sent ahead of this message has been answered:
+     * The backend, once a DEALLOCATE or DISCARD sent ahead of this message (as a Query, or as
+     * the Execute of a Parse that says so) has been answered:
      * until then the client's names may or may not still exist. Sends what is queued first, so
      * the backend has it to answer. Rare (such a statement pipelined before uses of names).
      */
     private BackendConnection afterDeallocation(BackendConnection b, Outbox out) throws IOException {
         if (b.replies().deallocationUnanswered()) {
             out.flushTo(b);
+            // An Execute's answer waits in the backend's buffer for a Sync the client has not
+            // sent yet; a Flush brings it out, and answers nothing itself.
+            b.send(ByteBuffer.wrap(FLUSH));
             try {
                 if (!b.replies().awaitDeallocation(DEALLOCATION_WAIT)) {
                     throw new IOException(b.id() + " did not answer a DEALLOCATE/DISCARD within " + DEALLOCATION_WAIT);

@@ -469,6 +469,21 @@ class PreparedStatementsIT {
     }
 
     @Test
+    void usesOfNamesPipelinedAfterAnExtendedProtocolDeallocateWaitForItsAnswer() throws Exception {
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n"); Twin t = Twin.open(proxy)) {
+            t.same(parse("s1", DOUBLED), sync());
+            // DEALLOCATE ALL through Parse, Bind and Execute, as drivers send every statement.
+            List<Be> gone = t.same(parse("", "DEALLOCATE ALL"), bind("", ""), execute("", 0),
+                    bind("", "s1", "4"), execute("", 0), sync());
+            assertEquals("26000", sqlStates(gone));
+            t.same(parse("s1", DOUBLED), sync());
+            List<Be> fresh = t.same(parse("", "DEALLOCATE ALL"), bind("", ""), execute("", 0),
+                    parse("s1", DOUBLED), bind("", "s1", "5"), execute("", 0), sync());
+            assertEquals(List.of("['10']"), rows(fresh));
+        }
+    }
+
+    @Test
     void withTheCacheOffNamesPassThroughUntouched() throws Exception {
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.max-prepared-statements = 0\n");
              Conversation c = client(proxy)) {

@@ -117,6 +117,10 @@ class PreparedStatementsPropertyIT {
     record QueryOp(int query) implements Op {
     }
 
+    /** DEALLOCATE ALL the way drivers send every statement: Parse, Bind, Execute of the unnamed statement. */
+    record ExtendedDeallocateOp() implements Op {
+    }
+
     record BatchOp(List<Op> ops, boolean flush) {
     }
 
@@ -140,7 +144,8 @@ class PreparedStatementsPropertyIT {
                 Tuple.of(2, Combinators.combine(portal, maxRows).as(ExecuteOp::new)),
                 Tuple.of(2, Combinators.combine(Arbitraries.of(true, false), statement).as(DescribeOp::new)),
                 Tuple.of(2, Combinators.combine(Arbitraries.of(true, false), statement).as(CloseOp::new)),
-                Tuple.of(1, query.map(QueryOp::new)));
+                Tuple.of(1, query.map(QueryOp::new)),
+                Tuple.of(1, Arbitraries.just(new ExtendedDeallocateOp())));
         Arbitrary<BatchOp> batch = Combinators.combine(
                 op.list().ofMinSize(1).ofMaxSize(6),
                 Arbitraries.integers().between(0, 3).map(i -> i == 0)).as(BatchOp::new);
@@ -198,6 +203,15 @@ class PreparedStatementsPropertyIT {
                             } else {
                                 batch.add(ExtendedProtocol.closePortal(PORTALS.get(c.name() % PORTALS.size())));
                             }
+                        }
+                        case ExtendedDeallocateOp d -> {
+                            batch.add(ExtendedProtocol.parse("", "DEALLOCATE ALL"));
+                            batch.add(ExtendedProtocol.bind("", ""));
+                            batch.add(ExtendedProtocol.execute("", 0));
+                            // The unnamed statement now holds this text: not one of TEXTS, so not reused.
+                            unnamedUsable = false;
+                            parsed.remove("");
+                            parsed.keySet().removeIf(n -> !n.isEmpty());
                         }
                         case QueryOp q -> {
                             String sql = QUERIES.get(q.query());
