@@ -79,6 +79,9 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Plain SETs sent and not yet confirmed by their CommandComplete, in order. */
     private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Assignment> pendingSets =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Recognised RESETs sent and not yet answered, in order: matched to CommandComplete "RESET". */
+    private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Reset> pendingResets =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     /**
      * Parameters (lower case) set by tracked plain SETs since the backend last settled: their
      * ParameterStatus answers those SETs, so it must not vouch for an untracked one.
@@ -378,6 +381,9 @@ public final class ClientSession implements Runnable, BackendSink {
             while (!scanner.sets.isEmpty()) {
                 pendingSets.add(scanner.sets.poll());
             }
+            while (!scanner.resets.isEmpty()) {
+                pendingResets.add(scanner.resets.poll());
+            }
             return b;
         } finally {
             leaseLock.unlock();
@@ -496,7 +502,17 @@ public final class ClientSession implements Runnable, BackendSink {
             }
         }
         if (tag.equals("DISCARD ALL")) {
-            parameters.discardAll();
+            parameters.resetAll();
+        } else if (tag.equals("RESET")) {
+            SetStatement.Reset reset = pendingResets.poll();
+            if (reset == null) {
+                // A RESET the look did not recognise: what it reset cannot be followed.
+                pin(PinReason.UNTRACKED_SET);
+            } else if (reset.all()) {
+                parameters.resetAll();
+            } else {
+                parameters.reset(reset.name());
+            }
         }
         if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {
             // Parameters the backend does not report went back to their defaults: what the
@@ -516,6 +532,7 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         // Replies to SETs that failed never come; what is left belongs to no later statement.
         pendingSets.clear();
+        pendingResets.clear();
         PinReason r = pins.onSettled(b.status() == TransactionStatus.IDLE);
         trackedSince.clear();
         if (r != null) {

@@ -59,6 +59,8 @@ final class RequestScanner extends FrameScanner {
     private boolean deallocatingParse;
     /** Plain SETs seen in this run, in order; handed to the session with the run. */
     final java.util.ArrayDeque<SetStatement.Assignment> sets = new java.util.ArrayDeque<>();
+    /** RESETs of parameters seen in this run, in order; handed to the session with the run. */
+    final java.util.ArrayDeque<SetStatement.Reset> resets = new java.util.ArrayDeque<>();
 
     RequestScanner(int maxMessageSize, boolean peek, boolean edit) {
         this.maxMessageSize = maxMessageSize;
@@ -230,6 +232,10 @@ final class RequestScanner extends FrameScanner {
         if (to - i >= 3 && lower(b.get(i)) == 's' && lower(b.get(i + 1)) == 'e' && lower(b.get(i + 2)) == 't') {
             return true;
         }
+        if (to - i >= 5 && lower(b.get(i)) == 'r' && lower(b.get(i + 1)) == 'e' && lower(b.get(i + 2)) == 's'
+                && lower(b.get(i + 3)) == 'e' && lower(b.get(i + 4)) == 't') {
+            return true;
+        }
         for (byte[] needle : NEEDLES) {
             if (contains(b, from, to, needle)) {
                 return true;
@@ -312,6 +318,10 @@ final class RequestScanner extends FrameScanner {
         SetStatement.Assignment set = whole && textEnd - start <= SetStatement.MAX_LENGTH ? SetStatement.parse(text) : null;
         if (set != null) {
             sets.add(set);
+        }
+        SetStatement.Reset reset = whole && textEnd - start <= SetStatement.MAX_LENGTH ? SetStatement.parseReset(text) : null;
+        if (reset != null) {
+            resets.add(reset);
         }
     }
 }

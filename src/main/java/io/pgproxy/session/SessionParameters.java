@@ -169,12 +169,27 @@ public final class SessionParameters {
     }
 
     /**
-     * The client ran DISCARD ALL: every parameter went back to its session default, so what it
-     * SET since startup must not follow it to the next backend. The backend reports the values
-     * that changed right after, and {@link #observe} takes them.
+     * The client ran DISCARD ALL or RESET ALL: every parameter went back to its session default,
+     * so what it SET since startup must not follow it to the next backend. The backend reports
+     * the values that changed right after, and {@link #observe} takes them.
      */
-    public synchronized void discardAll() {
+    public synchronized void resetAll() {
         requested = startup;
+    }
+
+    /** The client ran {@code RESET name}: that parameter is back to its session default. */
+    public synchronized void reset(String name) {
+        String key = canonicalName(requested.keySet(), name);
+        if (key == null) {
+            return;
+        }
+        Map<String, String> r = new LinkedHashMap<>(requested);
+        r.remove(key);
+        String startupKey = canonicalName(startup.keySet(), name);
+        if (startupKey != null) {
+            r.put(startupKey, startup.get(startupKey));
+        }
+        requested = intern(r);
     }
 
     /** A plain SET the client ran (see {@link SetStatement}): replayed on the backends it lands on. */

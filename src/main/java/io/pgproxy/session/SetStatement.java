@@ -21,22 +21,49 @@ public final class SetStatement {
     private static final Set<String> NOT_PARAMETERS = Set.of("local", "session", "role", "transaction",
             "constraints", "time", "names");
 
+    private static final Pattern RESET = Pattern.compile("(?is)\\s*RESET\\s+([a-z_][a-z0-9_.$]*)\\s*;?\\s*");
+
     /** A parameter name and the value a SET gives it. */
     public record Assignment(String name, String value) {
+    }
+
+    /** {@code RESET name}, or {@code RESET ALL} when {@link #all()}: back to the session default. */
+    public record Reset(String name) {
+        public boolean all() {
+            return name.equals("all");
+        }
     }
 
     private SetStatement() {
     }
 
-    /** The assignment in a statement text, or null when it is not a plain SET. */
-    public static Assignment parse(String text) {
-        String t = text.stripLeading();
-        // Most statements are not SETs: a cheap test before the pattern.
-        if (t.length() > MAX_LENGTH || !t.regionMatches(true, 0, "SET", 0, 3)) {
+    /**
+     * The parameter a {@code RESET} statement returns to its session default, or null when the
+     * text is not one (or resets something that is not a parameter, such as ROLE).
+     */
+    public static Reset parseReset(String text) {
+        Matcher m = matching(text, "RESET", RESET);
+        if (m == null) {
             return null;
         }
-        Matcher m = ASSIGNMENT.matcher(text);
-        if (!m.matches()) {
+        String name = m.group(1).toLowerCase(Locale.ROOT);
+        return NOT_PARAMETERS.contains(name) ? null : new Reset(name);
+    }
+
+    /** The pattern's match of the whole text, or null; most texts fail the cheap keyword test first. */
+    private static Matcher matching(String text, String keyword, Pattern pattern) {
+        String t = text.stripLeading();
+        if (t.length() > MAX_LENGTH || !t.regionMatches(true, 0, keyword, 0, keyword.length())) {
+            return null;
+        }
+        Matcher m = pattern.matcher(text);
+        return m.matches() ? m : null;
+    }
+
+    /** The assignment in a statement text, or null when it is not a plain SET. */
+    public static Assignment parse(String text) {
+        Matcher m = matching(text, "SET", ASSIGNMENT);
+        if (m == null) {
             return null;
         }
         String name = m.group(1).toLowerCase(Locale.ROOT);

@@ -28,6 +28,7 @@ class RequestScannerTest {
         assertTrue(worth("select pg_try_advisory_lock(1)"));
         assertTrue(worth("DEALLOCATE ALL"));
         assertTrue(worth("discard all"));
+        assertTrue(worth(" RESET work_mem"));
     }
 
     @Test

@@ -280,6 +280,34 @@ class TransactionPoolingIT {
     }
 
     @Test
+    void resetTakesAPlainSetBackEverywhereTheClientGoes() throws Exception {
+        long untracked = PinReason.counts().get(PinReason.UNTRACKED_SET);
+        try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
+             Connection c = connect(proxy); Statement s = c.createStatement();
+             Connection other = connect(proxy); Statement so = other.createStatement()) {
+            String workMem = one(s, "SHOW work_mem");
+            String temp = one(s, "SHOW temp_buffers");
+            s.execute("SET work_mem = '7MB'");
+            s.execute("SET temp_buffers = '9MB'");
+            s.execute("RESET work_mem");
+            // The other client takes the backend that last served this one; this one moves
+            // to the second backend and brings only what it still has set.
+            other.setAutoCommit(false);
+            so.execute("SELECT 1");
+            assertEquals(workMem, one(s, "SHOW work_mem"));
+            assertEquals("9MB", one(s, "SHOW temp_buffers"));
+            other.commit();
+
+            s.execute("RESET ALL");
+            other.setAutoCommit(false);
+            so.execute("SELECT 1");
+            assertEquals(temp, one(s, "SHOW temp_buffers"));
+            other.commit();
+        }
+        assertEquals(untracked, PinReason.counts().get(PinReason.UNTRACKED_SET), "recognised RESETs do not pin");
+    }
+
+    @Test
     void discardAllEndsEveryPin() throws Exception {
         long unpins = PinReason.unpins();
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");

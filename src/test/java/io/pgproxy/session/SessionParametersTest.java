@@ -21,11 +21,21 @@ class SessionParametersTest {
     }
 
     @Test
+    void resetOfOneParameterGoesBackToItsStartupValueOrDefault() {
+        SessionParameters p = new SessionParameters(Map.of("application_name", "app"));
+        p.track("work_mem", "7MB");
+        p.track("application_name", "other");
+        p.reset("WORK_MEM");
+        p.reset("application_name");
+        assertEquals(Map.of("application_name", "app"), p.requested());
+    }
+
+    @Test
     void discardAllForgetsWhatTheClientSetButNotItsStartupValues() {
         SessionParameters p = new SessionParameters(Map.of("application_name", "app", "TimeZone", "UTC"));
         p.track("work_mem", "7MB");
         p.observe("TimeZone", "Europe/Berlin");
-        p.discardAll();
+        p.resetAll();
         assertEquals(Map.of("application_name", "app", "TimeZone", "UTC"), p.requested());
         // The backend's reports after DISCARD ALL still count.
         p.observe("application_name", "app");

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SetStatementTest {
     @Test
@@ -17,6 +18,17 @@ class SetStatementTest {
         assertEquals(new SetStatement.Assignment("application_name", "my app"),
                 SetStatement.parse("  SET SESSION application_name = 'my app'  "));
         assertEquals(new SetStatement.Assignment("myapp.tenant", "42"), SetStatement.parse("SET myapp.tenant = 42"));
+    }
+
+    @Test
+    void recognisesResets() {
+        assertEquals(new SetStatement.Reset("work_mem"), SetStatement.parseReset("RESET work_mem"));
+        assertEquals(new SetStatement.Reset("myapp.tenant"), SetStatement.parseReset("  reset MyApp.Tenant;"));
+        assertTrue(SetStatement.parseReset("RESET ALL").all());
+        assertNull(SetStatement.parseReset("RESET ROLE"));
+        assertNull(SetStatement.parseReset("RESET SESSION AUTHORIZATION"));
+        assertNull(SetStatement.parseReset("RESET work_mem; SET work_mem = 1"));
+        assertNull(SetStatement.parseReset("SELECT 'RESET ALL'"));
     }
 
     @Test
