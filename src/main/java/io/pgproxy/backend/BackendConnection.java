@@ -446,6 +446,10 @@ public final class BackendConnection {
                     outstanding.set(0);
                 }
                 readyForQuerySeen++;
+                BackendSink s = sink;
+                if (s != null) {
+                    s.readyForQuery(status);
+                }
                 return;
             }
             if (tag == 'C') {

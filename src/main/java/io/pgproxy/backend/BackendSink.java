@@ -1,6 +1,7 @@
 package io.pgproxy.backend;
 
 import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.TransactionStatus;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,6 +16,13 @@ public interface BackendSink {
 
     /** A CommandComplete the proxy watches for passed by (its tag, e.g. "LISTEN", "SET"). */
     void commandComplete(String tag);
+
+    /**
+     * A ReadyForQuery with this status was read, before the run holding it is relayed: the
+     * client has not seen it yet. Called on the backend's reader thread.
+     */
+    default void readyForQuery(TransactionStatus status) {
+    }
 
     /**
      * The backend answered everything it was asked (the last ReadyForQuery owed arrived): a

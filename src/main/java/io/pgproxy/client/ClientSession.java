@@ -524,6 +524,21 @@ public final class ClientSession implements Runnable, BackendSink {
         }
     }
 
+    /**
+     * Statement pooling refuses transaction blocks. Decided here, before the ReadyForQuery that
+     * opens one reaches the client: decided at settle, a client could already have sent its
+     * next statement, and with a reply owed the backend would never settle.
+     */
+    @Override
+    public void readyForQuery(TransactionStatus status) {
+        if (statementMode && status != TransactionStatus.IDLE && !closing) {
+            // As PgBouncer does: a transaction block would hold the backend past the statement.
+            log.info("{} opened a transaction block in statement pooling mode, closing", id);
+            terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
+                    .withHint("use transaction or session pooling for this client"));
+        }
+    }
+
     /** Transaction pooling: hands the backend back once the client is between transactions. */
     @Override
     public void settled(BackendConnection b) {
@@ -537,13 +552,6 @@ public final class ClientSession implements Runnable, BackendSink {
         trackedSince.clear();
         if (r != null) {
             pin(r);
-        }
-        if (statementMode && b.status() != TransactionStatus.IDLE && !closing) {
-            // As PgBouncer does: a transaction block would hold the backend past the statement.
-            log.info("{} opened a transaction block in statement pooling mode, closing", id);
-            terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
-                    .withHint("use transaction or session pooling for this client"));
-            return;
         }
         if (pinned != null && b.status() == TransactionStatus.IDLE && pins.holdsNothing()) {
             // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
