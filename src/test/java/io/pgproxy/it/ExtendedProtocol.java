@@ -98,10 +98,15 @@ final class ExtendedProtocol {
     }
 
     private static Fe describe(char kind, String name) {
+        return kindAndName('D', "Describe", kind, name);
+    }
+
+    /** Describe and Close: a message of a kind byte ('S' or 'P') and a name. */
+    private static Fe kindAndName(char tag, String label, char kind, String name) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         b.write(kind);
         cstr(b, name);
-        return new Fe('D', PgWire.frame('D', b.toByteArray()), "Describe" + kind + "(" + quoted(name) + ")");
+        return new Fe(tag, PgWire.frame(tag, b.toByteArray()), label + kind + "(" + quoted(name) + ")");
     }
 
     static Fe execute(String portal, int maxRows) {
@@ -121,10 +126,7 @@ final class ExtendedProtocol {
     }
 
     private static Fe close(char kind, String name) {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        b.write(kind);
-        cstr(b, name);
-        return new Fe('C', PgWire.frame('C', b.toByteArray()), "Close" + kind + "(" + quoted(name) + ")");
+        return kindAndName('C', "Close", kind, name);
     }
 
     static Fe sync() {

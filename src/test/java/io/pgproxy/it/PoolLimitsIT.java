@@ -38,7 +38,7 @@ class PoolLimitsIT {
     }
 
     private static ProxyFixture proxy(String overrides) {
-        return ProxyFixture.start(ProxyFixture.standardConfig(pg) + "pgproxy.pool.mode = transaction\n" + overrides);
+        return ProxyFixture.startTransactionPooling(pg, overrides);
     }
 
     private static Connection connect(ProxyFixture proxy, String db) throws SQLException {

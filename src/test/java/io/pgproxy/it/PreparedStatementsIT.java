@@ -82,7 +82,7 @@ class PreparedStatementsIT {
     }
 
     private static ProxyFixture proxy(String overrides) {
-        return ProxyFixture.start(ProxyFixture.standardConfig(pg) + "pgproxy.pool.mode = transaction\n" + overrides);
+        return ProxyFixture.startTransactionPooling(pg, overrides);
     }
 
     private static Pool pool(ProxyFixture proxy) {

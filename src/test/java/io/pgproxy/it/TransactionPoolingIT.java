@@ -62,8 +62,7 @@ class TransactionPoolingIT {
     }
 
     private static ProxyFixture proxy(String overrides) {
-        return ProxyFixture.start(ProxyFixture.standardConfig(pg)
-                + "pgproxy.pool.mode = transaction\n" + overrides);
+        return ProxyFixture.startTransactionPooling(pg, overrides);
     }
 
     /**
