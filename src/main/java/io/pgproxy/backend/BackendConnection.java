@@ -440,7 +440,8 @@ public final class BackendConnection {
                 status = TransactionStatus.of(buffer.get(bodyStart));
                 // Counted before the run is forwarded: a client that leaves as soon as it has
                 // this reply must find the backend settled, not closed as if a reply were owed.
-                if (outstanding.decrementAndGet() < 0) {
+                int left = outstanding.decrementAndGet();
+                if (left < 0) {
                     // More replies than requests: the proxy lost track, so nobody else may use this backend.
                     desynchronised = true;
                     outstanding.set(0);
@@ -448,7 +449,7 @@ public final class BackendConnection {
                 readyForQuerySeen++;
                 BackendSink s = sink;
                 if (s != null) {
-                    s.readyForQuery(status);
+                    s.readyForQuery(status, left <= 0);
                 }
                 return;
             }

@@ -19,9 +19,11 @@ public interface BackendSink {
 
     /**
      * A ReadyForQuery with this status was read, before the run holding it is relayed: the
-     * client has not seen it yet. Called on the backend's reader thread.
+     * client has not seen it yet. {@code answeredAll}: it was the last one owed, so the replies
+     * to everything sent so far are in (a later {@link #settled} can only follow it). Called on
+     * the backend's reader thread.
      */
-    default void readyForQuery(TransactionStatus status) {
+    default void readyForQuery(TransactionStatus status, boolean answeredAll) {
     }
 
     /**

@@ -501,41 +501,57 @@ public final class ClientSession implements Runnable, BackendSink {
                 b.statements().clearBefore(before);
             }
         }
-        if (tag.equals("DISCARD ALL")) {
-            parameters.resetAll();
-        } else if (tag.equals("RESET")) {
-            SetStatement.Reset reset = pendingResets.poll();
-            if (reset == null) {
-                // A RESET the look did not recognise: what it reset cannot be followed.
-                pin(PinReason.UNTRACKED_SET);
-            } else if (reset.all()) {
-                parameters.resetAll();
-            } else {
-                parameters.reset(reset.name());
-            }
-        }
         if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {
-            // Parameters the backend does not report went back to their defaults: what the
-            // proxy set there before can no longer be assumed.
-            BackendConnection b = backend;
-            if (b != null) {
-                b.forgetParameterState();
-            }
+            resetParameters(tag);
         }
     }
 
     /**
-     * Statement pooling refuses transaction blocks. Decided here, before the ReadyForQuery that
-     * opens one reaches the client: decided at settle, a client could already have sent its
-     * next statement, and with a reply owed the backend would never settle.
+     * DISCARD ALL or RESET: the client's parameters go back to their session defaults, as far
+     * as the statement can be told; the backend's unreported ones went back to their defaults
+     * too, so what the proxy set there before can no longer be assumed.
+     */
+    private void resetParameters(String tag) {
+        SetStatement.Reset reset = tag.equals("RESET") ? pendingResets.poll() : null;
+        if (tag.equals("RESET") && reset == null) {
+            // A RESET the look did not recognise: what it reset cannot be followed.
+            pin(PinReason.UNTRACKED_SET);
+        } else if (reset == null || reset.all()) {
+            parameters.resetAll();
+        } else {
+            parameters.reset(reset.name());
+        }
+        BackendConnection b = backend;
+        if (b != null) {
+            b.forgetParameterState();
+        }
+    }
+
+    /**
+     * Decisions that must precede the client's next request: statement pooling refuses
+     * transaction blocks, and what was sent so far pins or not. Decided at settle, after the
+     * ReadyForQuery was relayed, a client could already have sent its next statement, and with
+     * a reply owed the backend would not settle.
      */
     @Override
-    public void readyForQuery(TransactionStatus status) {
+    public void readyForQuery(TransactionStatus status, boolean answeredAll) {
         if (statementMode && status != TransactionStatus.IDLE && !closing) {
             // As PgBouncer does: a transaction block would hold the backend past the statement.
             log.info("{} opened a transaction block in statement pooling mode, closing", id);
             terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
                     .withHint("use transaction or session pooling for this client"));
+        }
+        if (transactionMode && answeredAll) {
+            // The pin decision for what was sent so far, made before the client sees this
+            // ReadyForQuery, so whatever it sends next already finds it taken.
+            // Replies to SETs that failed never come; what is left belongs to no later statement.
+            pendingSets.clear();
+            pendingResets.clear();
+            PinReason r = pins.onSettled(status == TransactionStatus.IDLE);
+            trackedSince.clear();
+            if (r != null) {
+                pin(r);
+            }
         }
     }
 
@@ -544,14 +560,6 @@ public final class ClientSession implements Runnable, BackendSink {
     public void settled(BackendConnection b) {
         if (!transactionMode) {
             return;
-        }
-        // Replies to SETs that failed never come; what is left belongs to no later statement.
-        pendingSets.clear();
-        pendingResets.clear();
-        PinReason r = pins.onSettled(b.status() == TransactionStatus.IDLE);
-        trackedSince.clear();
-        if (r != null) {
-            pin(r);
         }
         if (pinned != null && b.status() == TransactionStatus.IDLE && pins.holdsNothing()) {
             // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
