@@ -51,6 +51,14 @@ public final class BackendConnection {
     /** The client parameter state this backend was last brought to; null when unknown. */
     private volatile Object appliedState;
     private volatile boolean parameterStateForgotten;
+    /**
+     * Whose session this backend carries: null while it is as it logged in (new, or reset with
+     * DISCARD ALL), else the last client's token, or {@link #UNKNOWN_OWNER}. A backend that
+     * carries another client's session is reset before it serves a new one.
+     */
+    private volatile Object owner;
+    /** What the backend reported at login: its parameters after SET SESSION AUTHORIZATION DEFAULT and RESET ALL. */
+    private final Map<String, String> baseline;
     private final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition settled = lock.newCondition();
@@ -81,6 +89,7 @@ public final class BackendConnection {
         this.channel = channel;
         this.keyData = startup.keyData();
         this.parameters = new ConcurrentHashMap<>(startup.parameters());
+        this.baseline = Map.copyOf(startup.parameters());
         this.reader = new Reader(buffers);
     }
 
@@ -189,11 +198,31 @@ public final class BackendConnection {
     /**
      * A client leaves the backend holding its parameter state, unless that state became unknown
      * during the lease (RESET ALL, DISCARD ALL): then the next client's values are set anew.
+     * Whatever else the client changed stays too, so the backend is now that client's.
      */
-    public void leftInState(Object state) {
+    public void leftInState(Object state, Object client) {
         if (!parameterStateForgotten) {
             this.appliedState = state;
         }
+        this.owner = client;
+    }
+
+    /** Marks whose session the backend carries; see {@link #owner()}. */
+    public void owner(Object client) {
+        this.owner = client;
+    }
+
+    /** Whose session the backend carries: null when none (as logged in), else a client's token or {@link #UNKNOWN_OWNER}. */
+    public Object owner() {
+        return owner;
+    }
+
+    /** The owner of a backend whose session state nobody can vouch for (a reset query other than DISCARD ALL). */
+    public static final Object UNKNOWN_OWNER = new Object();
+
+    /** The parameters the backend reported at login, which a full reset brings it back to. */
+    public Map<String, String> baselineParameters() {
+        return baseline;
     }
 
     /** Forgets what the proxy knew of this backend's parameters (after a reset, RESET ALL, DISCARD ALL). */
@@ -476,7 +505,10 @@ public final class BackendConnection {
                     if (e.isFatal()) {
                         fatal = e;
                     }
-                    if (sink == null && internalError == null) {
+                    BackendSink s = sink;
+                    if (s != null) {
+                        s.errorResponse();
+                    } else if (internalError == null) {
                         internalError = e;
                     }
                 }

@@ -17,6 +17,10 @@ public interface BackendSink {
     /** A CommandComplete the proxy watches for passed by (its tag, e.g. "LISTEN", "SET"). */
     void commandComplete(String tag);
 
+    /** An ErrorResponse passed by: the statement failed, and the transaction it ran in. */
+    default void errorResponse() {
+    }
+
     /**
      * A ReadyForQuery with this status was read, before the run holding it is relayed: the
      * client has not seen it yet. {@code answeredAll}: it was the last one owed, so the replies

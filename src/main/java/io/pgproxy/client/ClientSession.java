@@ -27,6 +27,7 @@ import io.pgproxy.session.PinDetector;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
 import io.pgproxy.session.SetStatement;
+import io.pgproxy.session.SetTracker;
 import io.pgproxy.session.StartupOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,15 +74,13 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile long requestSentNanos;
     private volatile boolean cancelSent;
     private volatile BackendConnection backend;
+    /** The backend this client last returned: asked for first, since it already holds the client's session. */
+    private volatile BackendConnection lastBackend;
     private volatile boolean closing;
     private final ReentrantLock leaseLock = new ReentrantLock();
     private final PinDetector pins = new PinDetector();
-    /** Plain SETs sent and not yet confirmed by their CommandComplete, in order. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Assignment> pendingSets =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
-    /** Recognised RESETs sent and not yet answered, in order: matched to CommandComplete "RESET". */
-    private final java.util.concurrent.ConcurrentLinkedQueue<SetStatement.Reset> pendingResets =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Recognised SETs and RESETs from statement text to the commit that makes them last. */
+    private final SetTracker setTracker = new SetTracker();
     /**
      * Parameters (lower case) set by tracked plain SETs since the backend last settled: their
      * ParameterStatus answers those SETs, so it must not vouch for an untracked one.
@@ -379,10 +378,10 @@ public final class ClientSession implements Runnable, BackendSink {
                 scanner.pin = null;
             }
             while (!scanner.sets.isEmpty()) {
-                pendingSets.add(scanner.sets.poll());
+                setTracker.sent(scanner.sets.poll());
             }
             while (!scanner.resets.isEmpty()) {
-                pendingResets.add(scanner.resets.poll());
+                setTracker.sent(scanner.resets.poll());
             }
             return b;
         } finally {
@@ -391,11 +390,9 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     private BackendConnection lease() throws IOException {
-        BackendConnection b = pool.acquire();
+        BackendConnection b = pool.acquire(lastBackend);
         try {
-            if (!parameters.state().sameAs((SessionParameters.State) b.appliedState())) {
-                syncParameters(b);
-            }
+            syncParameters(b);
         } catch (IOException | RuntimeException e) {
             // Leased but never attached: hand back its permit whatever state it is in.
             pool.discard(b);
@@ -408,17 +405,30 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     /**
-     * Brings a backend to this client's parameters: sets what differs in one hidden round trip
-     * and tells the client any value that came out differently than it was told.
+     * Brings a backend to this client's session in at most one hidden round trip. A backend
+     * that carries another client's session is first taken back to its login state, since no
+     * protocol signal reveals everything a client can change (a function's set_config, a SET
+     * ROLE); then only the values that differ are set, and the client is told any value that
+     * came out differently than it was told.
      */
     private void syncParameters(BackendConnection b) throws IOException {
-        Map<String, String> diff = parameters.diff(b.parameters(), b.assumedParameters());
-        log.debug("{} parameters to set on {}: {}", id, b.id(), diff.keySet());
-        if (!diff.isEmpty()) {
-            ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff), 1, PARAMETER_SYNC_TIMEOUT);
+        Object owner = b.owner();
+        boolean reset = owner != null && owner != parameters;
+        if (!reset && parameters.state().sameAs((SessionParameters.State) b.appliedState())) {
+            b.owner(parameters);
+            return;
+        }
+        Map<String, String> diff = reset ? parameters.diff(b.baselineParameters(), Map.of())
+                : parameters.diff(b.parameters(), b.assumedParameters());
+        log.debug("{} parameters to set on {}{}: {}", id, b.id(), reset ? " after a reset" : "", diff.keySet());
+        if (reset || !diff.isEmpty()) {
+            ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff, reset), 1, PARAMETER_SYNC_TIMEOUT);
             if (e != null) {
                 // A value the backend refuses (an unknown time zone, say): the caller discards it.
                 throw new ProtocolException(e.sqlState(), e.message());
+            }
+            if (reset) {
+                b.assumedParameters().clear();
             }
             diff.forEach((k, v) -> {
                 if (v == null) {
@@ -427,8 +437,8 @@ public final class ClientSession implements Runnable, BackendSink {
                     b.assumedParameters().put(k, v);
                 }
             });
-            parameters.adopt(diff, b.parameters());
         }
+        b.owner(parameters);
         Map<String, String> corrections = parameters.corrections(b.parameters());
         if (!corrections.isEmpty()) {
             MessageBuilder m = new MessageBuilder();
@@ -474,17 +484,19 @@ public final class ClientSession implements Runnable, BackendSink {
     @Override
     public void commandComplete(String tag) {
         if (tag.equals("SET")) {
-            SetStatement.Assignment set = pendingSets.poll();
-            if (set != null) {
-                // A plain SET: the client wants that value wherever it runs next.
-                parameters.track(set.name(), set.value());
+            SetStatement.Sent sent = setTracker.onSet();
+            if (sent instanceof SetStatement.Assignment set) {
+                // A plain SET: followed from its commit on (see readyForQuery); its report, if any,
+                // answers it and vouches for no other SET.
                 trackedSince.add(set.name().toLowerCase(java.util.Locale.ROOT));
-                BackendConnection b = backend;
-                if (b != null && !b.parameters().containsKey(set.name())) {
-                    b.assumedParameters().put(set.name(), set.value());
-                }
                 return;
             }
+            if (sent instanceof SetStatement.Local) {
+                return;
+            }
+        }
+        if (tag.equals("ROLLBACK")) {
+            setTracker.onRollback();
         }
         PinReason r = pins.onCommandComplete(tag);
         if (r != null) {
@@ -501,30 +513,30 @@ public final class ClientSession implements Runnable, BackendSink {
                 b.statements().clearBefore(before);
             }
         }
-        if (tag.equals("DISCARD ALL") || tag.equals("RESET")) {
-            resetParameters(tag);
+        if (tag.equals("DISCARD ALL")) {
+            // Cannot run inside a transaction block: it took effect.
+            parameters.resetAll();
+            forgetBackendParameters();
+        } else if (tag.equals("RESET")) {
+            if (setTracker.onReset() == null) {
+                // A RESET the look did not recognise: what it reset cannot be followed.
+                pin(PinReason.UNTRACKED_SET);
+            }
+            forgetBackendParameters();
         }
     }
 
-    /**
-     * DISCARD ALL or RESET: the client's parameters go back to their session defaults, as far
-     * as the statement can be told; the backend's unreported ones went back to their defaults
-     * too, so what the proxy set there before can no longer be assumed.
-     */
-    private void resetParameters(String tag) {
-        SetStatement.Reset reset = tag.equals("RESET") ? pendingResets.poll() : null;
-        if (tag.equals("RESET") && reset == null) {
-            // A RESET the look did not recognise: what it reset cannot be followed.
-            pin(PinReason.UNTRACKED_SET);
-        } else if (reset == null || reset.all()) {
-            parameters.resetAll();
-        } else {
-            parameters.reset(reset.name());
-        }
+    /** The backend's unreported parameters went back to their defaults: what the proxy set there is unknown now. */
+    private void forgetBackendParameters() {
         BackendConnection b = backend;
         if (b != null) {
             b.forgetParameterState();
         }
+    }
+
+    @Override
+    public void errorResponse() {
+        setTracker.onError();
     }
 
     /**
@@ -544,13 +556,42 @@ public final class ClientSession implements Runnable, BackendSink {
         if (transactionMode && answeredAll) {
             // The pin decision for what was sent so far, made before the client sees this
             // ReadyForQuery, so whatever it sends next already finds it taken.
-            // Replies to SETs that failed never come; what is left belongs to no later statement.
-            pendingSets.clear();
-            pendingResets.clear();
             PinReason r = pins.onSettled(status == TransactionStatus.IDLE);
+            if (status == TransactionStatus.IDLE && parameters.identityChanged()) {
+                // SET SESSION AUTHORIZATION, or a role across superuser, outlived its transaction:
+                // the backend runs as someone else, which no other backend is made to do for it.
+                r = PinReason.IDENTITY;
+            }
             trackedSince.clear();
             if (r != null) {
                 pin(r);
+            }
+        }
+        if (transactionMode) {
+            SetTracker.Outcome o = setTracker.onReadyForQuery(status, answeredAll);
+            if (o.pin()) {
+                pin(PinReason.UNTRACKED_SET);
+            }
+            o.confirmed().forEach(this::confirm);
+        }
+    }
+
+    /** A SET or RESET whose transaction committed: it now follows the client. */
+    private void confirm(SetTracker.Change change) {
+        switch (change) {
+            case SetTracker.Set(SetStatement.Assignment set) -> {
+                parameters.track(set.name(), set.value());
+                BackendConnection b = backend;
+                if (b != null && !parameters.isReported(set.name())) {
+                    b.assumedParameters().put(set.name(), set.value());
+                }
+            }
+            case SetTracker.Reset(SetStatement.Reset reset) -> {
+                if (reset.all()) {
+                    parameters.resetAll();
+                } else {
+                    parameters.reset(reset.name());
+                }
             }
         }
     }
@@ -574,7 +615,8 @@ public final class ClientSession implements Runnable, BackendSink {
         try {
             if (backend == b && b.isReleasable()) {
                 // The client's changes happened on this backend: it now holds exactly this state.
-                b.leftInState(parameters.state());
+                b.leftInState(parameters.state(), parameters);
+                lastBackend = b;
                 backend = null;
                 pool.returnIdle(b);
                 log.trace("{} returned {}", id, b.id());

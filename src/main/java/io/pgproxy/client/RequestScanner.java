@@ -57,8 +57,8 @@ final class RequestScanner extends FrameScanner {
      * Kept across runs, since the Execute may come in a later read.
      */
     private boolean deallocatingParse;
-    /** Plain SETs seen in this run, in order; handed to the session with the run. */
-    final java.util.ArrayDeque<SetStatement.Assignment> sets = new java.util.ArrayDeque<>();
+    /** Statements starting with SET seen in this run, in order; handed to the session with the run. */
+    final java.util.ArrayDeque<SetStatement.Sent> sets = new java.util.ArrayDeque<>();
     /** RESETs of parameters seen in this run, in order; handed to the session with the run. */
     final java.util.ArrayDeque<SetStatement.Reset> resets = new java.util.ArrayDeque<>();
 
@@ -214,7 +214,7 @@ final class RequestScanner extends FrameScanner {
     }
 
     /** Words (lower case) without which no look below finds anything. */
-    private static final byte[][] NEEDLES = {bytes("advisory"), bytes("temp"), bytes("dealloc"), bytes("discard")};
+    private static final byte[][] NEEDLES = {bytes("advisory"), bytes("temp"), bytes("dealloc"), bytes("discard"), bytes("set_config")};
 
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.US_ASCII);
@@ -315,7 +315,7 @@ final class RequestScanner extends FrameScanner {
         }
         // Only a whole statement (its terminator seen) can be a plain SET the proxy replays.
         boolean whole = textEnd < end;
-        SetStatement.Assignment set = whole && textEnd - start <= SetStatement.MAX_LENGTH ? SetStatement.parse(text) : null;
+        SetStatement.Sent set = SetStatement.classify(text, whole && textEnd - start <= SetStatement.MAX_LENGTH);
         if (set != null) {
             sets.add(set);
         }

@@ -95,6 +95,14 @@ public final class Pool {
      * The caller must give it back with {@link #release}, {@link #returnIdle} or {@link #discard}.
      */
     public BackendConnection acquire() throws IOException {
+        return acquire(null);
+    }
+
+    /**
+     * As {@link #acquire()}, preferring {@code preferred} when it is idle: a client that gets
+     * back the backend it left finds its own session there, with nothing to reset or replay.
+     */
+    public BackendConnection acquire(BackendConnection preferred) throws IOException {
         // A retired pool still serves clients that logged in before the reload, so they never
         // notice it; it only stops keeping backends once they come back.
         PoolSettings s = settings;
@@ -104,6 +112,12 @@ public final class Pool {
         waits.recordValue(Math.max(0, (System.nanoTime() - start) / 1000));
         try {
             BackendConnection c;
+            if (preferred != null && idle.remove(preferred)) {
+                if (preferred.isClean() && !expired(preferred, s)) {
+                    return leased(preferred, permit);
+                }
+                closeConnection(preferred);
+            }
             while ((c = idle.pollFirst()) != null) {
                 if (c.isClean() && !expired(c, s)) {
                     return leased(c, permit);
@@ -298,6 +312,8 @@ public final class Pool {
                 }
             }
             c.statements().clear();
+            // DISCARD ALL takes the backend back to how it logged in; another reset query may not.
+            c.owner(s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL") ? null : BackendConnection.UNKNOWN_OWNER);
             if (!c.isClean()) {
                 closeConnection(c);
                 return;

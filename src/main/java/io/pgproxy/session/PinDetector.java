@@ -21,6 +21,13 @@ import java.util.Locale;
 public final class PinDetector {
     /** How far into a statement the keyword look goes. */
     private static final int PEEK_CHARS = 256;
+    /**
+     * A session-level change of role: SET [SESSION] ROLE, SET SESSION AUTHORIZATION. Only an
+     * is_superuser or session_authorization report would reveal it otherwise, and a role
+     * between two ordinary users reports nothing. SET LOCAL ROLE ends with its transaction.
+     */
+    private static final java.util.regex.Pattern IDENTITY_CHANGE =
+            java.util.regex.Pattern.compile("set\\s+(?:session\\s+)?(?:role|authorization)\\b");
 
     private int untrackedSets;
     private int parametersReported;
@@ -93,6 +100,27 @@ public final class PinDetector {
     }
 
     /**
+     * Whether the text calls set_config other than for the transaction alone (a literal
+     * {@code true} as its last argument, as PostgREST sends it): a parameter the backend does not
+     * report would otherwise change unseen. Reported ones would follow the client anyway, so this
+     * errs towards pinning.
+     */
+    static boolean setsConfigForTheSession(String lowerCaseText) {
+        int at = lowerCaseText.indexOf("set_config");
+        while (at >= 0) {
+            int next = lowerCaseText.indexOf("set_config", at + 1);
+            String call = lowerCaseText.substring(at, next < 0 ? lowerCaseText.length() : next);
+            if (!LOCAL_SET_CONFIG.matcher(call).find() || call.contains("false")) {
+                return true;
+            }
+            at = next;
+        }
+        return false;
+    }
+
+    private static final java.util.regex.Pattern LOCAL_SET_CONFIG = java.util.regex.Pattern.compile(",\\s*true\\s*\\)");
+
+    /**
      * Looks at the start of a statement's text (the body of Query, or of Parse after its name)
      * for what no command tag reveals.
      */
@@ -111,6 +139,12 @@ public final class PinDetector {
         }
         if (t.startsWith("select") && t.contains(" into temp")) {
             return PinReason.TEMPORARY_TABLE;
+        }
+        if (IDENTITY_CHANGE.matcher(t).lookingAt()) {
+            return PinReason.IDENTITY;
+        }
+        if (setsConfigForTheSession(text)) {
+            return PinReason.UNTRACKED_SET;
         }
         return null;
     }

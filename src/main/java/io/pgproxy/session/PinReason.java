@@ -21,7 +21,12 @@ public enum PinReason {
     /** Temporary tables live in one backend's session. */
     TEMPORARY_TABLE,
     /** Session-level advisory locks are held by one backend. */
-    ADVISORY_LOCK;
+    ADVISORY_LOCK,
+    /**
+     * SET SESSION AUTHORIZATION or SET ROLE: the session runs as another role, which the proxy
+     * never replays on another backend (a replay must not hand out an identity).
+     */
+    IDENTITY;
 
     private static final LongAdder UNPINS = new LongAdder();
 

@@ -4,7 +4,6 @@ import io.pgproxy.protocol.MessageBuilder;
 
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,19 +18,37 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class SessionParameters {
     /** Startup keys that are not run-time parameters. */
     private static final Set<String> NOT_PARAMETERS = Set.of("user", "database", "replication", "options");
-    /** Reported parameters a client cannot set: never replayed. */
+    /**
+     * Reported parameters that follow the backend, not the client: fixed by the server
+     * (server_version, server_encoding, integer_datetimes, in_hot_standby) or by who is logged
+     * in (is_superuser, session_authorization). Never replayed; a client that changes its
+     * identity is pinned instead (see {@link #changesIdentity}).
+     */
     private static final Set<String> READ_ONLY = Set.of("server_version", "server_encoding", "integer_datetimes",
             "is_superuser", "session_authorization", "in_hot_standby");
+    /** Reported parameters whose change means the session now runs as someone else. */
+    private static final Set<String> IDENTITY = Set.of("is_superuser", "session_authorization");
+
+    /** What takes a backend back to its login state, short of DISCARD ALL (which would drop prepared statements). */
+    private static final java.util.List<String> RESET_STATEMENTS = java.util.List.of(
+            "SET SESSION AUTHORIZATION DEFAULT", "RESET ALL");
 
     /** Identical maps shared between clients, so ten thousand idle clients keep one copy. */
     private static final int MAX_INTERNED = 4096;
     private static final ConcurrentHashMap<Map<String, String>, Map<String, String>> INTERNED = new ConcurrentHashMap<>();
 
     // Immutable and often shared; replaced, never changed, when the client changes a value.
+    /**
+     * The client's values of parameters the backend does not report (its startup values and
+     * recognised SETs); reported ones follow {@link #reported}, the server's own spelling.
+     */
     private Map<String, String> requested;
+    /** What the client has been told, in the server's words: the values that follow it. */
     private Map<String, String> reported = Map.of();
     /** What the client asked for at startup: its session defaults. */
     private final Map<String, String> startup;
+    /** session_authorization and is_superuser as the client was greeted. */
+    private Map<String, String> loginIdentity = Map.of();
 
     public SessionParameters(Map<String, String> startupParameters) {
         Map<String, String> r = new LinkedHashMap<>();
@@ -89,17 +106,25 @@ public final class SessionParameters {
         for (Map.Entry<String, String> e : requested.entrySet()) {
             String key = canonicalName(backendParameters.keySet(), e.getKey());
             if (key != null) {
-                g.put(key, normalise(key, e.getValue()));
+                g.put(key, ParameterValues.normalise(key, e.getValue(), backendParameters.get(key)));
             }
         }
         reported = intern(g);
+        Map<String, String> identity = new LinkedHashMap<>();
+        for (String name : IDENTITY) {
+            if (reported.containsKey(name)) {
+                identity.put(name, reported.get(name));
+            }
+        }
+        loginIdentity = Map.copyOf(identity);
         return reported;
     }
 
     /**
-     * What must be set on a backend to give it this client's session: every value the client
-     * asked for or has been told that the backend reports differently, plus the values the
-     * backend does not report (extra_float_digits, ...) unless the proxy set them there before.
+     * What must be set on a backend to give it this client's session: every reported value the
+     * client has been told that the backend reports differently (the server's spelling, never
+     * the text of the client's SET: "dmy" would merge with the backend's own DateStyle), plus
+     * the unreported values the client set unless the proxy set them there before.
      *
      * @param backendParameters what the backend reports
      * @param assumed values the proxy set on that backend for parameters it does not report
@@ -112,14 +137,15 @@ public final class SessionParameters {
             }
         });
         requested.forEach((k, v) -> {
-            String key = canonicalName(want.keySet(), k);
-            want.put(key != null ? key : k, v);
+            if (canonicalName(reported.keySet(), k) == null) {
+                want.put(k, v);
+            }
         });
         Map<String, String> d = new LinkedHashMap<>();
         want.forEach((k, v) -> {
             String key = canonicalName(backendParameters.keySet(), k);
             String have = key != null ? backendParameters.get(key) : assumed.get(k);
-            if (!normalise(key != null ? key : k, v).equals(have)) {
+            if (!v.equals(have)) {
                 d.put(k, v);
             }
         });
@@ -156,16 +182,25 @@ public final class SessionParameters {
     }
 
     /**
-     * The backend reported a parameter while serving the client (a SET, a RESET, a function's
-     * SET clause): the client now wants that value on every backend it lands on, and has seen it.
+     * The backend reported a parameter while serving the client (a SET, a RESET, set_config, a
+     * rollback): the client has seen that value and wants it on every backend it lands on.
      */
     public synchronized void observe(String name, String value) {
         reported = with(reported, Map.of(name, value));
-        if (READ_ONLY.contains(name)) {
-            return;
+    }
+
+    /**
+     * Whether the session now runs as someone other than it logged in as (SET SESSION
+     * AUTHORIZATION, or SET ROLE to or from a superuser), judged from what the backend reported.
+     */
+    public synchronized boolean identityChanged() {
+        for (String name : IDENTITY) {
+            String now = reported.get(name);
+            if (now != null && !now.equals(loginIdentity.get(name))) {
+                return true;
+            }
         }
-        String key = canonicalName(requested.keySet(), name);
-        requested = with(requested, Map.of(key != null ? key : name, value));
+        return false;
     }
 
     /**
@@ -192,26 +227,19 @@ public final class SessionParameters {
         requested = intern(r);
     }
 
-    /** A plain SET the client ran (see {@link SetStatement}): replayed on the backends it lands on. */
-    public synchronized void track(String name, String value) {
-        String key = canonicalName(requested.keySet(), name);
-        requested = with(requested, Map.of(key != null ? key : name, value));
+    /** Whether the backend reports this parameter (any case), so that it follows the client by its reports. */
+    public synchronized boolean isReported(String name) {
+        return canonicalName(reported.keySet(), name) != null;
     }
 
-    /**
-     * After a diff was applied, takes the backend's spelling of each applied value (DateStyle
-     * "ISO" reads back as "ISO, MDY"), so the next diff against an equal backend is empty.
-     */
-    public synchronized void adopt(Map<String, String> applied, Map<String, String> backendParameters) {
-        Map<String, String> r = new LinkedHashMap<>(requested);
-        for (String name : applied.keySet()) {
-            String key = canonicalName(backendParameters.keySet(), name);
-            if (key != null && applied.get(name) != null) {
-                r.remove(name);
-                r.put(key, backendParameters.get(key));
-            }
+    /** A plain SET the client ran (see {@link SetStatement}): replayed on the backends it lands on. */
+    public synchronized void track(String name, String value) {
+        if (canonicalName(reported.keySet(), name) != null) {
+            // Reported: its ParameterStatus (or, unchanged, what the client was told) is the value.
+            return;
         }
-        requested = intern(r);
+        String key = canonicalName(requested.keySet(), name);
+        requested = with(requested, Map.of(key != null ? key : name, value));
     }
 
     /**
@@ -220,7 +248,28 @@ public final class SessionParameters {
      * ends in one Sync, so one ReadyForQuery comes back.
      */
     public static ByteBuffer setBatch(Map<String, String> values) {
+        return setBatch(values, false);
+    }
+
+    /**
+     * As {@link #setBatch(Map)}; with {@code resetFirst} the batch first takes the backend back
+     * to how it logged in ({@code SET SESSION AUTHORIZATION DEFAULT}, which also ends any SET
+     * ROLE, then {@code RESET ALL}), so nothing another client set survives, whatever statement
+     * set it. Still one Sync and one round trip.
+     */
+    public static ByteBuffer setBatch(Map<String, String> values, boolean resetFirst) {
         MessageBuilder b = new MessageBuilder();
+        if (resetFirst) {
+            for (String sql : RESET_STATEMENTS) {
+                b.begin((byte) 'P').cstring("").cstring(sql).int16(0).end();
+                b.begin((byte) 'B').cstring("").cstring("").int16(0).int16(0).int16(0).end();
+                b.begin((byte) 'E').cstring("").int32(0).end();
+            }
+            if (values.isEmpty()) {
+                b.begin((byte) 'S').end();
+                return b.toBuffer();
+            }
+        }
         b.begin((byte) 'P').cstring("").cstring("SELECT pg_catalog.set_config($1, $2, false)").int16(0).end();
         for (Map.Entry<String, String> e : values.entrySet()) {
             byte[] k = e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -248,14 +297,5 @@ public final class SessionParameters {
             }
         }
         return null;
-    }
-
-    /** PostgreSQL reports client_encoding by its canonical name whatever alias was asked for. */
-    private static String normalise(String key, String value) {
-        if (key.equals("client_encoding")) {
-            String v = value.toUpperCase(Locale.ROOT).replace("-", "").replace("_", "");
-            return v.equals("UNICODE") ? "UTF8" : v;
-        }
-        return value;
     }
 }

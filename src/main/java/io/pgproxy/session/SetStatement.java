@@ -23,9 +23,27 @@ public final class SetStatement {
 
     private static final Pattern RESET = Pattern.compile("(?is)\\s*RESET\\s+([a-z_][a-z0-9_.$]*)\\s*;?\\s*");
 
-    /** A parameter name and the value a SET gives it. */
-    public record Assignment(String name, String value) {
+    /**
+     * What a statement text that starts with SET was taken for, in the order sent; matched in
+     * that order to the CommandComplete "SET" tags that answer them.
+     */
+    public sealed interface Sent permits Assignment, Local, Unrecognised {
     }
+
+    /** A parameter name and the value a plain SET gives it: replayable. */
+    public record Assignment(String name, String value) implements Sent {
+    }
+
+    /** SET LOCAL or SET TRANSACTION: ends with its transaction, nothing to follow or pin. */
+    public record Local() implements Sent {
+    }
+
+    /** Any other SET: only its ParameterStatus, if any, tells what it changed. */
+    public record Unrecognised() implements Sent {
+    }
+
+    private static final Pattern LOCAL = Pattern.compile(
+            "(?is)\\s*SET\\s+(?:LOCAL|TRANSACTION)\\s[^;]*;?\\s*");
 
     /** {@code RESET name}, or {@code RESET ALL} when {@link #all()}: back to the session default. */
     public record Reset(String name) {
@@ -58,6 +76,28 @@ public final class SetStatement {
         }
         Matcher m = pattern.matcher(text);
         return m.matches() ? m : null;
+    }
+
+    /**
+     * What a whole statement text is, if it starts with SET; null for any other statement.
+     * {@code whole}: the text's end was seen (a streamed long statement is never a plain SET).
+     */
+    public static Sent classify(String text, boolean whole) {
+        String t = text.stripLeading();
+        if (t.length() < 4 || !t.regionMatches(true, 0, "SET", 0, 3) || !Character.isWhitespace(t.charAt(3))) {
+            return null;
+        }
+        if (!whole) {
+            return new Unrecognised();
+        }
+        Assignment a = parse(text);
+        if (a != null) {
+            return a;
+        }
+        if (t.length() <= MAX_LENGTH && LOCAL.matcher(t).matches()) {
+            return new Local();
+        }
+        return new Unrecognised();
     }
 
     /** The assignment in a statement text, or null when it is not a plain SET. */

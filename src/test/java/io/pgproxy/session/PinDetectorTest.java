@@ -60,4 +60,23 @@ class PinDetectorTest {
         assertEquals(PinReason.LISTEN, pins.onCommandComplete("LISTEN"));
         assertEquals(PinReason.SQL_PREPARE, pins.onCommandComplete("PREPARE"));
     }
+
+    @org.junit.jupiter.api.Test
+    void sessionLevelRoleChangesAndSetConfigPin() {
+        org.junit.jupiter.api.Assertions.assertEquals(PinReason.IDENTITY, PinDetector.peekStatement("SET ROLE app"));
+        org.junit.jupiter.api.Assertions.assertEquals(PinReason.IDENTITY, PinDetector.peekStatement("set session role app"));
+        org.junit.jupiter.api.Assertions.assertEquals(PinReason.IDENTITY,
+                PinDetector.peekStatement("  SET SESSION AUTHORIZATION 'app'"));
+        org.junit.jupiter.api.Assertions.assertNull(PinDetector.peekStatement("SET LOCAL ROLE app"));
+        org.junit.jupiter.api.Assertions.assertNull(PinDetector.peekStatement("SET roles_enabled = on"));
+        org.junit.jupiter.api.Assertions.assertEquals(PinReason.UNTRACKED_SET,
+                PinDetector.peekStatement("SELECT set_config('work_mem', '1MB', false)"));
+        org.junit.jupiter.api.Assertions.assertEquals(PinReason.UNTRACKED_SET,
+                PinDetector.peekStatement("SELECT set_config('work_mem', $1, $2)"));
+        // PostgREST's per-request settings are local to the transaction.
+        org.junit.jupiter.api.Assertions.assertNull(PinDetector.peekStatement(
+                "select set_config('search_path', $1, true), set_config('role', $2, true)"));
+        org.junit.jupiter.api.Assertions.assertEquals(PinReason.UNTRACKED_SET, PinDetector.peekStatement(
+                "select set_config('a.b', $1, true), set_config('role', $2, false)"));
+    }
 }

@@ -43,29 +43,76 @@ class SessionParametersTest {
     }
 
     @Test
-    void greetingOverlaysTheClientsValuesCaseInsensitively() {
-        SessionParameters p = new SessionParameters(Map.of("datestyle", "ISO", "client_encoding", "utf-8"));
+    void greetingOverlaysTheClientsValuesCaseInsensitivelyAsPostgresReportsThem() {
+        // asyncpg sends client_encoding='utf-8', quotes included; PostgreSQL reports UTF8.
+        SessionParameters p = new SessionParameters(Map.of("datestyle", "ISO", "client_encoding", "'utf-8'"));
         Map<String, String> g = p.greeting(BACKEND);
-        assertEquals("ISO", g.get("DateStyle"));
+        assertEquals("ISO, MDY", g.get("DateStyle"));
         assertEquals("UTF8", g.get("client_encoding"));
         assertEquals("UTC", g.get("TimeZone"));
+    }
+
+    @Test
+    void reportedParametersAreReplayedInTheServersWordsNotTheClientsSet() {
+        SessionParameters p = new SessionParameters(Map.of());
+        p.greeting(BACKEND);
+        // SET datestyle TO dmy: the SET's text is not what follows the client, the report is.
+        p.track("datestyle", "dmy");
+        p.observe("DateStyle", "ISO, DMY");
+        Map<String, String> postgresStyle = new java.util.HashMap<>(BACKEND);
+        postgresStyle.put("DateStyle", "Postgres, MDY");
+        assertEquals(Map.of("DateStyle", "ISO, DMY"), p.diff(postgresStyle));
+        assertEquals(Map.of(), p.requested());
+    }
+
+    @Test
+    void aSetThatChangedNothingReportedKeepsWhatTheClientWasTold() {
+        SessionParameters p = new SessionParameters(Map.of());
+        p.greeting(BACKEND);
+        p.track("DateStyle", "mdy"); // no ParameterStatus: the value was already ISO, MDY
+        Map<String, String> other = new java.util.HashMap<>(BACKEND);
+        other.put("DateStyle", "German, DMY");
+        assertEquals(Map.of("DateStyle", "ISO, MDY"), p.diff(other));
+    }
+
+    @Test
+    void identityChangedComparesWithHowTheClientLoggedIn() {
+        Map<String, String> backend = new java.util.HashMap<>(BACKEND);
+        backend.put("session_authorization", "admin");
+        backend.put("is_superuser", "on");
+        SessionParameters p = new SessionParameters(Map.of());
+        p.greeting(backend);
+        assertFalse(p.identityChanged());
+        p.observe("application_name", "x");
+        assertFalse(p.identityChanged());
+        p.observe("session_authorization", "app");
+        assertTrue(p.identityChanged());
+        // Never replayed: identity is pinned, not carried.
+        assertFalse(p.diff(backend).containsKey("session_authorization"));
+        p.observe("session_authorization", "admin");
+        assertFalse(p.identityChanged());
+        p.observe("is_superuser", "off"); // SET ROLE to an ordinary role
+        assertTrue(p.identityChanged());
     }
 
     @Test
     void diffHoldsOnlyWhatDiffersOrIsUnreported() {
         SessionParameters p = new SessionParameters(Map.of("client_encoding", "UTF8", "TimeZone", "Europe/Berlin",
                 "extra_float_digits", "3"));
+        p.greeting(BACKEND);
         Map<String, String> d = p.diff(BACKEND);
         assertEquals(Map.of("TimeZone", "Europe/Berlin", "extra_float_digits", "3"), d);
     }
 
     @Test
     void correctionsReportOnlyChangedValuesOnce() {
-        SessionParameters p = new SessionParameters(Map.of("DateStyle", "ISO"));
+        // A time zone's canonical spelling is the server's to know: the greeting keeps the
+        // client's, the first backend reports the real one.
+        SessionParameters p = new SessionParameters(Map.of("TimeZone", "utc"));
         p.greeting(BACKEND);
         Map<String, String> after = Map.of("client_encoding", "UTF8", "DateStyle", "ISO, MDY", "TimeZone", "UTC",
                 "application_name", "");
-        assertEquals(Map.of("DateStyle", "ISO, MDY"), p.corrections(after));
+        assertEquals(Map.of("TimeZone", "UTC"), p.corrections(after));
         assertTrue(p.corrections(after).isEmpty());
     }
 

@@ -49,4 +49,16 @@ class SetStatementTest {
         byte[] q = "SET extra_float_digits = 3\0".getBytes(StandardCharsets.UTF_8);
         assertEquals("3", SetStatement.parse(Wire.cstring(ByteBuffer.wrap(q), 0, q.length)).value());
     }
+
+    @Test
+    void classifiesEveryStatementThatStartsWithSet() {
+        assertEquals(new SetStatement.Assignment("work_mem", "7MB"), SetStatement.classify("SET work_mem = '7MB'", true));
+        assertEquals(new SetStatement.Local(), SetStatement.classify("SET LOCAL work_mem = '1MB'", true));
+        assertEquals(new SetStatement.Local(), SetStatement.classify("set transaction isolation level serializable", true));
+        assertEquals(new SetStatement.Unrecognised(), SetStatement.classify("SET LOCAL work_mem = 1; SET a = 2", true));
+        assertEquals(new SetStatement.Unrecognised(), SetStatement.classify("SET ROLE admin", true));
+        assertEquals(new SetStatement.Unrecognised(), SetStatement.classify("SET work_mem = '7MB'", false));
+        assertNull(SetStatement.classify("SELECT 1", true));
+        assertNull(SetStatement.classify("SETTINGS", true));
+    }
 }

@@ -1,0 +1,180 @@
+package io.pgproxy.it;
+
+import io.pgproxy.fixtures.PgWire;
+import io.pgproxy.fixtures.PostgresFixture;
+import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.session.PinReason;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A backend handed from one client to another in transaction mode carries nothing of the first
+ * client's session, whatever statement changed it; and the first client keeps what it set. One
+ * backend in the pool, so the second client always gets the first one's backend.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class SessionIsolationIT {
+    private static PostgresFixture pg;
+    private static ProxyFixture proxy;
+
+    @BeforeAll
+    static void start() throws SQLException {
+        pg = PostgresFixture.start();
+        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+            s.execute("CREATE ROLE iso_app NOLOGIN");
+            s.execute("CREATE ROLE iso_other NOLOGIN");
+            s.execute("GRANT iso_other TO " + PostgresFixture.TRUST_USER);
+            // A change no command tag, report or statement text reveals.
+            s.execute("CREATE FUNCTION iso_hidden_settings() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+                    + "PERFORM set_config('work_mem', '1234kB', false); "
+                    + "PERFORM set_config('search_path', 'pg_catalog', false); END $$");
+        }
+        // The superuser logs in through the proxy as itself (database app has no backend user).
+        proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg)
+                + "pgproxy.pool { mode = transaction, size = 1 }\n"
+                + "pgproxy.users.postgres { auth = trust }\n");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    private static Connection connect(String user, String db) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("prepareThreshold", "0");
+        return proxy.connect(user, null, db, p);
+    }
+
+    private static String one(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    @Test
+    void setSessionAuthorizationStaysWithItsClientAndPinsIt() throws SQLException {
+        // Two backends: B must get one, and gets the one A used if A gave it back.
+        try (ProxyFixture two = ProxyFixture.start(ProxyFixture.standardConfig(pg)
+                + "pgproxy.pool { mode = transaction, size = 2 }\n"
+                + "pgproxy.users.postgres { auth = trust }\n")) {
+            long before = PinReason.counts().get(PinReason.IDENTITY);
+            Properties p = new Properties();
+            p.setProperty("prepareThreshold", "0");
+            try (Connection a = two.connect(PostgresFixture.SUPERUSER, null, "app", p); Statement sa = a.createStatement();
+                 Connection b = two.connect(PostgresFixture.SUPERUSER, null, "app", p); Statement sb = b.createStatement()) {
+                sa.execute("SET SESSION AUTHORIZATION iso_app");
+                assertEquals(before + 1, PinReason.counts().get(PinReason.IDENTITY));
+                assertEquals("postgres postgres", one(sb, "SELECT current_user || ' ' || session_user"));
+                assertEquals("iso_app iso_app", one(sa, "SELECT current_user || ' ' || session_user"));
+                assertEquals("postgres postgres", one(sb, "SELECT current_user || ' ' || session_user"));
+            }
+        }
+    }
+
+    @Test
+    void whateverAClientChangedIsGoneWhenItsBackendServesAnother() throws SQLException {
+        try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement();
+             Connection b = connect(PostgresFixture.SUPERUSER, "app"); Statement sb = b.createStatement()) {
+            String defaultWorkMem = one(sb, "SHOW work_mem");
+            int pid = Integer.parseInt(one(sa, "SELECT pg_backend_pid()"));
+            // No command tag or report reveals a function's set_config of an unreported parameter.
+            sa.execute("SELECT iso_hidden_settings()");
+            assertEquals("1234kB", one(sa, "SHOW work_mem"));
+            assertEquals(pid, Integer.parseInt(one(sb, "SELECT pg_backend_pid()")), "one backend: B got A's");
+            assertEquals(defaultWorkMem, one(sb, "SHOW work_mem"));
+            assertEquals("\"$user\", public", one(sb, "SHOW search_path"));
+        }
+    }
+
+    @Test
+    void setConfigOfAnUnreportedParameterPinsAndStaysWithItsClient() throws SQLException {
+        long before = PinReason.counts().get(PinReason.UNTRACKED_SET);
+        try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement()) {
+            sa.execute("SELECT set_config('work_mem', '1234kB', false)");
+            assertEquals(before + 1, PinReason.counts().get(PinReason.UNTRACKED_SET));
+            assertEquals("1234kB", one(sa, "SHOW work_mem"));
+            // Local to its transaction: nothing to pin.
+            sa.execute("SELECT set_config('statement_timeout', '5min', true)");
+            assertEquals(before + 1, PinReason.counts().get(PinReason.UNTRACKED_SET));
+        }
+    }
+
+    @Test
+    void setRoleBetweenOrdinaryRolesPinsAndDoesNotLeak() throws SQLException {
+        long before = PinReason.counts().get(PinReason.IDENTITY);
+        try (Connection a = connect(PostgresFixture.TRUST_USER, "app_trust"); Statement sa = a.createStatement()) {
+            sa.execute("SET ROLE iso_other");
+            assertEquals("iso_other", one(sa, "SELECT current_user"));
+            assertEquals(before + 1, PinReason.counts().get(PinReason.IDENTITY));
+            assertEquals("iso_other", one(sa, "SELECT current_user"), "pinned: its next transaction keeps the role");
+        }
+        try (Connection b = connect(PostgresFixture.TRUST_USER, "app_trust"); Statement sb = b.createStatement()) {
+            assertEquals(PostgresFixture.TRUST_USER, one(sb, "SELECT current_user"));
+        }
+    }
+
+    @Test
+    void aDateStyleSetWithOneWordFollowsTheClientAsTheServerReportedIt() throws Exception {
+        // pgjdbc refuses a DateStyle other than ISO, so B speaks the protocol itself.
+        try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement();
+             PgWire b = PgWire.connect(proxy.port(), Duration.ofSeconds(20))) {
+            b.loginTrust(PostgresFixture.SUPERUSER, "app");
+            sa.execute("SET datestyle TO dmy");
+            assertEquals("ISO, DMY", one(sa, "SHOW DateStyle"));
+            b.write(PgWire.query("SET datestyle TO Postgres"));
+            b.readUntilReady();
+            // A lands on the backend B left in Postgres style: "dmy" replayed there would give
+            // "Postgres, DMY".
+            assertEquals("ISO, DMY", one(sa, "SHOW DateStyle"));
+            assertEquals("2026-12-02", one(sa, "SELECT '02/12/2026'::date::text"));
+            b.write(PgWire.query("SHOW DateStyle"));
+            String shown = b.readUntilReady().stream().filter(m -> m.tag() == 'D').findFirst().map(m -> new String(m.body(), StandardCharsets.UTF_8)).orElseThrow();
+            assertTrue(shown.contains("Postgres, MDY"), shown);
+        }
+    }
+
+    @Test
+    void aSetFollowsItsClientOnlyIfItsTransactionCommitted() throws SQLException {
+        long untracked = PinReason.counts().get(PinReason.UNTRACKED_SET);
+        try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement();
+             Connection b = connect(PostgresFixture.SUPERUSER, "app"); Statement sb = b.createStatement()) {
+            String defaultWorkMem = one(sb, "SHOW work_mem");
+            a.setAutoCommit(false);
+            sa.execute("SET work_mem = '7MB'");
+            a.rollback();
+            sa.execute("SET work_mem = '5MB'");
+            sa.execute("SET LOCAL statement_timeout = '1min'");
+            a.commit();
+            sa.execute("SET work_mem = '6MB'");
+            sa.execute("SELECT 1");
+            a.rollback();
+            a.setAutoCommit(true);
+            // B takes the one backend, which is reset; A's next transaction brings A's session back.
+            assertEquals(defaultWorkMem, one(sb, "SHOW work_mem"));
+            assertEquals("5MB", one(sa, "SHOW work_mem"), "the committed SET, not the rolled-back ones");
+            assertEquals("0", one(sa, "SHOW statement_timeout"));
+            assertEquals(untracked, PinReason.counts().get(PinReason.UNTRACKED_SET), "SET LOCAL pins nothing");
+        }
+    }
+}
