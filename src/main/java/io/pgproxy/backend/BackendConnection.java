@@ -61,6 +61,8 @@ public final class BackendConnection {
     private final Map<String, String> baseline;
     private final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
+    /** Writes from the client's thread and the reader's repair never interleave on the socket. */
+    private final ReentrantLock writeLock = new ReentrantLock();
     private final Condition settled = lock.newCondition();
     private final long createdNanos = System.nanoTime();
     private final Reader reader;
@@ -296,19 +298,29 @@ public final class BackendConnection {
 
     /** Writes bytes to the backend. Called only by the lease holder. */
     public void send(ByteBuffer bytes) throws IOException {
-        while (bytes.hasRemaining()) {
-            channel.write(bytes);
+        writeLock.lock();
+        try {
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+        } finally {
+            writeLock.unlock();
         }
     }
 
     /** Writes {@code parts[0, n)} to the backend with gathering writes. Called only by the lease holder. */
     public void send(ByteBuffer[] parts, int n) throws IOException {
-        int first = 0;
-        while (first < n) {
-            channel.write(parts, first, n - first);
-            while (first < n && !parts[first].hasRemaining()) {
-                first++;
+        writeLock.lock();
+        try {
+            int first = 0;
+            while (first < n) {
+                channel.write(parts, first, n - first);
+                while (first < n && !parts[first].hasRemaining()) {
+                    first++;
+                }
             }
+        } finally {
+            writeLock.unlock();
         }
     }
 
@@ -425,6 +437,9 @@ public final class BackendConnection {
     }
 
     /** The reader thread: scans every run the backend sends, relays it, keeps the counters. */
+    /** The reader's cut for a repair batch; distinct from the reply queue's actions. */
+    private static final int REPAIR = -2;
+
     private final class Reader extends FrameScanner implements Runnable {
         private final BufferPool buffers;
         private int readyForQuerySeen;
@@ -432,6 +447,8 @@ public final class BackendConnection {
         /** Replies are matched against the queue in the run being scanned. */
         private boolean matching;
         private int cutAction;
+        /** The batch to run before the ReadyForQuery the scan stopped at ({@link #REPAIR}). */
+        private ByteBuffer repairBatch;
 
         Reader(BufferPool buffers) {
             this.buffers = buffers;
@@ -439,6 +456,21 @@ public final class BackendConnection {
 
         @Override
         protected int onHeader(byte tag, int length) throws ProtocolException {
+            // Before the reply queue sees this ReadyForQuery: it is scanned again after the repair.
+            if (tag == 'Z' && repairBatch == null && outstanding.get() == 1) {
+                BackendSink s = sink;
+                if (s != null && s.repairPending()) {
+                    if (peekable() < 1) {
+                        return DEFER;
+                    }
+                    ByteBuffer batch = s.repairBeforeReady(TransactionStatus.of(peek(0)));
+                    if (batch != null) {
+                        repairBatch = batch;
+                        cutAction = REPAIR;
+                        return CUT;
+                    }
+                }
+            }
             if (matching) {
                 int d = replies.onReply(tag);
                 if (d != ReplyQueue.FORWARD) {
@@ -555,6 +587,8 @@ public final class BackendConnection {
                         buffer.position(end + 5);
                     } else if (cutAction == ReplyQueue.EMIT) {
                         emitDue();
+                    } else if (cutAction == REPAIR) {
+                        repair();
                     } else {
                         break;
                     }
@@ -562,6 +596,60 @@ public final class BackendConnection {
                 emitDue();
             } finally {
                 replies.unlock();
+            }
+        }
+
+        /**
+         * Runs the client's repair batch while its last ReadyForQuery is held back, so whatever
+         * the batch makes the backend report reaches the client before that ReadyForQuery, as
+         * if the statement had done it. Reads exactly the batch's replies, no further: what
+         * follows belongs to the main scan. Nothing else is owed (checked in onHeader), so only
+         * asynchronous messages can come between.
+         */
+        private void repair() throws IOException {
+            ByteBuffer batch = repairBatch;
+            repairBatch = null;
+            send(batch);
+            Map<String, String> reported = new java.util.LinkedHashMap<>();
+            ByteBuffer header = ByteBuffer.allocate(5);
+            while (true) {
+                header.clear();
+                readFully(header);
+                byte tag = header.get(0);
+                int length = header.getInt(1);
+                if (length < 4 || length > capacity) {
+                    throw new ProtocolException("invalid message length " + length + " from backend during a parameter repair");
+                }
+                ByteBuffer body = ByteBuffer.allocate(length - 4);
+                readFully(body);
+                body.flip();
+                switch (tag) {
+                    case 'S' -> {
+                        ParameterStatus p = ParameterStatus.decode(body);
+                        parameters.put(p.name(), p.value());
+                        reported.put(p.name(), p.value());
+                    }
+                    case 'E' -> log.info("{} parameter repair failed: {}", id, ErrorResponse.decode(body).message());
+                    case 'Z' -> {
+                        BackendSink s = sink;
+                        if (s != null) {
+                            s.repaired(reported);
+                        }
+                        return;
+                    }
+                    default -> {
+                        // ParseComplete, BindComplete, DataRow, CommandComplete of the batch;
+                        // a notice or notification in between is dropped with them.
+                    }
+                }
+            }
+        }
+
+        private void readFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                if (channel.read(b) < 0) {
+                    throw new java.io.EOFException("backend closed the connection during a parameter repair");
+                }
             }
         }
 
@@ -600,7 +688,14 @@ public final class BackendConnection {
                             desynchronised = true;
                         }
                     } else {
-                        buffer.position(scanAndForward(buffer));
+                        while (true) {
+                            cutAction = ReplyQueue.FORWARD;
+                            buffer.position(scanAndForward(buffer));
+                            if (cutAction != REPAIR) {
+                                break;
+                            }
+                            repair();
+                        }
                     }
                     buffer.compact();
                     if (readyForQuerySeen > 0) {

@@ -17,6 +17,24 @@ public interface BackendSink {
     /** A CommandComplete the proxy watches for passed by (its tag, e.g. "LISTEN", "SET"). */
     void commandComplete(String tag);
 
+    /** Whether {@link #repairBeforeReady} may have something to run; a cheap check on every last ReadyForQuery. */
+    default boolean repairPending() {
+        return false;
+    }
+
+    /**
+     * The last ReadyForQuery owed, with this status, is about to be relayed: a batch (ending
+     * in Sync) to run first, whose replies the client never sees, or null. Called on the
+     * backend's reader thread.
+     */
+    default ByteBuffer repairBeforeReady(TransactionStatus status) {
+        return null;
+    }
+
+    /** The repair batch ran; the backend reported these values, which the client must be told. */
+    default void repaired(java.util.Map<String, String> reported) {
+    }
+
     /** An ErrorResponse passed by: the statement failed, and the transaction it ran in. */
     default void errorResponse() {
     }

@@ -24,6 +24,7 @@ import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.ClientStatements;
 import io.pgproxy.session.PinDetector;
+import io.pgproxy.session.ParameterValues;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
 import io.pgproxy.session.SetStatement;
@@ -79,6 +80,14 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile boolean closing;
     private final ReentrantLock leaseLock = new ReentrantLock();
     private final PinDetector pins = new PinDetector();
+    /**
+     * Parameters (lower case; {@link #REPAIR_ALL} for all) a RESET, SET ... TO DEFAULT or DISCARD
+     * ALL took to the backend's defaults since the last ReadyForQuery. The client's defaults are
+     * its startup values, which the backend is given again before that ReadyForQuery reaches it.
+     */
+    private final java.util.Set<String> toRepair = new java.util.HashSet<>();
+    private static final String REPAIR_ALL = "*";
+    private volatile boolean repairPending;
     /** Recognised SETs and RESETs from statement text to the commit that makes them last. */
     private final SetTracker setTracker = new SetTracker();
     /**
@@ -194,9 +203,12 @@ public final class ClientSession implements Runnable, BackendSink {
                     () -> p.settings().maxPreparedStatements(),
                     () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true));
         }
-        Map<String, String> requested = new java.util.LinkedHashMap<>(params);
-        requested.putAll(optionValues);
-        parameters = new SessionParameters(requested);
+        Map<String, String> requested = startupParameters(optionValues, params, pool.welcomeParameters());
+        try {
+            parameters = new SessionParameters(requested);
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException("55P02", e.getMessage());
+        }
         Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
 
         processId = context.registry().register(this);
@@ -209,6 +221,27 @@ public final class ClientSession implements Runnable, BackendSink {
         authenticated = true;
         out.send(welcome.toByteArray());
         log.info("{} {}@{} logged in", id, user, database);
+    }
+
+    /**
+     * As PostgreSQL applies them: the options first, then the startup packet's own parameters,
+     * names in any case; a DateStyle in both is the second merged into the first.
+     */
+    private static Map<String, String> startupParameters(Map<String, String> options, Map<String, String> params,
+                                                         Map<String, String> server) {
+        Map<String, String> all = new java.util.LinkedHashMap<>(options);
+        params.forEach((k, v) -> {
+            String earlierKey = all.keySet().stream().filter(k::equalsIgnoreCase).findFirst().orElse(null);
+            String value = v;
+            if (earlierKey != null) {
+                String earlier = all.remove(earlierKey);
+                if (k.equalsIgnoreCase("DateStyle")) {
+                    value = ParameterValues.normalise(k, v, ParameterValues.normalise(k, earlier, server.get("DateStyle")));
+                }
+            }
+            all.put(k, value);
+        });
+        return all;
     }
 
     /** Client → backend, frame by frame, until Terminate or the client goes away. */
@@ -491,6 +524,12 @@ public final class ClientSession implements Runnable, BackendSink {
                 trackedSince.add(set.name().toLowerCase(java.util.Locale.ROOT));
                 return;
             }
+            if (sent instanceof SetStatement.Default d) {
+                trackedSince.add(d.name().toLowerCase(java.util.Locale.ROOT));
+                forgetBackendParameters();
+                repair(d.name());
+                return;
+            }
             if (sent instanceof SetStatement.Local) {
                 return;
             }
@@ -514,13 +553,16 @@ public final class ClientSession implements Runnable, BackendSink {
             }
         }
         if (tag.equals("DISCARD ALL")) {
-            // Cannot run inside a transaction block: it took effect.
-            parameters.resetAll();
+            setTracker.onDiscardAll();
             forgetBackendParameters();
+            repair(REPAIR_ALL);
         } else if (tag.equals("RESET")) {
-            if (setTracker.onReset() == null) {
+            SetStatement.Reset reset = setTracker.onReset();
+            if (reset == null) {
                 // A RESET the look did not recognise: what it reset cannot be followed.
                 pin(PinReason.UNTRACKED_SET);
+            } else {
+                repair(reset.all() ? REPAIR_ALL : reset.name());
             }
             forgetBackendParameters();
         }
@@ -531,6 +573,52 @@ public final class ClientSession implements Runnable, BackendSink {
         BackendConnection b = backend;
         if (b != null) {
             b.forgetParameterState();
+        }
+    }
+
+    private void repair(String name) {
+        synchronized (toRepair) {
+            toRepair.add(name.toLowerCase(java.util.Locale.ROOT));
+            repairPending = true;
+        }
+    }
+
+    @Override
+    public boolean repairPending() {
+        return repairPending;
+    }
+
+    @Override
+    public ByteBuffer repairBeforeReady(TransactionStatus status) {
+        Map<String, String> values;
+        synchronized (toRepair) {
+            repairPending = false;
+            // After an error the RESET may have been rolled back with its transaction: no repair,
+            // and a failed block would refuse it anyway.
+            values = status == TransactionStatus.FAILED || setTracker.undone() ? Map.of()
+                    : parameters.startupValues(toRepair.contains(REPAIR_ALL) ? null : toRepair);
+            toRepair.clear();
+        }
+        if (values.isEmpty()) {
+            return null;
+        }
+        log.debug("{} giving {} back its startup values {}", id, backend != null ? backend.id() : "?", values.keySet());
+        return SessionParameters.setBatch(values);
+    }
+
+    @Override
+    public void repaired(Map<String, String> reported) {
+        MessageBuilder m = new MessageBuilder();
+        reported.forEach((k, v) -> {
+            parameters.observe(k, v);
+            m.bytes(new ParameterStatus(k, v).encode());
+        });
+        if (!reported.isEmpty()) {
+            try {
+                out.forward(ByteBuffer.wrap(m.toByteArray()), true);
+            } catch (IOException e) {
+                log.debug("{} client write failed: {}", id, e.getMessage());
+            }
         }
     }
 

@@ -26,6 +26,9 @@ public final class SessionParameters {
      */
     private static final Set<String> READ_ONLY = Set.of("server_version", "server_encoding", "integer_datetimes",
             "is_superuser", "session_authorization", "in_hot_standby");
+    /** Parameters fixed by the server: a client that names one at startup is refused, as by PostgreSQL (55P02). */
+    private static final Set<String> FIXED = Set.of("server_version", "server_encoding", "integer_datetimes",
+            "is_superuser", "in_hot_standby");
     /** Reported parameters whose change means the session now runs as someone else. */
     private static final Set<String> IDENTITY = Set.of("is_superuser", "session_authorization");
 
@@ -47,13 +50,21 @@ public final class SessionParameters {
     private Map<String, String> reported = Map.of();
     /** What the client asked for at startup: its session defaults. */
     private final Map<String, String> startup;
+    /** The client's startup values of reported parameters, as PostgreSQL would report them. */
+    private Map<String, String> startupReported = Map.of();
     /** session_authorization and is_superuser as the client was greeted. */
     private Map<String, String> loginIdentity = Map.of();
 
+    /** @throws IllegalArgumentException when the client names a parameter fixed by the server */
     public SessionParameters(Map<String, String> startupParameters) {
         Map<String, String> r = new LinkedHashMap<>();
         startupParameters.forEach((k, v) -> {
-            if (!NOT_PARAMETERS.contains(k) && !k.startsWith("_pq_.")) {
+            String lower = k.toLowerCase(java.util.Locale.ROOT);
+            if (FIXED.contains(lower)) {
+                throw new IllegalArgumentException("parameter \"" + k + "\" cannot be changed");
+            }
+            // PostgreSQL takes no identity from the startup packet but the login's own.
+            if (!NOT_PARAMETERS.contains(k) && !k.startsWith("_pq_.") && !lower.equals("session_authorization")) {
                 r.put(k, v);
             }
         });
@@ -103,12 +114,15 @@ public final class SessionParameters {
      */
     public synchronized Map<String, String> greeting(Map<String, String> backendParameters) {
         Map<String, String> g = new LinkedHashMap<>(backendParameters);
+        Map<String, String> own = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : requested.entrySet()) {
             String key = canonicalName(backendParameters.keySet(), e.getKey());
             if (key != null) {
-                g.put(key, ParameterValues.normalise(key, e.getValue(), backendParameters.get(key)));
+                own.put(key, ParameterValues.normalise(key, e.getValue(), backendParameters.get(key)));
             }
         }
+        g.putAll(own);
+        startupReported = Map.copyOf(own);
         reported = intern(g);
         Map<String, String> identity = new LinkedHashMap<>();
         for (String name : IDENTITY) {
@@ -177,6 +191,14 @@ public final class SessionParameters {
         });
         if (!c.isEmpty()) {
             reported = with(reported, c);
+            // Only the client's own startup role, replayed by the proxy, moves these here.
+            Map<String, String> identity = new LinkedHashMap<>(loginIdentity);
+            c.forEach((k, v) -> {
+                if (IDENTITY.contains(k)) {
+                    identity.put(k, v);
+                }
+            });
+            loginIdentity = Map.copyOf(identity);
         }
         return c;
     }
@@ -212,7 +234,11 @@ public final class SessionParameters {
         requested = startup;
     }
 
-    /** The client ran {@code RESET name}: that parameter is back to its session default. */
+    /**
+     * The client ran {@code RESET name} (or {@code SET name TO DEFAULT}): that parameter is back
+     * to its session default. Reported ones follow the backend's reports, which the reader's
+     * repair made the client's startup values.
+     */
     public synchronized void reset(String name) {
         String key = canonicalName(requested.keySet(), name);
         if (key == null) {
@@ -225,6 +251,25 @@ public final class SessionParameters {
             r.put(startupKey, startup.get(startupKey));
         }
         requested = intern(r);
+    }
+
+    /**
+     * The client's startup values of these parameters (lower-case names; null for all), reported
+     * ones as PostgreSQL reports them: what a RESET gives back on a direct connection.
+     */
+    public synchronized Map<String, String> startupValues(java.util.Collection<String> names) {
+        Map<String, String> v = new LinkedHashMap<>();
+        startup.forEach((k, value) -> {
+            if (names == null || names.contains(k.toLowerCase(java.util.Locale.ROOT))) {
+                String reportedKey = canonicalName(startupReported.keySet(), k);
+                if (reportedKey != null) {
+                    v.put(reportedKey, startupReported.get(reportedKey));
+                } else {
+                    v.put(k, value);
+                }
+            }
+        });
+        return v;
     }
 
     /** Whether the backend reports this parameter (any case), so that it follows the client by its reports. */

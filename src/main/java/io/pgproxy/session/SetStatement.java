@@ -27,12 +27,20 @@ public final class SetStatement {
      * What a statement text that starts with SET was taken for, in the order sent; matched in
      * that order to the CommandComplete "SET" tags that answer them.
      */
-    public sealed interface Sent permits Assignment, Local, Unrecognised {
+    public sealed interface Sent permits Assignment, Default, Local, Unrecognised {
     }
 
     /** A parameter name and the value a plain SET gives it: replayable. */
     public record Assignment(String name, String value) implements Sent {
     }
+
+    /** {@code SET name TO DEFAULT} or {@code SET TIME ZONE LOCAL}: a RESET by another name. */
+    public record Default(String name) implements Sent {
+    }
+
+    private static final Pattern TO_DEFAULT = Pattern.compile(
+            "(?is)\\s*SET\\s+(?:SESSION\\s+)?(?:([a-z_][a-z0-9_.$]*)\\s*(?:=|\\s+TO\\s+)\\s*DEFAULT"
+                    + "|(TIME\\s+ZONE)\\s+(?:LOCAL|DEFAULT))\\s*;?\\s*");
 
     /** SET LOCAL or SET TRANSACTION: ends with its transaction, nothing to follow or pin. */
     public record Local() implements Sent {
@@ -97,6 +105,13 @@ public final class SetStatement {
         if (t.length() <= MAX_LENGTH && LOCAL.matcher(t).matches()) {
             return new Local();
         }
+        Matcher d = t.length() <= MAX_LENGTH ? TO_DEFAULT.matcher(t) : null;
+        if (d != null && d.matches()) {
+            String name = d.group(1) != null ? d.group(1).toLowerCase(Locale.ROOT) : "timezone";
+            if (!NOT_PARAMETERS.contains(name)) {
+                return new Default(name);
+            }
+        }
         return new Unrecognised();
     }
 
@@ -116,6 +131,14 @@ public final class SetStatement {
         }
         if (value.startsWith("'")) {
             value = value.substring(1, value.length() - 1);
+            // For a list parameter (search_path, ...) a quoted literal is one element, which
+            // set_config of the same text would split: not replayable as it stands.
+            if (value.indexOf(',') >= 0 || value.indexOf('"') >= 0) {
+                return null;
+            }
+        } else if (Character.isLetter(value.charAt(0)) || value.charAt(0) == '_') {
+            // An unquoted word is an identifier to the parser, folded to lower case.
+            value = value.toLowerCase(Locale.ROOT);
         }
         return new Assignment(name, value);
     }

@@ -65,6 +65,8 @@ public final class SetTracker {
         SetStatement.Sent s = sentSets.poll();
         if (s instanceof SetStatement.Assignment a) {
             tentative.add(new Set(a));
+        } else if (s instanceof SetStatement.Default d) {
+            tentative.add(new Reset(new SetStatement.Reset(d.name())));
         }
         return s;
     }
@@ -78,9 +80,19 @@ public final class SetTracker {
         return r;
     }
 
+    /** A CommandComplete "DISCARD ALL": like RESET ALL (it cannot run inside a transaction, so it lasts). */
+    public synchronized void onDiscardAll() {
+        tentative.add(new Reset(new SetStatement.Reset("all")));
+    }
+
     /** A CommandComplete "ROLLBACK": the block, or part of it, was undone. */
     public synchronized void onRollback() {
         rolledBack = true;
+    }
+
+    /** Whether an error since the last ReadyForQuery may have undone what the transaction did. */
+    public synchronized boolean undone() {
+        return undone;
     }
 
     /** An ErrorResponse: the statement failed, and its transaction with it. */

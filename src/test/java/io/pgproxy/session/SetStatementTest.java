@@ -61,4 +61,13 @@ class SetStatementTest {
         assertNull(SetStatement.classify("SELECT 1", true));
         assertNull(SetStatement.classify("SETTINGS", true));
     }
+
+    @Test
+    void valuesAreTakenAsTheParserTakesThem() {
+        assertEquals("myschema", SetStatement.parse("SET search_path = MySchema").value());
+        assertEquals("MySchema", SetStatement.parse("SET search_path = 'MySchema'").value());
+        // One quoted element of a list parameter, which set_config would split in two.
+        assertNull(SetStatement.parse("SET search_path = '\"$user\", public'"));
+        assertNull(SetStatement.parse("SET search_path = 'a, b'"));
+    }
 }
