@@ -80,14 +80,6 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile boolean closing;
     private final ReentrantLock leaseLock = new ReentrantLock();
     private final PinDetector pins = new PinDetector();
-    /**
-     * Parameters (lower case; {@link #REPAIR_ALL} for all) a RESET, SET ... TO DEFAULT or DISCARD
-     * ALL took to the backend's defaults since the last ReadyForQuery. The client's defaults are
-     * its startup values, which the backend is given again before that ReadyForQuery reaches it.
-     */
-    private final java.util.Set<String> toRepair = new java.util.HashSet<>();
-    private static final String REPAIR_ALL = "*";
-    private volatile boolean repairPending;
     /** Recognised SETs and RESETs from statement text to the commit that makes them last. */
     private final SetTracker setTracker = new SetTracker();
     /**
@@ -203,13 +195,14 @@ public final class ClientSession implements Runnable, BackendSink {
                     () -> p.settings().maxPreparedStatements(),
                     () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true));
         }
-        Map<String, String> requested = startupParameters(optionValues, params, pool.welcomeParameters());
+        Map<String, String> server = pool.welcomeParameters();
+        Map<String, String> requested = startupParameters(optionValues, params, server);
         try {
             parameters = new SessionParameters(requested);
         } catch (IllegalArgumentException e) {
             throw new ProtocolException("55P02", e.getMessage());
         }
-        Map<String, String> greeting = parameters.greeting(pool.welcomeParameters());
+        Map<String, String> greeting = parameters.greeting(server);
 
         processId = context.registry().register(this);
         secretKey = context.registry().newSecret();
@@ -527,7 +520,6 @@ public final class ClientSession implements Runnable, BackendSink {
             if (sent instanceof SetStatement.Default d) {
                 trackedSince.add(d.name().toLowerCase(java.util.Locale.ROOT));
                 forgetBackendParameters();
-                repair(d.name());
                 return;
             }
             if (sent instanceof SetStatement.Local) {
@@ -555,14 +547,10 @@ public final class ClientSession implements Runnable, BackendSink {
         if (tag.equals("DISCARD ALL")) {
             setTracker.onDiscardAll();
             forgetBackendParameters();
-            repair(REPAIR_ALL);
         } else if (tag.equals("RESET")) {
-            SetStatement.Reset reset = setTracker.onReset();
-            if (reset == null) {
+            if (setTracker.onReset() == null) {
                 // A RESET the look did not recognise: what it reset cannot be followed.
                 pin(PinReason.UNTRACKED_SET);
-            } else {
-                repair(reset.all() ? REPAIR_ALL : reset.name());
             }
             forgetBackendParameters();
         }
@@ -576,29 +564,18 @@ public final class ClientSession implements Runnable, BackendSink {
         }
     }
 
-    private void repair(String name) {
-        synchronized (toRepair) {
-            toRepair.add(name.toLowerCase(java.util.Locale.ROOT));
-            repairPending = true;
-        }
-    }
-
     @Override
     public boolean repairPending() {
-        return repairPending;
+        return setTracker.repairPending();
     }
 
+    /** The client's startup values for what a RESET took to the backend's defaults, as a hidden batch. */
     @Override
     public ByteBuffer repairBeforeReady(TransactionStatus status) {
-        Map<String, String> values;
-        synchronized (toRepair) {
-            repairPending = false;
-            // After an error the RESET may have been rolled back with its transaction: no repair,
-            // and a failed block would refuse it anyway.
-            values = status == TransactionStatus.FAILED || setTracker.undone() ? Map.of()
-                    : parameters.startupValues(toRepair.contains(REPAIR_ALL) ? null : toRepair);
-            toRepair.clear();
-        }
+        java.util.Set<String> names = setTracker.takeRepair();
+        // A failed block would refuse the batch, and its RESET is undone with it anyway.
+        Map<String, String> values = status == TransactionStatus.FAILED || (names != null && names.isEmpty())
+                ? Map.of() : parameters.startupValues(names);
         if (values.isEmpty()) {
             return null;
         }

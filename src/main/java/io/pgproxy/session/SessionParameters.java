@@ -54,6 +54,7 @@ public final class SessionParameters {
     private Map<String, String> startupReported = Map.of();
     /** session_authorization and is_superuser as the client was greeted. */
     private Map<String, String> loginIdentity = Map.of();
+    private volatile boolean identityChanged;
 
     /** @throws IllegalArgumentException when the client names a parameter fixed by the server */
     public SessionParameters(Map<String, String> startupParameters) {
@@ -199,6 +200,7 @@ public final class SessionParameters {
                 }
             });
             loginIdentity = Map.copyOf(identity);
+            updateIdentityChanged();
         }
         return c;
     }
@@ -209,21 +211,31 @@ public final class SessionParameters {
      */
     public synchronized void observe(String name, String value) {
         reported = with(reported, Map.of(name, value));
+        if (IDENTITY.contains(name)) {
+            updateIdentityChanged();
+        }
     }
 
     /**
      * Whether the session now runs as someone other than it logged in as (SET SESSION
      * AUTHORIZATION, or SET ROLE to or from a superuser), judged from what the backend reported.
      */
-    public synchronized boolean identityChanged() {
+    public boolean identityChanged() {
+        return identityChanged;
+    }
+
+    /** Kept up to date where reported values change, so the per-ReadyForQuery check is one read. */
+    private void updateIdentityChanged() {
+        boolean changed = false;
         for (String name : IDENTITY) {
             String now = reported.get(name);
             if (now != null && !now.equals(loginIdentity.get(name))) {
-                return true;
+                changed = true;
             }
         }
-        return false;
+        identityChanged = changed;
     }
+
 
     /**
      * The client ran DISCARD ALL or RESET ALL: every parameter went back to its session default,

@@ -40,6 +40,15 @@ public final class SetTracker {
     private final ArrayDeque<SetStatement.Sent> sentSets = new ArrayDeque<>();
     private final ArrayDeque<SetStatement.Reset> sentResets = new ArrayDeque<>();
     private final List<Change> tentative = new ArrayList<>();
+    /**
+     * Parameters (lower case; {@link #ALL} for every one) a RESET, SET ... TO DEFAULT or DISCARD
+     * ALL took to the backend's defaults since they were last taken: the client's defaults are
+     * its startup values, which its backend must be given again.
+     */
+    private final java.util.Set<String> toRepair = new java.util.HashSet<>();
+    private static final String ALL = "all";
+    /** Read on every ReadyForQuery, so kept outside the lock. */
+    private volatile boolean repairPending;
     /** The current transaction failed or was rolled back: its changes will not last. */
     private boolean undone;
     private boolean rolledBack;
@@ -67,6 +76,7 @@ public final class SetTracker {
             tentative.add(new Set(a));
         } else if (s instanceof SetStatement.Default d) {
             tentative.add(new Reset(new SetStatement.Reset(d.name())));
+            toRepair(d.name());
         }
         return s;
     }
@@ -76,23 +86,42 @@ public final class SetTracker {
         SetStatement.Reset r = sentResets.poll();
         if (r != null) {
             tentative.add(new Reset(r));
+            toRepair(r.name());
         }
         return r;
     }
 
     /** A CommandComplete "DISCARD ALL": like RESET ALL (it cannot run inside a transaction, so it lasts). */
     public synchronized void onDiscardAll() {
-        tentative.add(new Reset(new SetStatement.Reset("all")));
+        tentative.add(new Reset(new SetStatement.Reset(ALL)));
+        toRepair(ALL);
+    }
+
+    private void toRepair(String name) {
+        toRepair.add(name.toLowerCase(java.util.Locale.ROOT));
+        repairPending = true;
+    }
+
+    /** Whether {@link #takeRepair} has anything; a cheap check on every ReadyForQuery. */
+    public boolean repairPending() {
+        return repairPending;
+    }
+
+    /**
+     * The parameters to give back their startup values (null: all of them; empty: none), and
+     * forgets them. None after an error: the RESET may have been rolled back with its transaction.
+     */
+    public synchronized java.util.Set<String> takeRepair() {
+        java.util.Set<String> names = undone ? java.util.Set.of()
+                : toRepair.contains(ALL) ? null : java.util.Set.copyOf(toRepair);
+        toRepair.clear();
+        repairPending = false;
+        return names;
     }
 
     /** A CommandComplete "ROLLBACK": the block, or part of it, was undone. */
     public synchronized void onRollback() {
         rolledBack = true;
-    }
-
-    /** Whether an error since the last ReadyForQuery may have undone what the transaction did. */
-    public synchronized boolean undone() {
-        return undone;
     }
 
     /** An ErrorResponse: the statement failed, and its transaction with it. */
