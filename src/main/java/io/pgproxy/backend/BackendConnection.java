@@ -76,7 +76,8 @@ public final class BackendConnection {
     private volatile BackendSink sink;
     private volatile boolean watchCommands;
     private volatile TransactionStatus status = TransactionStatus.IDLE;
-    private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicReference<BackendState> state =
+            new java.util.concurrent.atomic.AtomicReference<>(BackendState.IDLE);
     private volatile boolean desynchronised;
     private volatile ErrorResponse fatal;
     private volatile ErrorResponse internalError;
@@ -251,18 +252,43 @@ public final class BackendConnection {
     }
 
     public boolean isClosed() {
-        return closed;
+        return state.get() == BackendState.CLOSED;
+    }
+
+    public BackendState state() {
+        return state.get();
+    }
+
+    /**
+     * The one way the connection's state changes. Returns false when it was closed meanwhile
+     * (the backend went away, the janitor evicted it): a race the caller settles by not using
+     * it. Any other move the table in {@link BackendState} does not allow is a bug.
+     */
+    public boolean moveTo(BackendState next) {
+        while (true) {
+            BackendState current = state.get();
+            if (current == BackendState.CLOSED) {
+                return false;
+            }
+            if (!current.canMoveTo(next)) {
+                throw new IllegalStateException(id + ": illegal move from " + current + " to " + next);
+            }
+            if (state.compareAndSet(current, next)) {
+                log.trace("{} {} -> {}", id, current, next);
+                return true;
+            }
+        }
     }
 
     /** Nothing owed, nothing half-relayed, transaction idle, backend alive: safe to hand on. */
     public boolean isClean() {
-        return !closed && !desynchronised && fatal == null && outstanding.get() == 0
+        return !isClosed() && !desynchronised && fatal == null && outstanding.get() == 0
                 && status == TransactionStatus.IDLE && reader.atBoundary() && !replies.lost() && replies.isEmpty();
     }
 
     /** Nothing owed and nothing half-relayed, whatever the transaction status. */
     public boolean isSettled() {
-        return !closed && !desynchronised && !pendingSinceSync && outstanding.get() == 0 && reader.atBoundary();
+        return !isClosed() && !desynchronised && !pendingSinceSync && outstanding.get() == 0 && reader.atBoundary();
     }
 
     public void attach(BackendSink sink) {
@@ -353,14 +379,14 @@ public final class BackendConnection {
         lock.lock();
         try {
             waiting = true;
-            while (outstanding.get() > 0 && !closed) {
+            while (outstanding.get() > 0 && !isClosed()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
                 }
                 settled.await(left, TimeUnit.NANOSECONDS);
             }
-            return !closed;
+            return !isClosed();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(id + " interrupted while waiting for the backend");
@@ -391,11 +417,11 @@ public final class BackendConnection {
 
     /** Sends Terminate when possible and closes the socket. */
     public void close() {
-        if (closed) {
+        boolean cleanForTerminate = isCleanForTerminate();
+        if (!moveTo(BackendState.CLOSED)) {
             return;
         }
-        closed = true;
-        if (isCleanForTerminate()) {
+        if (cleanForTerminate) {
             try {
                 send(ByteBuffer.wrap(new byte[]{'X', 0, 0, 0, 4}));
             } catch (IOException ignored) {
@@ -710,13 +736,12 @@ public final class BackendConnection {
                     }
                 }
             } catch (IOException e) {
-                if (!closed) {
+                if (!isClosed()) {
                     log.info("{} backend connection failed: {}", id, e.getMessage());
                 }
             } finally {
                 buffers.release(buffer);
-                boolean wasClosedByUs = closed;
-                closed = true;
+                boolean wasClosedByUs = !moveTo(BackendState.CLOSED);
                 closeQuietly(channel);
                 signalSettled();
                 BackendSink s = sink;

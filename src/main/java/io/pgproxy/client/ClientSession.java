@@ -39,6 +39,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.List;
@@ -65,6 +66,32 @@ public final class ClientSession implements Runnable, BackendSink {
     private final SocketChannel channel;
     private final ClientChannel out;
     private final long acceptedNanos = System.nanoTime();
+    private final long connectedAtMillis = System.currentTimeMillis();
+    private final java.util.concurrent.atomic.AtomicReference<ClientState> state =
+            new java.util.concurrent.atomic.AtomicReference<>(ClientState.LOGGING_IN);
+    /** Reads from the client, counting what arrives for its pool's stats. */
+    private final ReadableByteChannel in = new ReadableByteChannel() {
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            int n = channel.read(dst);
+            if (n > 0 && pool != null) {
+                pool.stats().received(n);
+            }
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return channel.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+        }
+    };
+    /** When the transaction now running began; 0 between transactions. */
+    private volatile long transactionStartNanos;
 
     private int processId;
     private byte[] secretKey = new byte[0];
@@ -95,8 +122,8 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile boolean statementMode;
     private volatile PinReason pinned;
     private SessionParameters parameters;
-    private String user = "?";
-    private String database = "?";
+    private volatile String user = "?";
+    private volatile String database = "?";
 
     public ClientSession(ClientContext context, SocketChannel channel) {
         this.context = context;
@@ -106,6 +133,84 @@ public final class ClientSession implements Runnable, BackendSink {
 
     public String id() {
         return id;
+    }
+
+    public ClientState state() {
+        return state.get();
+    }
+
+    /**
+     * The one way the session's state changes. Returns false once the session is closing (a
+     * race with the janitor or a lost backend, settled by the caller doing nothing); any other
+     * move the table in {@link ClientState} does not allow is a bug.
+     */
+    private boolean moveTo(ClientState next) {
+        while (true) {
+            ClientState current = state.get();
+            if (current == ClientState.CLOSING) {
+                return false;
+            }
+            if (!current.canMoveTo(next)) {
+                throw new IllegalStateException(id + ": illegal move from " + current + " to " + next);
+            }
+            if (state.compareAndSet(current, next)) {
+                log.trace("{} {} -> {}", id, current, next);
+                return true;
+            }
+        }
+    }
+
+    public String user() {
+        return user;
+    }
+
+    public String database() {
+        return database;
+    }
+
+    /** The pool serving this client; null before login. */
+    public Pool pool() {
+        return pool;
+    }
+
+    /** The backend the client holds now, or null. */
+    public BackendConnection backend() {
+        return backend;
+    }
+
+    /** Why the session is pinned to its backend, or null. */
+    public PinReason pinReason() {
+        return pinned;
+    }
+
+    /** When the client connected (epoch milliseconds). */
+    public long connectedAtMillis() {
+        return connectedAtMillis;
+    }
+
+    /** The client's address, or null when the socket is gone. */
+    public java.net.SocketAddress remoteAddress() {
+        try {
+            return channel.getRemoteAddress();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The process id the client was given in BackendKeyData; 0 before login. */
+    public int processId() {
+        return processId;
+    }
+
+    /** When the client's last request went to a backend (System.nanoTime), or 0. */
+    public long requestSentNanos() {
+        return requestSentNanos;
+    }
+
+    /** The named prepared statements the client holds (transaction pooling with the cache on). */
+    public int preparedStatements() {
+        StatementEditor e = editor;
+        return e == null ? 0 : e.statements().size();
     }
 
     byte[] secretKey() {
@@ -212,6 +317,7 @@ public final class ClientSession implements Runnable, BackendSink {
         welcome.writeBytes(new BackendKeyData(processId, secretKey).encode());
         welcome.writeBytes(new ReadyForQuery(TransactionStatus.IDLE).encode());
         authenticated = true;
+        moveTo(ClientState.IDLE);
         out.send(welcome.toByteArray());
         log.info("{} {}@{} logged in", id, user, database);
     }
@@ -286,7 +392,7 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Blocks until a message header (and whatever else has arrived) is in {@code buffer}. */
     private boolean readAtLeastHeader(ByteBuffer buffer) throws IOException {
         while (buffer.position() < 5) {
-            if (channel.read(buffer) < 0) {
+            if (in.read(buffer) < 0) {
                 if (buffer.position() > 0) {
                     throw new EOFException("client closed the connection inside a message header");
                 }
@@ -311,7 +417,7 @@ public final class ClientSession implements Runnable, BackendSink {
             if (scanner.atBoundary() && buffer.position() == 0) {
                 return true;
             }
-            if (channel.read(buffer) < 0) {
+            if (in.read(buffer) < 0) {
                 throw new EOFException("client closed the connection inside a message");
             }
         }
@@ -350,7 +456,7 @@ public final class ClientSession implements Runnable, BackendSink {
                     break;
                 }
                 BackendConnection[] leased = {b};
-                editor.edit(scanner, buffer, channel, () -> {
+                editor.edit(scanner, buffer, in, () -> {
                     // Marked before the claim, so the backend cannot be handed back meanwhile.
                     scanner.noteEdited();
                     scanner.quiet = false;
@@ -383,7 +489,11 @@ public final class ClientSession implements Runnable, BackendSink {
             if (scanner.owed > 0) {
                 b.expectReadyForQuery(scanner.owed);
                 scanner.owed = 0;
-                requestSentNanos = System.nanoTime();
+                long now = System.nanoTime();
+                requestSentNanos = now;
+                if (transactionStartNanos == 0) {
+                    transactionStartNanos = now;
+                }
                 cancelSent = false;
             }
             if (scanner.sawRequest) {
@@ -416,16 +526,30 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     private BackendConnection lease() throws IOException {
-        BackendConnection b = pool.acquire(lastBackend);
+        if (!moveTo(ClientState.WAITING)) {
+            throw new ClosedChannelException();
+        }
+        BackendConnection b;
+        try {
+            b = pool.acquire(lastBackend);
+        } catch (IOException | RuntimeException e) {
+            moveTo(ClientState.IDLE);
+            throw e;
+        }
         try {
             syncParameters(b);
         } catch (IOException | RuntimeException e) {
             // Leased but never attached: hand back its permit whatever state it is in.
             pool.discard(b);
+            moveTo(ClientState.IDLE);
             throw e;
         }
         b.attach(this);
         backend = b;
+        if (!moveTo(ClientState.ACTIVE)) {
+            // Closed while it waited: end() finds the backend and gives it back.
+            throw new ClosedChannelException();
+        }
         log.debug("{} leased {}", id, b.id());
         return b;
     }
@@ -476,9 +600,10 @@ public final class ClientSession implements Runnable, BackendSink {
 
     private void pin(PinReason reason) {
         if (transactionMode && pins.hold(reason)) {
-            reason.increment();
+            pool.stats().pinned(reason);
             if (pinned == null) {
                 pinned = reason;
+                moveTo(ClientState.PINNED);
                 log.info("{} pinned to its backend: {}", id, reason);
             }
         }
@@ -486,6 +611,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     @Override
     public void forward(ByteBuffer run, boolean atBoundary) throws IOException {
+        pool.stats().sent(run.remaining());
         out.forward(run, atBoundary);
     }
 
@@ -612,6 +738,13 @@ public final class ClientSession implements Runnable, BackendSink {
      */
     @Override
     public void readyForQuery(TransactionStatus status, boolean answeredAll) {
+        long now = System.nanoTime();
+        pool.stats().query((now - requestSentNanos) / 1000);
+        long began = transactionStartNanos;
+        if (status == TransactionStatus.IDLE && answeredAll && began != 0) {
+            transactionStartNanos = 0;
+            pool.stats().transaction((now - began) / 1000);
+        }
         if (statementMode && status != TransactionStatus.IDLE && !closing) {
             // As PgBouncer does: a transaction block would hold the backend past the statement.
             log.info("{} opened a transaction block in statement pooling mode, closing", id);
@@ -671,7 +804,8 @@ public final class ClientSession implements Runnable, BackendSink {
             // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
             log.info("{} unpinned: nothing ties it to its backend any more", id);
             pinned = null;
-            PinReason.unpinned();
+            moveTo(ClientState.ACTIVE);
+            pool.stats().unpinned();
         }
         if (pinned != null || closing) {
             return;
@@ -683,6 +817,7 @@ public final class ClientSession implements Runnable, BackendSink {
                 b.leftInState(parameters.state(), parameters);
                 lastBackend = b;
                 backend = null;
+                moveTo(ClientState.IDLE);
                 pool.returnIdle(b);
                 log.trace("{} returned {}", id, b.id());
             }
@@ -702,6 +837,7 @@ public final class ClientSession implements Runnable, BackendSink {
                     "server connection lost; the session cannot continue").encode());
         }
         closing = true;
+        moveTo(ClientState.CLOSING);
         out.close();
     }
 
@@ -760,6 +896,7 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Ends the session from outside (janitor, shutdown) with a last message where possible. */
     public void terminate(ErrorResponse reason) {
         closing = true;
+        moveTo(ClientState.CLOSING);
         out.sendQuietly(reason.encode());
         out.close();
     }
@@ -770,6 +907,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     private void end() {
         closing = true;
+        moveTo(ClientState.CLOSING);
         BackendConnection b;
         leaseLock.lock();
         try {

@@ -13,7 +13,7 @@ import io.pgproxy.session.StatementCounters;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.function.IntSupplier;
@@ -84,7 +84,7 @@ final class StatementEditor {
      * nothing gets its Parse of a statement some backend already accepted, and its Sync,
      * answered here: preparing costs it no backend and no round trip.
      */
-    void edit(RequestScanner scanner, ByteBuffer buffer, SocketChannel channel, Lease lease, Outbox out)
+    void edit(RequestScanner scanner, ByteBuffer buffer, ReadableByteChannel channel, Lease lease, Outbox out)
             throws IOException {
         int at = buffer.position();
         byte tag = buffer.get(at);
@@ -307,7 +307,7 @@ final class StatementEditor {
     }
 
     /** The whole message: from the buffer, and from the channel for what has not arrived. */
-    private static byte[] wholeMessage(ByteBuffer buffer, int at, int length, SocketChannel channel) throws IOException {
+    private static byte[] wholeMessage(ByteBuffer buffer, int at, int length, ReadableByteChannel channel) throws IOException {
         byte[] message = new byte[1 + length];
         int inBuffer = Math.min(message.length, buffer.limit() - at);
         buffer.get(at, message, 0, inBuffer);

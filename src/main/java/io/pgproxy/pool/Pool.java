@@ -1,6 +1,7 @@
 package io.pgproxy.pool;
 
 import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.backend.BackendState;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.protocol.message.ErrorResponse;
@@ -12,7 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.util.Collection;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +53,9 @@ public final class Pool {
     private final LongAdder timeouts = new LongAdder();
     private final Recorder waits = new Recorder(3);
     private final StatementCounters statementCounters = new StatementCounters();
+    private final PoolStats stats = new PoolStats();
+    /** Every open backend of this pool, whatever its state: what SHOW SERVERS lists. */
+    private final java.util.Set<BackendConnection> connections = ConcurrentHashMap.newKeySet();
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
 
@@ -81,6 +87,16 @@ public final class Pool {
         return settings;
     }
 
+    /** What flowed through this pool. */
+    public PoolStats stats() {
+        return stats;
+    }
+
+    /** Every open backend of this pool, in any state. */
+    public Collection<BackendConnection> connections() {
+        return java.util.Collections.unmodifiableSet(connections);
+    }
+
     /** Prepared-statement cache figures of this pool's backends. */
     public StatementCounters preparedStatements() {
         return statementCounters;
@@ -109,22 +125,29 @@ public final class Pool {
         long start = System.nanoTime();
         long deadline = start + s.waitTimeout().toNanos();
         Semaphore permit = takePermit(s, start, deadline);
-        waits.recordValue(Math.max(0, (System.nanoTime() - start) / 1000));
+        long waited = Math.max(0, (System.nanoTime() - start) / 1000);
+        waits.recordValue(waited);
+        stats.waited(waited);
         try {
             BackendConnection c;
             if (preferred != null && idle.remove(preferred)) {
-                if (preferred.isClean() && !expired(preferred, s)) {
+                if (preferred.isClean() && !expired(preferred, s) && preferred.moveTo(BackendState.ACTIVE)) {
                     return leased(preferred, permit);
                 }
                 closeConnection(preferred);
             }
             while ((c = idle.pollFirst()) != null) {
-                if (c.isClean() && !expired(c, s)) {
+                if (c.isClean() && !expired(c, s) && c.moveTo(BackendState.ACTIVE)) {
                     return leased(c, permit);
                 }
                 closeConnection(c);
             }
-            return leased(open(deadline), permit);
+            c = open(deadline);
+            if (!c.moveTo(BackendState.ACTIVE)) {
+                closeConnection(c);
+                throw new IOException(c.id() + " closed as soon as it was opened");
+            }
+            return leased(c, permit);
         } catch (IOException | RuntimeException e) {
             permit.release();
             throw e;
@@ -242,6 +265,7 @@ public final class Pool {
         try {
             BackendConnection c = BackendConnection.open(target, buffers);
             open.incrementAndGet();
+            connections.add(c);
             if (welcome == null) {
                 welcome = Map.copyOf(c.parameters());
             }
@@ -282,7 +306,7 @@ public final class Pool {
         c.forgetParameterState();
         PoolSettings s = settings;
         try {
-            if (retired || !c.isSettled() || expired(c, s)) {
+            if (retired || !c.isSettled() || expired(c, s) || !c.moveTo(BackendState.RESETTING)) {
                 closeConnection(c);
                 return;
             }
@@ -314,7 +338,7 @@ public final class Pool {
             c.statements().clear();
             // DISCARD ALL takes the backend back to how it logged in; another reset query may not.
             c.owner(s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL") ? null : BackendConnection.UNKNOWN_OWNER);
-            if (!c.isClean()) {
+            if (!c.isClean() || !c.moveTo(BackendState.IDLE)) {
                 closeConnection(c);
                 return;
             }
@@ -335,7 +359,7 @@ public final class Pool {
     public void returnIdle(BackendConnection c) {
         Semaphore permit = unlease(c);
         c.detach();
-        if (!retired && c.isReleasable() && !expired(c, settings)) {
+        if (!retired && c.isReleasable() && !expired(c, settings) && c.moveTo(BackendState.IDLE)) {
             c.markReleased();
             idle.offerFirst(c);
         } else {
@@ -485,6 +509,7 @@ public final class Pool {
 
     private void closeConnection(BackendConnection c) {
         c.close();
+        connections.remove(c);
         open.decrementAndGet();
         databaseBudget.give();
         userBudget.give();

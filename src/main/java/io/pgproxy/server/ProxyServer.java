@@ -9,7 +9,6 @@ import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
-import io.pgproxy.session.PinReason;
 import io.pgproxy.session.StatementRegistry;
 import org.HdrHistogram.Histogram;
 import io.pgproxy.protocol.message.ErrorResponse;
@@ -273,7 +272,9 @@ public final class ProxyServer implements AutoCloseable {
                     w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(), p.waitTimeoutsTotal(),
                     p.preparedStatements());
         }
-        log.info("stats: pins {} unpins {}", PinReason.counts(), PinReason.unpins());
+        for (Pool p : leases.pools()) {
+            log.info("stats: pool {}: pins {} unpins {}", p.name(), p.stats().pins(), p.stats().unpins());
+        }
     }
 
     @Override

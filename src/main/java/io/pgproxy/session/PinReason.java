@@ -1,9 +1,5 @@
 package io.pgproxy.session;
 
-import java.util.EnumMap;
-import java.util.Map;
-import java.util.concurrent.atomic.LongAdder;
-
 /**
  * Session state that cannot move to another backend. A client that creates any of it is pinned
  * to its backend until the state is gone ({@link PinDetector} says when) or the client leaves;
@@ -26,32 +22,5 @@ public enum PinReason {
      * SET SESSION AUTHORIZATION or SET ROLE: the session runs as another role, which the proxy
      * never replays on another backend (a replay must not hand out an identity).
      */
-    IDENTITY;
-
-    private static final LongAdder UNPINS = new LongAdder();
-
-    private final LongAdder count = new LongAdder();
-
-    public void increment() {
-        count.increment();
-    }
-
-    /** A pinned session let go of every reason and went back to sharing backends. */
-    public static void unpinned() {
-        UNPINS.increment();
-    }
-
-    /** How many times a pinned session was unpinned since start. */
-    public static long unpins() {
-        return UNPINS.sum();
-    }
-
-    /** How many sessions were pinned for each reason since start. */
-    public static Map<PinReason, Long> counts() {
-        Map<PinReason, Long> m = new EnumMap<>(PinReason.class);
-        for (PinReason r : values()) {
-            m.put(r, r.count.sum());
-        }
-        return m;
-    }
+    IDENTITY
 }

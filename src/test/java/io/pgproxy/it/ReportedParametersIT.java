@@ -441,8 +441,10 @@ class ReportedParametersIT {
 
     // ------------------------------------------------------------------ scenarios
 
-    private static long pins() {
-        return PinReason.counts().values().stream().mapToLong(Long::longValue).sum();
+    /** Pins taken in {@code db}'s pools: counted per pool, and each case has its own database. */
+    private long pins(String db) {
+        return proxy.server().leases().pools().stream().filter(p -> p.name().equals(db))
+                .mapToLong(p -> p.stats().pins().values().stream().mapToLong(Long::longValue).sum()).sum();
     }
 
     /** Pool of one: B runs on the backend A changed, then A on the backend B used. */
@@ -453,7 +455,7 @@ class ReportedParametersIT {
         Direct da = direct(loginA, c.script(), c.checks());
         Direct dbB = direct(loginB, List.of(), c.checks());
         Findings f = new Findings();
-        long pinsBefore = pins();
+        long pinsBefore = pins(db);
         try (Client a = proxiedOrRefused(loginA, da, db)) {
             if (a == null) {
                 return;
@@ -461,7 +463,7 @@ class ReportedParametersIT {
             f.reported("A at login", da.greeting(), a, c.reported());
             f.same("A's statements", da.script(), run(a, c.script()));
             f.reported("A after its statements", da.afterScript(), a, c.reported());
-            if (pins() > pinsBefore) {
+            if (pins(db) > pinsBefore) {
                 // A keeps the only backend, so B cannot even log in (pgjdbc runs statements at
                 // connect) until A has left; what A leaves behind must not reach B either.
                 f.same("A (pinned) again", da.checks(), run(a, c.checks()));
@@ -495,7 +497,7 @@ class ReportedParametersIT {
         Direct da = direct(loginA, c.script(), c.checks());
         Direct dbB = direct(loginB, List.of(), c.checks());
         Findings f = new Findings();
-        long pinsBefore = pins();
+        long pinsBefore = pins(db);
         try (Client a = proxiedOrRefused(loginA, da, db)) {
             if (a == null) {
                 return;
@@ -503,7 +505,7 @@ class ReportedParametersIT {
             f.reported("A at login", da.greeting(), a, c.reported());
             f.same("A's statements", da.script(), runOnOneBackend(a, c.script(), db, pinsBefore));
             f.reported("A after its statements", da.afterScript(), a, c.reported());
-            boolean pinned = pins() > pinsBefore;
+            boolean pinned = pins(db) > pinsBefore;
             try (Client b = proxied(loginB, db)) {
                 f.reported("B at login", dbB.greeting(), b, c.reported());
                 if (pinned) {
@@ -669,7 +671,7 @@ class ReportedParametersIT {
         Pool pool = proxy.pool(db);
         await("every backend of " + db + " idle").atMost(Duration.ofSeconds(10))
                 .pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(2))
-                .until(() -> pins() > pinsBefore || pool.idleConnections() == pool.openConnections());
+                .until(() -> pins(db) > pinsBefore || pool.idleConnections() == pool.openConnections());
     }
 
     private static int backendPid(Client c) {

@@ -78,13 +78,13 @@ class SessionIsolationIT {
         try (ProxyFixture two = ProxyFixture.start(ProxyFixture.standardConfig(pg)
                 + "pgproxy.pool { mode = transaction, size = 2 }\n"
                 + "pgproxy.users.postgres { auth = trust }\n")) {
-            long before = PinReason.counts().get(PinReason.IDENTITY);
+            long before = two.pins(PinReason.IDENTITY);
             Properties p = new Properties();
             p.setProperty("prepareThreshold", "0");
             try (Connection a = two.connect(PostgresFixture.SUPERUSER, null, "app", p); Statement sa = a.createStatement();
                  Connection b = two.connect(PostgresFixture.SUPERUSER, null, "app", p); Statement sb = b.createStatement()) {
                 sa.execute("SET SESSION AUTHORIZATION iso_app");
-                assertEquals(before + 1, PinReason.counts().get(PinReason.IDENTITY));
+                assertEquals(before + 1, two.pins(PinReason.IDENTITY));
                 assertEquals("postgres postgres", one(sb, "SELECT current_user || ' ' || session_user"));
                 assertEquals("iso_app iso_app", one(sa, "SELECT current_user || ' ' || session_user"));
                 assertEquals("postgres postgres", one(sb, "SELECT current_user || ' ' || session_user"));
@@ -109,24 +109,24 @@ class SessionIsolationIT {
 
     @Test
     void setConfigOfAnUnreportedParameterPinsAndStaysWithItsClient() throws SQLException {
-        long before = PinReason.counts().get(PinReason.UNTRACKED_SET);
+        long before = proxy.pins(PinReason.UNTRACKED_SET);
         try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement()) {
             sa.execute("SELECT set_config('work_mem', '1234kB', false)");
-            assertEquals(before + 1, PinReason.counts().get(PinReason.UNTRACKED_SET));
+            assertEquals(before + 1, proxy.pins(PinReason.UNTRACKED_SET));
             assertEquals("1234kB", one(sa, "SHOW work_mem"));
             // Local to its transaction: nothing to pin.
             sa.execute("SELECT set_config('statement_timeout', '5min', true)");
-            assertEquals(before + 1, PinReason.counts().get(PinReason.UNTRACKED_SET));
+            assertEquals(before + 1, proxy.pins(PinReason.UNTRACKED_SET));
         }
     }
 
     @Test
     void setRoleBetweenOrdinaryRolesPinsAndDoesNotLeak() throws SQLException {
-        long before = PinReason.counts().get(PinReason.IDENTITY);
+        long before = proxy.pins(PinReason.IDENTITY);
         try (Connection a = connect(PostgresFixture.TRUST_USER, "app_trust"); Statement sa = a.createStatement()) {
             sa.execute("SET ROLE iso_other");
             assertEquals("iso_other", one(sa, "SELECT current_user"));
-            assertEquals(before + 1, PinReason.counts().get(PinReason.IDENTITY));
+            assertEquals(before + 1, proxy.pins(PinReason.IDENTITY));
             assertEquals("iso_other", one(sa, "SELECT current_user"), "pinned: its next transaction keeps the role");
         }
         try (Connection b = connect(PostgresFixture.TRUST_USER, "app_trust"); Statement sb = b.createStatement()) {
@@ -156,7 +156,7 @@ class SessionIsolationIT {
 
     @Test
     void aSetFollowsItsClientOnlyIfItsTransactionCommitted() throws SQLException {
-        long untracked = PinReason.counts().get(PinReason.UNTRACKED_SET);
+        long untracked = proxy.pins(PinReason.UNTRACKED_SET);
         try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement();
              Connection b = connect(PostgresFixture.SUPERUSER, "app"); Statement sb = b.createStatement()) {
             String defaultWorkMem = one(sb, "SHOW work_mem");
@@ -174,7 +174,7 @@ class SessionIsolationIT {
             assertEquals(defaultWorkMem, one(sb, "SHOW work_mem"));
             assertEquals("5MB", one(sa, "SHOW work_mem"), "the committed SET, not the rolled-back ones");
             assertEquals("0", one(sa, "SHOW statement_timeout"));
-            assertEquals(untracked, PinReason.counts().get(PinReason.UNTRACKED_SET), "SET LOCAL pins nothing");
+            assertEquals(untracked, proxy.pins(PinReason.UNTRACKED_SET), "SET LOCAL pins nothing");
         }
     }
 }

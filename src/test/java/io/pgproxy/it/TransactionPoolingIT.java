@@ -191,12 +191,12 @@ class TransactionPoolingIT {
 
     @Test
     void listenPinsAndNotificationsArrive() throws Exception {
-        long before = PinReason.counts().get(PinReason.LISTEN);
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
              Connection listener = connect(proxy); Connection notifier = connect(proxy);
              Statement sl = listener.createStatement(); Statement sn = notifier.createStatement()) {
+            // Counted per pool of this proxy: a fresh proxy starts from none.
             sl.execute("LISTEN jobs");
-            assertEquals(before + 1, PinReason.counts().get(PinReason.LISTEN));
+            assertEquals(1, pool(proxy).stats().pins().get(PinReason.LISTEN));
             sn.execute("NOTIFY jobs, 'hello'");
             PGNotification[] got = await().atMost(Duration.ofSeconds(10))
                     .until(() -> {
@@ -209,7 +209,6 @@ class TransactionPoolingIT {
 
     @Test
     void sqlPrepareTemporaryTablesHoldCursorsAndAdvisoryLocksPin() throws Exception {
-        Map<PinReason, Long> before = PinReason.counts();
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 4\n")) {
             try (Connection c = connect(proxy); Statement s = c.createStatement()) {
                 s.execute("PREPARE two AS SELECT 2");
@@ -243,11 +242,11 @@ class TransactionPoolingIT {
                     assertEquals("public, pg_catalog", one(s, "SHOW search_path"));
                 }
             }
-        }
-        Map<PinReason, Long> after = PinReason.counts();
-        for (PinReason r : List.of(PinReason.SQL_PREPARE, PinReason.TEMPORARY_TABLE, PinReason.CURSOR_WITH_HOLD,
-                PinReason.ADVISORY_LOCK, PinReason.UNTRACKED_SET)) {
-            assertTrue(after.get(r) > before.get(r), "pinned for " + r);
+            Map<PinReason, Long> after = pool(proxy).stats().pins();
+            for (PinReason r : List.of(PinReason.SQL_PREPARE, PinReason.TEMPORARY_TABLE, PinReason.CURSOR_WITH_HOLD,
+                    PinReason.ADVISORY_LOCK, PinReason.UNTRACKED_SET)) {
+                assertTrue(after.get(r) > 0, "pinned for " + r);
+            }
         }
     }
 
@@ -280,7 +279,6 @@ class TransactionPoolingIT {
 
     @Test
     void resetTakesAPlainSetBackEverywhereTheClientGoes() throws Exception {
-        long untracked = PinReason.counts().get(PinReason.UNTRACKED_SET);
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
              Connection c = connect(proxy); Statement s = c.createStatement();
              Connection other = connect(proxy); Statement so = other.createStatement()) {
@@ -302,13 +300,12 @@ class TransactionPoolingIT {
             so.execute("SELECT 1");
             assertEquals(temp, one(s, "SHOW temp_buffers"));
             other.commit();
+            assertEquals(0, pool(proxy).stats().pins().get(PinReason.UNTRACKED_SET), "recognised RESETs do not pin");
         }
-        assertEquals(untracked, PinReason.counts().get(PinReason.UNTRACKED_SET), "recognised RESETs do not pin");
     }
 
     @Test
     void discardAllEndsEveryPin() throws Exception {
-        long unpins = PinReason.unpins();
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");
              Connection c = connect(proxy); Statement s = c.createStatement()) {
             int pid = backendPid(s);
@@ -327,7 +324,7 @@ class TransactionPoolingIT {
 
             s.execute("DISCARD ALL");
             await().atMost(Duration.ofSeconds(10)).until(() -> pool(proxy).leasedConnections() == 0);
-            assertEquals(unpins + 1, PinReason.unpins());
+            assertEquals(1, pool(proxy).stats().unpins());
             assertTrue(backendFreeForAnother(proxy), "unpinned: the backend is shared again");
             // Back on the same backend, with nothing of the old session state left.
             assertEquals(pid, backendPid(s));
@@ -342,15 +339,15 @@ class TransactionPoolingIT {
 
     @Test
     void deallocateAllEndsOnlyTheSqlPreparePin() throws Exception {
-        long unpins = PinReason.unpins();
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 1\npgproxy.pool.wait-timeout = 500ms\n");
              Connection c = connect(proxy); Statement s = c.createStatement()) {
+            long unpins = proxy.unpins();
             s.execute("PREPARE two AS SELECT 2");
             assertEquals("2", one(s, "EXECUTE two"));
             assertFalse(backendFreeForAnother(proxy));
             s.execute("DEALLOCATE ALL");
             await().atMost(Duration.ofSeconds(10)).until(() -> pool(proxy).leasedConnections() == 0);
-            assertEquals(unpins + 1, PinReason.unpins());
+            assertEquals(unpins + 1, proxy.unpins());
             assertTrue(backendFreeForAnother(proxy));
 
             // A LISTEN is not prepared-statement state: DEALLOCATE ALL leaves that pin alone.
@@ -358,7 +355,7 @@ class TransactionPoolingIT {
             s.execute("PREPARE three AS SELECT 3");
             s.execute("DEALLOCATE ALL");
             assertFalse(backendFreeForAnother(proxy), "still pinned by LISTEN");
-            assertEquals(unpins + 1, PinReason.unpins());
+            assertEquals(unpins + 1, proxy.unpins());
             // Nor does a finer signal that a rollback could undo.
             s.execute("UNLISTEN *");
             assertFalse(backendFreeForAnother(proxy), "UNLISTEN keeps the pin");
@@ -498,7 +495,6 @@ class TransactionPoolingIT {
 
     @Test
     void aTrackedSetsReportDoesNotHideAnUntrackedSetPipelinedWithIt() throws Exception {
-        Map<PinReason, Long> before = PinReason.counts();
         try (ProxyFixture proxy = proxy("");
              PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
             wire.loginTrust(PostgresFixture.TRUST_USER, "app_trust");
@@ -512,8 +508,8 @@ class TransactionPoolingIT {
             List<PgWire.Message> shown = wire.readUntilReady();
             assertTrue(shown.stream().anyMatch(m -> m.tag() == 'D'
                     && new String(m.body(), java.nio.charset.StandardCharsets.UTF_8).contains("public, pg_catalog")));
+            assertTrue(proxy.pins(PinReason.UNTRACKED_SET) > 0);
         }
-        assertTrue(PinReason.counts().get(PinReason.UNTRACKED_SET) > before.get(PinReason.UNTRACKED_SET));
     }
 
     @Test
@@ -734,7 +730,6 @@ class TransactionPoolingIT {
 
     @Test
     void aPlainSetOfAnUnreportedParameterFollowsTheClientWithoutPinning() throws Exception {
-        long pinsBefore = PinReason.counts().get(PinReason.UNTRACKED_SET);
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
              Connection a = connect(proxy); Statement sa = a.createStatement()) {
             sa.execute("SET work_mem = '7MB'");
@@ -752,12 +747,11 @@ class TransactionPoolingIT {
                 assertNotEquals("7MB", one(sb, "SHOW work_mem"), "and did not leak to b");
                 b.rollback();
             }
+            assertEquals(0, proxy.pins(PinReason.UNTRACKED_SET), "a plain SET does not pin");
         }
-        assertEquals(pinsBefore, PinReason.counts().get(PinReason.UNTRACKED_SET), "a plain SET does not pin");
     }
     @Test
     void statementsLongerThanTheRequestBufferAreRelayedAndLookedAt() throws Exception {
-        long tempPins = PinReason.counts().get(PinReason.TEMPORARY_TABLE);
         String big = "x".repeat(5000);
         StringBuilder columns = new StringBuilder();
         for (int i = 0; i < 60; i++) {
@@ -769,19 +763,18 @@ class TransactionPoolingIT {
             s.execute("CREATE TEMP TABLE wide (" + columns + ")");
             s.execute("INSERT INTO wide (column_number_1) VALUES (1)");
             assertEquals("1", one(s, "SELECT count(*) FROM wide"));
+            assertEquals(1, proxy.pins(PinReason.TEMPORARY_TABLE));
         }
-        assertEquals(tempPins + 1, PinReason.counts().get(PinReason.TEMPORARY_TABLE));
     }
     @Test
     void aStatementTooLongToInspectWholeStillPins() throws Exception {
-        long tempPins = PinReason.counts().get(PinReason.TEMPORARY_TABLE);
         // Over the 8 KiB inspected whole: only its start is looked at, and that is enough.
         String comment = "/* " + "x".repeat(20_000) + " */";
         try (ProxyFixture proxy = proxy("pgproxy.pool.size = 2\n");
              Connection c = connect(proxy); Statement s = c.createStatement();
              Connection other = connect(proxy); Statement so = other.createStatement()) {
             s.execute("CREATE TEMP TABLE report AS SELECT 7 AS x " + comment);
-            assertEquals(tempPins + 1, PinReason.counts().get(PinReason.TEMPORARY_TABLE));
+            assertEquals(1, proxy.pins(PinReason.TEMPORARY_TABLE));
             // Another client keeps the second backend busy in a transaction; the pinned client
             // still finds its table on its own backend.
             other.setAutoCommit(false);

@@ -1,0 +1,108 @@
+package io.pgproxy.pool;
+
+import io.pgproxy.session.PinReason;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What flowed through one pool since it was created: the figures PgBouncer's {@code SHOW STATS}
+ * reports per database, and the pins taken by its clients. Recorded by the clients on the
+ * relay path (a {@link LongAdder} add each, no lock), read by the admin console, the metrics
+ * exposition and the stats log line. One instance per pool, so two servers in one JVM never
+ * share figures.
+ */
+public final class PoolStats {
+    private final LongAdder transactions = new LongAdder();
+    private final LongAdder queries = new LongAdder();
+    private final LongAdder received = new LongAdder();
+    private final LongAdder sent = new LongAdder();
+    private final LongAdder transactionMicros = new LongAdder();
+    private final LongAdder queryMicros = new LongAdder();
+    private final LongAdder waitMicros = new LongAdder();
+    private final LongAdder unpins = new LongAdder();
+    private final EnumMap<PinReason, LongAdder> pins = new EnumMap<>(PinReason.class);
+
+    public PoolStats() {
+        for (PinReason r : PinReason.values()) {
+            pins.put(r, new LongAdder());
+        }
+    }
+
+    /** A transaction (or a statement outside one) ended after {@code micros}. */
+    public void transaction(long micros) {
+        transactions.increment();
+        transactionMicros.add(micros);
+    }
+
+    /** A request was answered (its ReadyForQuery arrived) after {@code micros}. */
+    public void query(long micros) {
+        queries.increment();
+        queryMicros.add(micros);
+    }
+
+    /** Bytes read from clients. */
+    public void received(long bytes) {
+        received.add(bytes);
+    }
+
+    /** Bytes written to clients. */
+    public void sent(long bytes) {
+        sent.add(bytes);
+    }
+
+    /** A client waited this long for a backend. */
+    public void waited(long micros) {
+        waitMicros.add(micros);
+    }
+
+    /** A session was pinned to its backend for this reason (once per session and reason). */
+    public void pinned(PinReason reason) {
+        pins.get(reason).increment();
+    }
+
+    /** A pinned session let go of every reason and went back to sharing backends. */
+    public void unpinned() {
+        unpins.increment();
+    }
+
+    public long transactions() {
+        return transactions.sum();
+    }
+
+    public long queries() {
+        return queries.sum();
+    }
+
+    public long bytesReceived() {
+        return received.sum();
+    }
+
+    public long bytesSent() {
+        return sent.sum();
+    }
+
+    public long transactionMicros() {
+        return transactionMicros.sum();
+    }
+
+    public long queryMicros() {
+        return queryMicros.sum();
+    }
+
+    public long waitMicros() {
+        return waitMicros.sum();
+    }
+
+    public long unpins() {
+        return unpins.sum();
+    }
+
+    /** Sessions pinned, by reason. */
+    public Map<PinReason, Long> pins() {
+        Map<PinReason, Long> m = new EnumMap<>(PinReason.class);
+        pins.forEach((r, n) -> m.put(r, n.sum()));
+        return m;
+    }
+}
