@@ -2,10 +2,12 @@ package io.pgproxy.it;
 
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -24,21 +26,21 @@ import static org.junit.jupiter.api.Assertions.*;
  * PostgreSQL with SCRAM, md5, cleartext or trust, as pg_hba asks for each role.
  */
 @Timeout(60)
+@ExtendWith(SharedPostgres.class)
 class AuthIT {
 
     static PostgresFixture pg;
     static ProxyFixture proxy;
 
     @BeforeAll
-    static void start() {
-        pg = PostgresFixture.start();
+    static void start(PostgresFixture database) {
+        pg = database;
         proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg));
     }
 
     @AfterAll
     static void stop() {
         if (proxy != null) proxy.close();
-        if (pg != null) pg.close();
     }
 
     /** current_user and current_database() seen through the proxy. */
@@ -55,21 +57,21 @@ class AuthIT {
     void clientScramAgainstTheProxysVerifier() throws SQLException {
         // app_trust: the backend side is trust, so only the client-side SCRAM exchange is under test.
         try (Connection c = proxy.connect(SCRAM_USER, SCRAM_PW, "app_trust")) {
-            assertEquals(TRUST_USER + "@app", whoAmI(c));
+            assertEquals(TRUST_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 
     @Test
     void clientMd5AgainstTheProxysHash() throws SQLException {
         try (Connection c = proxy.connect(MD5_USER, MD5_PW, "app_trust")) {
-            assertEquals(TRUST_USER + "@app", whoAmI(c));
+            assertEquals(TRUST_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 
     @Test
     void clientTrust() throws SQLException {
         try (Connection c = proxy.connect(TRUST_USER, null, "app_trust")) {
-            assertEquals(TRUST_USER + "@app", whoAmI(c));
+            assertEquals(TRUST_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 
@@ -79,7 +81,7 @@ class AuthIT {
         SQLException e = assertThrows(SQLException.class, () -> proxy.connect(user, password, "app_trust").close());
         assertEquals("28P01", e.getSQLState(), e.getMessage());
         // Same answer as PostgreSQL gives directly.
-        SQLException direct = assertThrows(SQLException.class, () -> pg.direct(user, password, DB).close());
+        SQLException direct = assertThrows(SQLException.class, () -> pg.direct(user, password, pg.db()).close());
         assertEquals(direct.getSQLState(), e.getSQLState());
     }
 
@@ -102,7 +104,7 @@ class AuthIT {
     void aFailedLoginDoesNotAffectTheNextOne() throws SQLException {
         assertThrows(SQLException.class, () -> proxy.connect(SCRAM_USER, "wrong", "app_trust").close());
         try (Connection c = proxy.connect(SCRAM_USER, SCRAM_PW, "app_trust")) {
-            assertEquals(TRUST_USER + "@app", whoAmI(c));
+            assertEquals(TRUST_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 
@@ -116,14 +118,14 @@ class AuthIT {
             "app_trust, trust_user"}) // trust
     void backendAuthenticationMethods(String database, String backendUser) throws SQLException {
         try (Connection c = proxy.connect(TRUST_USER, null, database)) {
-            assertEquals(backendUser + "@app", whoAmI(c));
+            assertEquals(backendUser + "@" + pg.db(), whoAmI(c));
             try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT sum(g) FROM generate_series(1, 100) g")) {
                 assertTrue(rs.next());
                 assertEquals(5050, rs.getInt(1));
             }
         }
         // and the method PostgreSQL used is really the one pg_hba names for this role
-        try (Connection su = pg.superuser(DB); Statement st = su.createStatement();
+        try (Connection su = pg.superuser(pg.db()); Statement st = su.createStatement();
              ResultSet rs = st.executeQuery("SELECT auth_method FROM pg_hba_file_rules WHERE '" + backendUser
                      + "' = ANY(user_name) AND address = '0.0.0.0'")) {
             assertTrue(rs.next());
@@ -139,14 +141,14 @@ class AuthIT {
     @Test
     void clientAndBackendScramTogether() throws SQLException {
         try (Connection c = proxy.connect(SCRAM_USER, SCRAM_PW, "app_scram")) {
-            assertEquals(SCRAM_USER + "@app", whoAmI(c));
+            assertEquals(SCRAM_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 
     @Test
     void clientMd5BackendMd5() throws SQLException {
         try (Connection c = proxy.connect(MD5_USER, MD5_PW, "app_md5")) {
-            assertEquals(MD5_USER + "@app", whoAmI(c));
+            assertEquals(MD5_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 
@@ -154,7 +156,7 @@ class AuthIT {
     @Test
     void backendUserIsTheClientsUserWhenTheDatabaseNamesNone() throws SQLException {
         try (Connection c = proxy.connect(TRUST_USER, null, "app")) {
-            assertEquals(TRUST_USER + "@app", whoAmI(c));
+            assertEquals(TRUST_USER + "@" + pg.db(), whoAmI(c));
         }
     }
 }

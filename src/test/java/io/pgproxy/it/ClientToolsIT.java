@@ -2,10 +2,12 @@ package io.pgproxy.it;
 
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -26,6 +28,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * psql and pgbench negotiate like any libpq application: SSLRequest (answered N), SCRAM, simple protocol.
  */
 @Timeout(120)
+@ExtendWith(SharedPostgres.class)
 class ClientToolsIT {
 
     static final Path PSQL = Path.of("/usr/bin/psql");
@@ -35,15 +38,14 @@ class ClientToolsIT {
     static ProxyFixture proxy;
 
     @BeforeAll
-    static void start() {
-        pg = PostgresFixture.start();
+    static void start(PostgresFixture database) {
+        pg = database;
         proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg));
     }
 
     @AfterAll
     static void stop() {
         if (proxy != null) proxy.close();
-        if (pg != null) pg.close();
     }
 
     record Result(int exit, String output) {
@@ -113,7 +115,7 @@ class ClientToolsIT {
                 """);
         List<String> cmd = new ArrayList<>(List.of(PSQL.toString(), "-X", "-A", "-t", "-q", "-f", script.toString()));
         Result proxied = run(viaProxy(MD5_USER, MD5_PW, "app_trust"), cmd, dir);
-        Result direct = run(libpqEnv(pg.port(), TRUST_USER, null, DB), cmd, dir);
+        Result direct = run(libpqEnv(pg.port(), TRUST_USER, null, pg.db()), cmd, dir);
         assertEquals(0, proxied.exit(), proxied.output());
         assertEquals(0, direct.exit(), direct.output());
         assertEquals(direct.output(), proxied.output());

@@ -1,10 +1,11 @@
 package io.pgproxy.it;
 
 import io.pgproxy.fixtures.PostgresFixture;
-import org.junit.jupiter.api.AfterAll;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -16,18 +17,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The PostgreSQL fixture itself, without the proxy: each role logs in with the method pg_hba gives it. */
 @Timeout(120)
+@ExtendWith(SharedPostgres.class)
 class FixturesIT {
 
     static PostgresFixture pg;
 
     @BeforeAll
-    static void startPostgres() {
-        pg = PostgresFixture.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (pg != null) pg.close();
+    static void startPostgres(PostgresFixture database) {
+        pg = database;
     }
 
     @Test
@@ -39,7 +36,7 @@ class FixturesIT {
 
     @Test
     void hbaGivesEachRoleItsMethod() throws SQLException {
-        try (Connection c = pg.superuser("app"); Statement st = c.createStatement();
+        try (Connection c = pg.superuser(pg.db()); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT user_name[1], auth_method FROM pg_hba_file_rules "
                      + "WHERE type = 'host' AND address = '0.0.0.0' ORDER BY line_number")) {
             StringBuilder rules = new StringBuilder();
@@ -52,16 +49,16 @@ class FixturesIT {
     @Test
     void everyRoleLogsInWithItsPasswordAndIsRefusedWithAWrongOne() throws SQLException {
         for (String[] up : new String[][] {{SCRAM_USER, SCRAM_PW}, {MD5_USER, MD5_PW}, {CLEAR_USER, CLEAR_PW}}) {
-            try (Connection c = pg.direct(up[0], up[1], DB); Statement st = c.createStatement();
+            try (Connection c = pg.direct(up[0], up[1], pg.db()); Statement st = c.createStatement();
                  ResultSet rs = st.executeQuery("SELECT current_user, current_database()")) {
                 assertTrue(rs.next());
                 assertEquals(up[0], rs.getString(1));
-                assertEquals(DB, rs.getString(2));
+                assertEquals(pg.db(), rs.getString(2));
             }
-            SQLException e = assertThrows(SQLException.class, () -> pg.direct(up[0], "wrong", DB).close());
+            SQLException e = assertThrows(SQLException.class, () -> pg.direct(up[0], "wrong", pg.db()).close());
             assertEquals("28P01", e.getSQLState(), up[0]);
         }
-        try (Connection c = pg.direct(TRUST_USER, null, DB); Statement st = c.createStatement()) {
+        try (Connection c = pg.direct(TRUST_USER, null, pg.db()); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE fixture_probe(x int)");
             st.execute("DROP TABLE fixture_probe");
         }

@@ -5,11 +5,13 @@ import io.pgproxy.fixtures.PgWire.Message;
 import io.pgproxy.fixtures.PgWire.Reaction;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.postgresql.PGConnection;
@@ -48,6 +50,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * ONE backend: a backend leaked by a hostile session would starve the check after the test.
  */
 @Timeout(60)
+@ExtendWith(SharedPostgres.class)
 class HostileInputIT {
 
     static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
@@ -59,8 +62,8 @@ class HostileInputIT {
     static long bystanderPid;
 
     @BeforeAll
-    static void start() throws SQLException {
-        pg = PostgresFixture.start();
+    static void start(PostgresFixture database) throws SQLException {
+        pg = database;
         proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + "pgproxy.pool.size = 1\n");
         shortTimeoutProxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + "pgproxy.limits.startup-timeout = 1s\n");
         bystander = proxy.connect(MD5_USER, MD5_PW, "app_md5");
@@ -72,7 +75,6 @@ class HostileInputIT {
         if (bystander != null) bystander.close();
         if (shortTimeoutProxy != null) shortTimeoutProxy.close();
         if (proxy != null) proxy.close();
-        if (pg != null) pg.close();
     }
 
     @AfterEach
@@ -418,7 +420,7 @@ class HostileInputIT {
     @Test
     void aForgedCancelRequestCancelsNothing() throws Exception {
         try (Connection victim = proxy.connect(TRUST_USER, null, "app_trust"); Statement st = victim.createStatement();
-             Connection su = pg.superuser(DB)) {
+             Connection su = pg.superuser(pg.db())) {
             int proxyPid = victim.unwrap(PGConnection.class).getBackendPID(); // what the proxy told the client
             long t0 = System.nanoTime();
             CompletableFuture<Boolean> sleeping = CompletableFuture.supplyAsync(() -> {

@@ -17,8 +17,8 @@ import static io.pgproxy.fixtures.PostgresFixture.MD5_USER;
 class HostileInputTransactionModeIT extends HostileInputIT {
     // Hides HostileInputIT.start(): same fixtures, transaction mode.
     @BeforeAll
-    static void start() throws SQLException {
-        pg = PostgresFixture.start();
+    static void start(PostgresFixture database) throws SQLException {
+        pg = database;
         String tx = "pgproxy.pool.mode = transaction\n";
         proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + tx + "pgproxy.pool.size = 1\n");
         shortTimeoutProxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + tx

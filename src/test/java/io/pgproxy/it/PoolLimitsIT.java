@@ -2,11 +2,12 @@ package io.pgproxy.it;
 
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import io.pgproxy.pool.Pool;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -22,19 +23,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Pool sizes and limits: reserve, minimum size, per-database and per-user limits. */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
 class PoolLimitsIT {
     private static PostgresFixture pg;
 
     @BeforeAll
-    static void startPostgres() {
-        pg = PostgresFixture.start();
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (pg != null) {
-            pg.close();
-        }
+    static void startPostgres(PostgresFixture database) {
+        pg = database;
     }
 
     private static ProxyFixture proxy(String overrides) {

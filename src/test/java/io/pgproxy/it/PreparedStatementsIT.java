@@ -3,16 +3,17 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import io.pgproxy.it.ExtendedProtocol.Be;
 import io.pgproxy.it.ExtendedProtocol.Conversation;
 import io.pgproxy.it.ExtendedProtocol.Fe;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.session.StatementCounters;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -60,24 +61,18 @@ import static org.junit.jupiter.api.Assertions.fail;
  * backend that never saw its statement, other clients hold the backends in open transactions.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
 class PreparedStatementsIT {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
 
     private static PostgresFixture pg;
 
     @BeforeAll
-    static void startPostgres() throws SQLException {
-        pg = PostgresFixture.start();
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+    static void startPostgres(PostgresFixture database) throws SQLException {
+        pg = database;
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE batched (client int NOT NULL, n int NOT NULL)");
             s.execute("GRANT ALL ON batched TO trust_user");
-        }
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (pg != null) {
-            pg.close();
         }
     }
 
@@ -124,7 +119,7 @@ class PreparedStatementsIT {
     private record Twin(Conversation direct, Conversation proxied) implements AutoCloseable {
         static Twin open(ProxyFixture proxy) throws IOException {
             PgWire d = PgWire.connect(pg.port(), READ_TIMEOUT);
-            d.loginTrust(PostgresFixture.TRUST_USER, PostgresFixture.DB);
+            d.loginTrust(PostgresFixture.TRUST_USER, pg.db());
             return new Twin(new Conversation(d), client(proxy));
         }
 
@@ -197,7 +192,7 @@ class PreparedStatementsIT {
             }
         }
         assertTrue(failures.isEmpty(), () -> failures.size() + " clients failed, e.g. " + failures.peek());
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement();
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT count(*), count(DISTINCT (client, n)), count(DISTINCT client) FROM batched")) {
             rs.next();
             assertEquals(clients * batches * perBatch, rs.getInt(1), "rows");
@@ -211,7 +206,7 @@ class PreparedStatementsIT {
         Path pgbench = pgbench();
         Assumptions.assumeTrue(pgbench != null, "pgbench not installed");
         // The tables are set up on PostgreSQL directly: only the benchmark itself is under test.
-        String direct = "host=" + pg.host() + " port=" + pg.port() + " dbname=" + PostgresFixture.DB
+        String direct = "host=" + pg.host() + " port=" + pg.port() + " dbname=" + pg.db()
                 + " user=trust_user sslmode=disable";
         Result init = run(pgbench.toString(), "-i", "-s", "1", "-q", direct);
         assertEquals(0, init.exitCode(), init.output());

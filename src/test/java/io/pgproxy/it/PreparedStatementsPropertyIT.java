@@ -3,6 +3,7 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import io.pgproxy.it.ExtendedProtocol.Be;
 import io.pgproxy.it.ExtendedProtocol.Fe;
 import net.jqwik.api.Arbitraries;
@@ -52,7 +53,7 @@ class PreparedStatementsPropertyIT {
 
     @BeforeContainer
     static void startPostgres() {
-        pg = PostgresFixture.start();
+        pg = SharedPostgres.database(PreparedStatementsPropertyIT.class);
     }
 
     @AfterContainer
@@ -336,7 +337,7 @@ class PreparedStatementsPropertyIT {
 
     private static List<List<Be>> direct(Program p) throws IOException {
         try (PgWire wire = PgWire.connect(pg.port(), READ_TIMEOUT)) {
-            wire.loginTrust(PostgresFixture.TRUST_USER, PostgresFixture.DB);
+            wire.loginTrust(PostgresFixture.TRUST_USER, pg.db());
             ExtendedProtocol.Conversation conversation = new ExtendedProtocol.Conversation(wire);
             List<List<Be>> answers = new ArrayList<>();
             for (List<Fe> batch : p.batches()) {

@@ -3,10 +3,12 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.postgresql.PGStatement;
@@ -34,7 +36,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import static io.pgproxy.fixtures.PostgresFixture.DB;
 import static io.pgproxy.fixtures.PostgresFixture.TRUST_USER;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.*;
@@ -46,21 +47,21 @@ import static org.junit.jupiter.api.Assertions.*;
  * connection to PostgreSQL.
  */
 @Timeout(120)
+@ExtendWith(SharedPostgres.class)
 class RelayIT {
 
     static PostgresFixture pg;
     static ProxyFixture proxy;
 
     @BeforeAll
-    static void start() {
-        pg = PostgresFixture.start();
+    static void start(PostgresFixture database) {
+        pg = database;
         proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg));
     }
 
     @AfterAll
     static void stop() {
         if (proxy != null) proxy.close();
-        if (pg != null) pg.close();
     }
 
     static Connection viaProxy(String... props) throws SQLException {
@@ -70,7 +71,7 @@ class RelayIT {
     }
 
     static Connection direct() throws SQLException {
-        return pg.direct(TRUST_USER, null, DB);
+        return pg.direct(TRUST_USER, null, pg.db());
     }
 
     static List<String> rows(Connection c, String sql) throws SQLException {
@@ -333,7 +334,7 @@ class RelayIT {
                     return e;
                 }
             });
-            try (Connection su = pg.superuser(DB)) {
+            try (Connection su = pg.superuser(pg.db())) {
                 await("pg_sleep(30) is active on the backend").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
                         .until(() -> scalar(su, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'") == 1);
             }

@@ -2,10 +2,11 @@ package io.pgproxy.it;
 
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
-import org.junit.jupiter.api.AfterAll;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -22,19 +23,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * changed databases, while connected clients go on unaware.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
 class ReloadIT {
     private static PostgresFixture pg;
 
     @BeforeAll
-    static void startPostgres() {
-        pg = PostgresFixture.start();
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (pg != null) {
-            pg.close();
-        }
+    static void startPostgres(PostgresFixture database) {
+        pg = database;
     }
 
     private static String one(Statement s, String sql) throws SQLException {
@@ -46,7 +41,7 @@ class ReloadIT {
 
     private static String withDatabase(String name, String extra) {
         return ProxyFixture.standardConfig(pg) + "pgproxy.databases." + name + " { host = \"127.0.0.1\", port = "
-                + pg.port() + ", dbname = \"app\", user = \"trust_user\"" + extra + " }\n";
+                + pg.port() + ", dbname = \"" + pg.db() + "\", user = \"trust_user\"" + extra + " }\n";
     }
 
     @Test

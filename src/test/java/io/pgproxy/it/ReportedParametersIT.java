@@ -3,6 +3,7 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.session.PinReason;
 import org.junit.jupiter.api.AfterAll;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.postgresql.PGConnection;
@@ -62,6 +64,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
 class ReportedParametersIT {
 
     /** A superuser role that is not the login user: SET SESSION AUTHORIZATION to it keeps is_superuser on. */
@@ -88,9 +91,9 @@ class ReportedParametersIT {
     private final Set<String> usedAliases = ConcurrentHashMap.newKeySet();
 
     @BeforeAll
-    void start() throws SQLException {
-        pg = PostgresFixture.start();
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+    void start(PostgresFixture database) throws SQLException {
+        pg = database;
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             s.execute("CREATE ROLE " + SUPER_ROLE + " LOGIN SUPERUSER");
             s.execute("CREATE ROLE " + PLAIN_ROLE);
             s.execute("CREATE ROLE " + ADMIN_ROLE + " SUPERUSER");
@@ -108,7 +111,7 @@ class ReportedParametersIT {
             for (int i = 0; i < aliasesPerSize; i++) {
                 hocon.append("pgproxy.databases.p").append(size).append('_').append(i)
                         .append(" { host = \"").append(pg.host()).append("\", port = ").append(pg.port())
-                        .append(", dbname = \"").append(PostgresFixture.DB).append("\", pool-size = ").append(size)
+                        .append(", dbname = \"").append(pg.db()).append("\", pool-size = ").append(size)
                         .append(" }\n");
             }
         }
@@ -119,9 +122,6 @@ class ReportedParametersIT {
     void stop() {
         if (proxy != null) {
             proxy.close();
-        }
-        if (pg != null) {
-            pg.close();
         }
     }
 
@@ -714,7 +714,7 @@ class ReportedParametersIT {
     /** How a client logs in: kind, user, and extra startup parameters (WIRE) or pgjdbc properties (JDBC). */
     record Login(Kind kind, String user, Map<String, String> startup) {
         Client direct(PostgresFixture pg) throws Refused {
-            return connect(pg.port(), PostgresFixture.DB);
+            return connect(pg.port(), pg.db());
         }
 
         Client proxied(ProxyFixture proxy, String db) throws Refused {

@@ -3,11 +3,13 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import io.pgproxy.session.PinReason;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -27,14 +29,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * backend in the pool, so the second client always gets the first one's backend.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
 class SessionIsolationIT {
     private static PostgresFixture pg;
     private static ProxyFixture proxy;
 
     @BeforeAll
-    static void start() throws SQLException {
-        pg = PostgresFixture.start();
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+    static void start(PostgresFixture database) throws SQLException {
+        pg = database;
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             s.execute("CREATE ROLE iso_app NOLOGIN");
             s.execute("CREATE ROLE iso_other NOLOGIN");
             s.execute("GRANT iso_other TO " + PostgresFixture.TRUST_USER);
@@ -53,9 +56,6 @@ class SessionIsolationIT {
     static void stop() {
         if (proxy != null) {
             proxy.close();
-        }
-        if (pg != null) {
-            pg.close();
         }
     }
 

@@ -3,6 +3,7 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -79,7 +80,6 @@ class SessionStatePropertyIT {
     /** Long enough for a loaded machine, short enough to fail a withheld answer quickly. */
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
     private static final String LOGIN = PostgresFixture.SUPERUSER;
-    private static final String DB = PostgresFixture.DB;
     /** Roles for SET SESSION AUTHORIZATION and SET ROLE; prop_a may become prop_b, not the reverse. */
     private static final List<String> ROLES = List.of("prop_a", "prop_b", LOGIN);
 
@@ -88,8 +88,8 @@ class SessionStatePropertyIT {
 
     @BeforeContainer
     static void startPostgres() throws SQLException {
-        pg = PostgresFixture.start();
-        try (Connection c = pg.superuser(DB); Statement s = c.createStatement()) {
+        pg = SharedPostgres.database(SessionStatePropertyIT.class);
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             s.execute("CREATE ROLE prop_a");
             s.execute("CREATE ROLE prop_b");
             s.execute("GRANT prop_b TO prop_a");
@@ -97,8 +97,11 @@ class SessionStatePropertyIT {
             s.execute("GRANT USAGE ON SCHEMA prop_s TO PUBLIC");
         }
         // postgres is trusted over TCP by the fixture's pg_hba; database app has no backend user, so
-        // the proxy logs in to PostgreSQL as the client's own user.
-        proxyUsers = ProxyFixture.standardConfig(pg) + "pgproxy.users.postgres.auth = trust\n";
+        // the proxy logs in to PostgreSQL as the client's own user. Clients name the same database
+        // through the proxy and directly, so the proxy also has one called like the class's database.
+        proxyUsers = ProxyFixture.standardConfig(pg) + "pgproxy.users.postgres.auth = trust\n"
+                + "pgproxy.databases." + pg.db() + " { host = \"" + pg.host() + "\", port = " + pg.port()
+                + ", dbname = \"" + pg.db() + "\" }\n";
     }
 
     @AfterContainer
@@ -542,7 +545,7 @@ class SessionStatePropertyIT {
         static Client login(int port, Map<String, String> startup) throws IOException {
             Map<String, String> params = new LinkedHashMap<>();
             params.put("user", LOGIN);
-            params.put("database", DB);
+            params.put("database", pg.db());
             params.putAll(startup);
             PgWire wire = PgWire.connect(port, READ_TIMEOUT);
             Client c = new Client(wire);

@@ -2,11 +2,12 @@ package io.pgproxy.it;
 
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
-import org.junit.jupiter.api.AfterAll;
+import io.pgproxy.fixtures.SharedPostgres;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -35,6 +36,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * log while the old one keeps serving, and SIGTERM makes it exit in bounded time.
  */
 @Timeout(180)
+@ExtendWith(SharedPostgres.class)
 class SignalsIT {
 
     static PostgresFixture pg;
@@ -45,13 +47,8 @@ class SignalsIT {
     Path log;
 
     @BeforeAll
-    static void startPostgres() {
-        pg = PostgresFixture.start();
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (pg != null) pg.close();
+    static void startPostgres(PostgresFixture database) {
+        pg = database;
     }
 
     @AfterEach
@@ -86,7 +83,7 @@ class SignalsIT {
         assertTrue(base.contains("port = " + port + " }"), "listen port not substituted");
         if (!withAddedDatabase) return base;
         return base + "pgproxy.databases.app_added { host = \"" + pg.host() + "\", port = " + pg.port()
-                + ", dbname = \"app\", user = \"trust_user\" }\n";
+                + ", dbname = \"" + pg.db() + "\", user = \"trust_user\" }\n";
     }
 
     static Connection connect(int port, String db) throws SQLException {
@@ -107,7 +104,7 @@ class SignalsIT {
 
     static boolean works(int port, String db) {
         try (Connection c = connect(port, db)) {
-            return "app".equals(query(c, "SELECT current_database()"));
+            return pg.db().equals(query(c, "SELECT current_database()"));
         } catch (SQLException e) {
             return false;
         }

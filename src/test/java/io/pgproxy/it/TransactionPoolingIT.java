@@ -3,13 +3,14 @@ package io.pgproxy.it;
 import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.session.PinReason;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 
@@ -42,22 +43,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Transaction pooling against a real PostgreSQL with pgjdbc: correctness, isolation, pins, limits. */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
 class TransactionPoolingIT {
     private static PostgresFixture pg;
 
     @BeforeAll
-    static void startPostgres() throws SQLException {
-        pg = PostgresFixture.start();
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+    static void startPostgres(PostgresFixture database) throws SQLException {
+        pg = database;
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE ledger (client int NOT NULL, n int NOT NULL)");
             s.execute("GRANT ALL ON ledger TO trust_user");
-        }
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (pg != null) {
-            pg.close();
         }
     }
 
@@ -427,7 +422,7 @@ class TransactionPoolingIT {
     }
 
     private static int sleeping() throws SQLException {
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             return Integer.parseInt(one(s, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'"));
         }
     }
@@ -662,7 +657,7 @@ class TransactionPoolingIT {
     }
 
     private static int sleepingOne() throws SQLException {
-        try (Connection c = pg.superuser(PostgresFixture.DB); Statement s = c.createStatement()) {
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             return Integer.parseInt(one(s, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1)%' AND state = 'active'"));
         }
     }
