@@ -122,10 +122,12 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Applies a new configuration to new logins and new leases. Clients already connected keep
-     * their backends; removed databases stop taking new clients.
+     * their backends; removed databases stop taking new clients. Keys that need a restart keep
+     * their running values in the snapshot put in force. Returns what changed.
      */
-    public void reload(ProxyConfig next) {
-        ConfigDiff diff = ConfigDiff.between(config, next);
+    public ConfigDiff reload(ProxyConfig requested) {
+        ConfigDiff diff = ConfigDiff.between(config, requested);
+        ProxyConfig next = ConfigDiff.applicable(config, requested);
         for (String key : diff.restartRequired()) {
             log.warn("reload: {} cannot change while running; the change applies after a restart", key);
         }
@@ -139,6 +141,7 @@ public final class ProxyServer implements AutoCloseable {
         leases.reconfigure(next);
         leases.createConfiguredPools();
         log.info("reload: configuration applied");
+        return diff;
     }
 
     private void acceptLoop() {
