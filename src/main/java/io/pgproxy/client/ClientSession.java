@@ -108,6 +108,11 @@ public final class ClientSession implements Runnable, BackendSink {
         return id;
     }
 
+    /** The pool this client logged in to, null before; for the stats line, where a stale read does no harm. */
+    public Pool pool() {
+        return pool;
+    }
+
     byte[] secretKey() {
         return secretKey;
     }
