@@ -90,10 +90,23 @@ public final class Main {
     static void runUntilSignalled(ProxyServer server, Runnable reload) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
-        Signal.handle(new Signal("HUP"), s -> {
+        Signal hup = new Signal("HUP");
+        sun.misc.SignalHandler onHup = s -> {
             log.info("SIGHUP: reloading configuration");
             Thread.ofPlatform().name("pgproxy-reload").start(reload);
-        });
+        };
+        if (Signal.handle(hup, onHup) == sun.misc.SignalHandler.SIG_IGN) {
+            // Inherited from nohup or a supervisor: the JVM kept the ignore and did not install onHup.
+            if (SignalDisposition.resetToDefault(hup.getNumber())
+                    && Signal.handle(hup, onHup) != sun.misc.SignalHandler.SIG_IGN) {
+                log.warn("SIGHUP was ignored when pgproxy started (nohup or the supervisor); "
+                        + "pgproxy handles it anyway, so kill -HUP reloads the configuration");
+            } else {
+                log.warn("SIGHUP is ignored (pgproxy was started under nohup or by a supervisor that ignores it) "
+                        + "and could not be re-enabled: kill -HUP will NOT reload the configuration; "
+                        + "start pgproxy with SIGHUP at its default disposition");
+            }
+        }
         sun.misc.SignalHandler stop = s -> {
             if (stopping.compareAndSet(false, true)) {
                 log.info("SIG{}: draining", s.getName());

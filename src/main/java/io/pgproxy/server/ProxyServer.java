@@ -9,6 +9,7 @@ import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
+import io.pgproxy.pool.RefusalReason;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.StatementRegistry;
 import org.HdrHistogram.Histogram;
@@ -50,6 +51,11 @@ public final class ProxyServer implements AutoCloseable {
     /** Holds a typical request whole (pgbench's are 60-200 bytes) while costing idle clients little. */
     private static final int REQUEST_BUFFER_SIZE = 256;
     private static final long JANITOR_PERIOD_MS = 200;
+    /**
+     * At most one log line per this period for clients refused at max-clients: an overloaded
+     * proxy may refuse thousands a second, and a line each would add disk I/O to the overload.
+     */
+    private static final Duration MAX_CLIENTS_LOG_PERIOD = Duration.ofSeconds(10);
 
     private final ServerSocketChannel listener;
     private final LeaseManager leases;
@@ -67,6 +73,10 @@ public final class ProxyServer implements AutoCloseable {
     private volatile ProxyConfig config;
     private volatile boolean draining;
     private long lastStatsNanos = System.nanoTime();
+    /** Refusals at max-clients, all time and since the last line about them (listener thread only). */
+    private long refusedAtMaxClients;
+    private long refusedAtMaxClientsUnlogged;
+    private long lastMaxClientsLogNanos;
 
     private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
         this.config = config;
@@ -166,6 +176,7 @@ public final class ProxyServer implements AutoCloseable {
             }
             if (clients.incrementAndGet() > config.limits().maxClients()) {
                 clients.decrementAndGet();
+                logRefusedAtMaxClients(ch);
                 refuse(ch, ErrorResponse.fatal("53300", "sorry, too many clients already"));
                 continue;
             }
@@ -186,6 +197,31 @@ public final class ProxyServer implements AutoCloseable {
             });
         }
         stopped.countDown();
+    }
+
+    /**
+     * Logs the first refusal at max-clients, then at most one line per
+     * {@link #MAX_CLIENTS_LOG_PERIOD} with the number refused since.
+     */
+    private void logRefusedAtMaxClients(SocketChannel ch) {
+        refusedAtMaxClients++;
+        refusedAtMaxClientsUnlogged++;
+        long now = System.nanoTime();
+        if (refusedAtMaxClients > 1 && now - lastMaxClientsLogNanos < MAX_CLIENTS_LOG_PERIOD.toNanos()) {
+            return;
+        }
+        String from;
+        try {
+            from = String.valueOf(ch.getRemoteAddress());
+        } catch (IOException e) {
+            from = "?";
+        }
+        log.atLevel(RefusalReason.MAX_CLIENTS.level()).log(
+                "refused ({}): {} client(s) since the last such line, the latest from {}; max-clients is {}",
+                RefusalReason.MAX_CLIENTS.description(), refusedAtMaxClientsUnlogged, from,
+                config.limits().maxClients());
+        refusedAtMaxClientsUnlogged = 0;
+        lastMaxClientsLogNanos = now;
     }
 
     private static void pauseAfterAcceptFailure() {
