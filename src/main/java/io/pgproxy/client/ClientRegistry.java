@@ -1,5 +1,7 @@
 package io.pgproxy.client;
 
+import io.pgproxy.pool.RefusalReason;
+
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Collection;
@@ -17,23 +19,24 @@ public final class ClientRegistry {
     private final ConcurrentHashMap<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
 
     /**
-     * Counts a logged-in client against the per-database and per-user limits (0 = none).
-     * Returns a reason when a limit is reached, or null when the client is admitted; an admitted
-     * client must be counted out with {@link #leave}.
+     * Counts a logged-in client against the per-database and per-user limits (0 = none), or
+     * refuses it (53300) when a limit is reached; an admitted client must be counted out with
+     * {@link #leave}.
      */
-    String admit(String database, String user, int maxPerDatabase, int maxPerUser) {
+    void admit(String database, String user, int maxPerDatabase, int maxPerUser) throws ClientRefusedException {
         AtomicInteger db = perDatabase.computeIfAbsent(database, k -> new AtomicInteger());
         if (db.incrementAndGet() > maxPerDatabase && maxPerDatabase > 0) {
             db.decrementAndGet();
-            return "too many clients for database \"" + database + "\" (max-db-clients " + maxPerDatabase + ")";
+            throw new ClientRefusedException(RefusalReason.MAX_DB_CLIENTS, "53300",
+                    "too many clients for database \"" + database + "\" (max-db-clients " + maxPerDatabase + ")");
         }
         AtomicInteger u = perUser.computeIfAbsent(user, k -> new AtomicInteger());
         if (u.incrementAndGet() > maxPerUser && maxPerUser > 0) {
             u.decrementAndGet();
             db.decrementAndGet();
-            return "too many clients for user \"" + user + "\" (max-user-clients " + maxPerUser + ")";
+            throw new ClientRefusedException(RefusalReason.MAX_USER_CLIENTS, "53300",
+                    "too many clients for user \"" + user + "\" (max-user-clients " + maxPerUser + ")");
         }
-        return null;
     }
 
     void leave(String database, String user) {

@@ -11,6 +11,7 @@ import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.config.UserConfig;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.PoolExhaustedException;
+import io.pgproxy.pool.RefusalReason;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
@@ -226,6 +227,9 @@ public final class ClientSession implements Runnable, BackendSink {
             }
             login(startup);
             relay();
+        } catch (ClientRefusedException e) {
+            log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
+            fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (ProtocolException e) {
             log.info("{} protocol violation: {}", id, e.getMessage());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
@@ -237,7 +241,7 @@ public final class ClientSession implements Runnable, BackendSink {
             fail(e.error().severity().equals("ERROR")
                     ? ErrorResponse.fatal(e.error().sqlState(), e.error().message()) : e.error());
         } catch (PoolExhaustedException e) {
-            log.warn("{} {}", id, e.getMessage());
+            log.warn("{} refused ({}): {}", id, RefusalReason.WAIT_TIMEOUT.description(), e.getMessage());
             fail(ErrorResponse.fatal("53300", e.getMessage()));
         } catch (EOFException | ClosedChannelException e) {
             log.debug("{} client disconnected", id);
@@ -264,30 +268,26 @@ public final class ClientSession implements Runnable, BackendSink {
             out.send(new NegotiateProtocolVersion(0, unrecognized).encode());
         }
         if (params.containsKey("replication")) {
-            throw new ProtocolException("0A000", "replication connections are not supported by pgproxy");
+            throw new ClientRefusedException(RefusalReason.REPLICATION, "0A000", "replication connections are not supported by pgproxy");
         }
         Map<String, String> optionValues;
         try {
             optionValues = StartupOptions.parse(params.getOrDefault("options", ""));
         } catch (IllegalArgumentException e) {
-            throw new ProtocolException("0A000", "unsupported startup parameter options: " + e.getMessage());
+            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "0A000", "unsupported startup parameter options: " + e.getMessage());
         }
         DatabaseConfig db = config.databases().get(database);
         if (db == null) {
-            throw new ProtocolException("3D000", "database \"" + database + "\" does not exist");
+            throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
         }
         UserConfig userConfig = config.users().get(user);
         if (userConfig == null) {
-            throw new AuthException("28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
+            throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
         }
         log.debug("{} login {}@{}", id, user, database);
         new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
                 .authenticate(userConfig);
-        String refused = context.registry().admit(database, user, config.limits().maxDbClients(),
-                config.limits().maxUserClients());
-        if (refused != null) {
-            throw new PoolExhaustedException(refused);
-        }
+        context.registry().admit(database, user, config.limits().maxDbClients(), config.limits().maxUserClients());
         admitted = true;
         pool = context.leases().pool(db, user);
         // A user's own pool mode wins over the database's, as in PgBouncer.
@@ -305,7 +305,7 @@ public final class ClientSession implements Runnable, BackendSink {
         try {
             parameters = new SessionParameters(requested);
         } catch (IllegalArgumentException e) {
-            throw new ProtocolException("55P02", e.getMessage());
+            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
         }
         Map<String, String> greeting = parameters.greeting(server);
 

@@ -53,6 +53,20 @@ public record ConfigDiff(Set<String> addedDatabases,
         return new ConfigDiff(addedDb, removedDb, changedDb, addedU, removedU, changedU, restart);
     }
 
+    /**
+     * The snapshot a reload puts in force: {@code next}, with every restart-only key at its
+     * running value. The snapshot in force must describe what runs; if it recorded a refused
+     * listen port, the next reload would compare against a port nobody listens on, and putting
+     * the real port back would be warned about as a change.
+     */
+    public static ProxyConfig applicable(ProxyConfig running, ProxyConfig next) {
+        if (running.listen().equals(next.listen())) {
+            return next;
+        }
+        return new ProxyConfig(running.listen(), next.limits(), next.pool(), next.users(), next.databases(),
+                next.statsPeriod());
+    }
+
     /** True when no database, user or restart-only key differs. */
     public boolean isEmpty() {
         return addedDatabases.isEmpty() && removedDatabases.isEmpty() && changedDatabases.isEmpty()

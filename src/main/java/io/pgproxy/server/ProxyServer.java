@@ -9,11 +9,14 @@ import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
+import io.pgproxy.pool.RefusalReason;
+import io.pgproxy.session.PinReason;
 import io.pgproxy.session.StatementRegistry;
 import org.HdrHistogram.Histogram;
 import io.pgproxy.protocol.message.ErrorResponse;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.helpers.MessageFormatter;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -23,6 +26,10 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -44,6 +51,11 @@ public final class ProxyServer implements AutoCloseable {
     /** Holds a typical request whole (pgbench's are 60-200 bytes) while costing idle clients little. */
     private static final int REQUEST_BUFFER_SIZE = 256;
     private static final long JANITOR_PERIOD_MS = 200;
+    /**
+     * At most one log line per this period for clients refused at max-clients: an overloaded
+     * proxy may refuse thousands a second, and a line each would add disk I/O to the overload.
+     */
+    private static final Duration MAX_CLIENTS_LOG_PERIOD = Duration.ofSeconds(10);
 
     private final ServerSocketChannel listener;
     private final LeaseManager leases;
@@ -61,6 +73,10 @@ public final class ProxyServer implements AutoCloseable {
     private volatile ProxyConfig config;
     private volatile boolean draining;
     private long lastStatsNanos = System.nanoTime();
+    /** Refusals at max-clients, all time and since the last line about them (listener thread only). */
+    private long refusedAtMaxClients;
+    private long refusedAtMaxClientsUnlogged;
+    private long lastMaxClientsLogNanos;
 
     private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
         this.config = config;
@@ -121,10 +137,12 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Applies a new configuration to new logins and new leases. Clients already connected keep
-     * their backends; removed databases stop taking new clients.
+     * their backends; removed databases stop taking new clients. Keys that need a restart keep
+     * their running values in the snapshot put in force. Returns what changed.
      */
-    public void reload(ProxyConfig next) {
-        ConfigDiff diff = ConfigDiff.between(config, next);
+    public ConfigDiff reload(ProxyConfig requested) {
+        ConfigDiff diff = ConfigDiff.between(config, requested);
+        ProxyConfig next = ConfigDiff.applicable(config, requested);
         for (String key : diff.restartRequired()) {
             log.warn("reload: {} cannot change while running; the change applies after a restart", key);
         }
@@ -138,6 +156,7 @@ public final class ProxyServer implements AutoCloseable {
         leases.reconfigure(next);
         leases.createConfiguredPools();
         log.info("reload: configuration applied");
+        return diff;
     }
 
     private void acceptLoop() {
@@ -157,6 +176,7 @@ public final class ProxyServer implements AutoCloseable {
             }
             if (clients.incrementAndGet() > config.limits().maxClients()) {
                 clients.decrementAndGet();
+                logRefusedAtMaxClients(ch);
                 refuse(ch, ErrorResponse.fatal("53300", "sorry, too many clients already"));
                 continue;
             }
@@ -177,6 +197,31 @@ public final class ProxyServer implements AutoCloseable {
             });
         }
         stopped.countDown();
+    }
+
+    /**
+     * Logs the first refusal at max-clients, then at most one line per
+     * {@link #MAX_CLIENTS_LOG_PERIOD} with the number refused since.
+     */
+    private void logRefusedAtMaxClients(SocketChannel ch) {
+        refusedAtMaxClients++;
+        refusedAtMaxClientsUnlogged++;
+        long now = System.nanoTime();
+        if (refusedAtMaxClients > 1 && now - lastMaxClientsLogNanos < MAX_CLIENTS_LOG_PERIOD.toNanos()) {
+            return;
+        }
+        String from;
+        try {
+            from = String.valueOf(ch.getRemoteAddress());
+        } catch (IOException e) {
+            from = "?";
+        }
+        log.atLevel(RefusalReason.MAX_CLIENTS.level()).log(
+                "refused ({}): {} client(s) since the last such line, the latest from {}; max-clients is {}",
+                RefusalReason.MAX_CLIENTS.description(), refusedAtMaxClientsUnlogged, from,
+                config.limits().maxClients());
+        refusedAtMaxClientsUnlogged = 0;
+        lastMaxClientsLogNanos = now;
     }
 
     private static void pauseAfterAcceptFailure() {
@@ -263,18 +308,43 @@ public final class ProxyServer implements AutoCloseable {
 
     /** One line per pool and one for pins: what flows through, without parsing SQL. */
     public void logStats() {
+        statsLines().forEach(log::info);
+    }
+
+    /**
+     * The lines {@link #logStats} logs. Each pool's line counts the clients logged in to that
+     * pool, not the whole proxy's. Takes each pool's wait histogram, so the next call covers the
+     * period since this one.
+     */
+    public List<String> statsLines() {
+        // Counted from the sessions instead of kept by each pool: once per stats period, a few
+        // microseconds per thousand clients, and no counter to keep right on every login path.
+        Map<Pool, Integer> clientsPerPool = new HashMap<>();
+        for (ClientSession s : sessions) {
+            Pool p = s.pool();
+            if (p != null) {
+                clientsPerPool.merge(p, 1, Integer::sum);
+            }
+        }
+        List<String> lines = new ArrayList<>();
         for (Pool p : leases.pools()) {
             Histogram w = p.takeWaitHistogram();
-            log.info("stats: pool {} ({}): clients {}, waiting {}, backends open {} leased {} idle {}, leases {}, "
+            lines.add(MessageFormatter.arrayFormat(
+                    "stats: pool {} ({}): clients {}, waiting {}, backends open {} leased {} idle {}, leases {}, "
                             + "wait p50 {} us p99 {} us max {} us, wait timeouts {}, prepared statements {}",
-                    p.name(), p.target(), clients.get(), p.waitingClients(), p.openConnections(),
-                    p.leasedConnections(), p.idleConnections(), p.acquiredTotal(),
-                    w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(), p.waitTimeoutsTotal(),
-                    p.preparedStatements());
+                    new Object[]{p.name(), p.target(), clientsPerPool.getOrDefault(p, 0), p.waitingClients(),
+                            p.openConnections(), p.leasedConnections(), p.idleConnections(), p.acquiredTotal(),
+                            w.getValueAtPercentile(50), w.getValueAtPercentile(99), w.getMaxValue(),
+                            p.waitTimeoutsTotal(), p.preparedStatements()}).getMessage());
         }
+        Map<PinReason, Long> pins = new java.util.EnumMap<>(PinReason.class);
+        long unpins = 0;
         for (Pool p : leases.pools()) {
-            log.info("stats: pool {}: pins {} unpins {}", p.name(), p.stats().pins(), p.stats().unpins());
+            p.stats().pins().forEach((r, n) -> pins.merge(r, n, Long::sum));
+            unpins += p.stats().unpins();
         }
+        lines.add("stats: clients " + clients.get() + ", pins " + pins + " unpins " + unpins);
+        return lines;
     }
 
     @Override

@@ -60,4 +60,19 @@ class ConfigDiffTest {
         assertEquals(List.of("pgproxy.listen.port"), d.restartRequired());
         assertTrue(d.addedDatabases().isEmpty() && d.changedUsers().isEmpty());
     }
+
+    @Test
+    void aRefusedListenChangeKeepsTheRunningValueInTheAppliedSnapshot() throws Exception {
+        ProxyConfig running = ConfigLoader.parse(BASE + "pgproxy.listen.port = 6432\n");
+        ProxyConfig moved = ConfigLoader.parse(BASE.replace("h3", "h9") + "pgproxy.listen.port = 7000\n");
+        ConfigDiff refused = ConfigDiff.between(running, moved);
+        assertEquals(List.of("pgproxy.listen.port"), refused.restartRequired());
+
+        ProxyConfig applied = ConfigDiff.applicable(running, moved);
+        assertEquals(6432, applied.listen().port(), "the port that is bound");
+        assertEquals("h9", applied.databases().get("c").host(), "everything else is applied");
+        // Putting the real port back is no change at all.
+        assertTrue(ConfigDiff.between(applied, ConfigLoader.parse(BASE + "pgproxy.listen.port = 6432\n"))
+                .restartRequired().isEmpty());
+    }
 }

@@ -1,5 +1,6 @@
 package io.pgproxy.it;
 
+import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
 import io.pgproxy.fixtures.SharedPostgres;
@@ -12,11 +13,13 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Configuration reload applied in process (SignalsIT sends the real SIGHUP): added, removed and
@@ -91,6 +94,39 @@ class ReloadIT {
                     "the old client keeps its backend in session mode");
             long pools = proxy.server().leases().pools().stream().filter(p -> p.name().equals("moving")).count();
             assertEquals(2, pools, "old pool retired but alive while used, new pool serving");
+        }
+    }
+
+    @Test
+    void eachPoolsStatsLineCountsItsOwnClients() throws Exception {
+        try (ProxyFixture proxy = ProxyFixture.start(withDatabase("app_added", ""));
+             Connection a1 = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust");
+             Connection a2 = proxy.connect(PostgresFixture.TRUST_USER, null, "app_trust");
+             Connection b1 = proxy.connect(PostgresFixture.TRUST_USER, null, "app_added")) {
+            List<String> lines = proxy.server().statsLines();
+            assertTrue(line(lines, "app_trust").contains(": clients 2,"), lines.toString());
+            assertTrue(line(lines, "app_added").contains(": clients 1,"), lines.toString());
+            assertTrue(line(lines, "app_md5").contains(": clients 0,"), lines.toString());
+            assertTrue(lines.getLast().startsWith("stats: clients 3,"), lines.toString());
+        }
+    }
+
+    static String line(List<String> lines, String pool) {
+        return lines.stream().filter(l -> l.startsWith("stats: pool " + pool + " ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no stats line for " + pool + " in " + lines));
+    }
+
+    @Test
+    void aRefusedPortChangeLeavesTheRunningPortInForce() {
+        try (ProxyFixture proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg))) {
+            int bound = proxy.port();
+            int other = bound == 6432 ? 6433 : 6432;
+            ConfigDiff moved = proxy.reload(ProxyFixture.standardConfig(pg).replace("port = 0 }", "port = " + other + " }"));
+            assertEquals(List.of("pgproxy.listen.port"), moved.restartRequired());
+            assertEquals(0, proxy.server().config().listen().port(), "the snapshot in force has the running port");
+            assertEquals(bound, proxy.port());
+            ConfigDiff back = proxy.reload(ProxyFixture.standardConfig(pg));
+            assertTrue(back.restartRequired().isEmpty(), back.toString());
         }
     }
 }

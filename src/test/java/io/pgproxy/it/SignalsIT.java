@@ -23,6 +23,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -33,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * The real launcher, {@code bin/pgproxy <config>}, as a child process: it starts and serves, SIGHUP applies
  * an edited config without dropping a connected client, a broken config is rejected with its key path in the
- * log while the old one keeps serving, and SIGTERM makes it exit in bounded time.
+ * log while the old one keeps serving, and SIGTERM makes it exit in bounded time. Under nohup (SIGHUP
+ * ignored) reloads still work, and each refusal is logged under its reason.
  */
 @Timeout(180)
 @ExtendWith(SharedPostgres.class)
@@ -116,22 +119,27 @@ class SignalsIT {
         assertEquals(0, kill.exitValue(), "kill -" + sig + " failed");
     }
 
+    /** Starts {@code bin/pgproxy conf}, behind {@code wrapper} (a command such as nohup) if given, logging to {@link #log}. */
+    void startLauncher(Path conf, String... wrapper) throws IOException {
+        List<String> command = new ArrayList<>(List.of(wrapper));
+        command.add(launcher().toString());
+        command.add(conf.toString());
+        log = dir.resolve("pgproxy.log");
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home")); // the JDK running the tests (25)
+        proxy = pb.start();
+    }
+
     String logText() throws IOException {
         return Files.readString(log, StandardCharsets.UTF_8);
     }
 
     @Test
     void startReloadRejectBrokenConfigAndDrainOnSigterm() throws Exception {
-        Path bin = launcher();
         int port = freePort();
         Path conf = dir.resolve("pgproxy.conf");
         Files.writeString(conf, config(port, false));
-        log = dir.resolve("pgproxy.log");
-
-        ProcessBuilder pb = new ProcessBuilder(bin.toString(), conf.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().put("JAVA_HOME", System.getProperty("java.home")); // the JDK running the tests (25)
-        proxy = pb.start();
+        startLauncher(conf);
 
         // 1. it starts and serves
         await("bin/pgproxy serves on port " + port).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
@@ -188,6 +196,104 @@ class SignalsIT {
                     closed.getSQLState() + " " + closed.getMessage());
         }
         assertFalse(accepts(port), "the port is closed after exit");
+    }
+
+    String logSince(int offset) throws IOException {
+        String all = logText();
+        return all.substring(Math.min(offset, all.length()));
+    }
+
+    void awaitLog(String what, int offset, String text) {
+        await(what).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .failFast("bin/pgproxy exited", () -> !proxy.isAlive())
+                .until(() -> logSince(offset).contains(text));
+    }
+
+    static SQLException refusal(int port, String user, String db) {
+        return assertThrows(SQLException.class, () -> connect(port, db).close(), user + "@" + db);
+    }
+
+    @Test
+    void underNohupSighupStillReloadsRefusalsAreNamedAndARefusedPortIsNotRecorded() throws Exception {
+        // Traps of issue 11: SIGHUP ignored by the parent (nohup), refusals logged as protocol
+        // violations, a max-clients refusal nobody hears of, a refused listen port recorded as in force.
+        int port = freePort();
+        Path conf = dir.resolve("pgproxy.conf");
+        Files.writeString(conf, config(port, false));
+        // nohup starts bin/pgproxy, and so the JVM it execs, with SIGHUP ignored.
+        startLauncher(conf, "nohup");
+        await("bin/pgproxy serves on port " + port).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                .failFast("bin/pgproxy exited", () -> !proxy.isAlive())
+                .until(() -> works(port, "app_trust"));
+        // Logged as the signal handlers are installed, just after the listener has started.
+        awaitLog("the warning about the inherited SIGHUP ignore", 0, "SIGHUP was ignored when pgproxy started");
+        assertFalse(logText().contains("restricted method"), "the launcher enables native access for the signal reset");
+
+        // Refusals are logged under what they are, not as protocol violations.
+        int mark = logText().length();
+        assertEquals("3D000", refusal(port, TRUST_USER, "no_such_db").getSQLState());
+        awaitLog("unknown database logged", mark, "refused (unknown database)");
+        Properties nobody = new Properties();
+        nobody.setProperty("user", "nobody");
+        nobody.setProperty("sslmode", "disable");
+        SQLException unknownUser = assertThrows(SQLException.class,
+                () -> java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/app_trust", nobody).close());
+        assertEquals("28000", unknownUser.getSQLState());
+        awaitLog("unknown user logged", mark, "refused (unknown user)");
+        Path pgIsReady = pgIsReady();
+        if (pgIsReady != null) {
+            // A monitoring probe: pg_isready asks for a database named after its user.
+            Process probe = new ProcessBuilder(pgIsReady.toString(), "-h", "127.0.0.1", "-p", Integer.toString(port),
+                    "-U", "probe_user").inheritIO().start();
+            assertTrue(probe.waitFor(20, TimeUnit.SECONDS));
+            awaitLog("pg_isready logged as unknown database", mark, "\"probe_user\" does not exist");
+        }
+        assertFalse(logSince(mark).contains("protocol violation"), logSince(mark));
+
+        // SIGHUP (ignored by nohup, handled all the same) applies a database; the port change is refused.
+        mark = logText().length();
+        int otherPort = freePort();
+        Files.writeString(conf, config(otherPort, true));
+        signal("HUP");
+        await("app_added reachable after SIGHUP").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .failFast("bin/pgproxy exited", () -> !proxy.isAlive())
+                .until(() -> works(port, "app_added"));
+        awaitLog("the port change is refused", mark, "pgproxy.listen.port cannot change while running");
+        assertFalse(accepts(otherPort), "nothing listens on the refused port");
+
+        // The original port back, and max-clients down to 1: no warning, the port was never changed.
+        mark = logText().length();
+        Files.writeString(conf, config(port, true) + "pgproxy.limits.max-clients = 1\n");
+        signal("HUP");
+        awaitLog("second reload applied", mark, "reload: configuration applied");
+        assertFalse(logSince(mark).contains("cannot change"), "no warning for the port in force:\n" + logSince(mark));
+
+        // A client refused at max-clients is logged, with where it came from.
+        mark = logText().length();
+        try (Connection only = await("a client fits under max-clients 1").atMost(Duration.ofSeconds(30))
+                .ignoreExceptions().until(() -> connect(port, "app_trust"), c -> c != null)) {
+            assertEquals("1", query(only, "SELECT 1"));
+            // A raw socket that sends nothing: a client's startup packet could meet the closed
+            // socket and turn the proxy's answer into a reset, and the answer is what is checked.
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                s.setSoTimeout(10_000);
+                String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+                assertTrue(answer.startsWith("E") && answer.contains("C53300"), answer);
+            }
+            awaitLog("max-clients refusal logged", mark, "refused (too many clients)");
+            assertTrue(logSince(mark).contains("/127.0.0.1:"), "remote address expected:\n" + logSince(mark));
+        }
+    }
+
+    static Path pgIsReady() {
+        try {
+            Process p = new ProcessBuilder("pg_config", "--bindir").redirectErrorStream(true).start();
+            String dir = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            Path bin = Path.of(dir, "pg_isready");
+            return p.waitFor() == 0 && Files.isExecutable(bin) ? bin : null;
+        } catch (IOException | InterruptedException e) {
+            return null;
+        }
     }
 
     static boolean accepts(int port) {
