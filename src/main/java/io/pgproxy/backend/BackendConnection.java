@@ -42,11 +42,13 @@ public final class BackendConnection {
     private static final Logger log = LoggerFactory.getLogger(BackendConnection.class);
     private static final AtomicLong IDS = new AtomicLong();
 
-    private final String id = "b" + IDS.incrementAndGet();
+    final String id = "b" + IDS.incrementAndGet();
     private final BackendTarget target;
-    private final SocketChannel channel;
-    private final BackendKeyData keyData;
-    private final Map<String, String> parameters;
+    private final BufferPool buffers;
+    /** Set by the connector before the reader starts, then never again. */
+    volatile SocketChannel channel;
+    private volatile BackendKeyData keyData;
+    final Map<String, String> parameters = new ConcurrentHashMap<>();
     private final Map<String, String> assumed = new ConcurrentHashMap<>();
     /** The client parameter state this backend was last brought to; null when unknown. */
     private volatile Object appliedState;
@@ -58,88 +60,55 @@ public final class BackendConnection {
      */
     private volatile Object owner;
     /** What the backend reported at login: its parameters after SET SESSION AUTHORIZATION DEFAULT and RESET ALL. */
-    private final Map<String, String> baseline;
-    private final AtomicInteger outstanding = new AtomicInteger();
+    private volatile Map<String, String> baseline = Map.of();
+    final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
     /** Writes from the client's thread and the reader's repair never interleave on the socket. */
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Condition settled = lock.newCondition();
     private final long createdNanos = System.nanoTime();
-    private final Reader reader;
-    private final ReplyQueue replies = new ReplyQueue();
+    private volatile BackendReader reader;
+    final ReplyQueue replies = new ReplyQueue();
     private final BackendStatements statements = new BackendStatements();
-    private volatile boolean tracking;
-    /** What its pool handed it out with (a permit); null while not leased. */
-    private final java.util.concurrent.atomic.AtomicReference<Object> leaseToken =
-            new java.util.concurrent.atomic.AtomicReference<>();
+    volatile boolean tracking;
 
-    private volatile BackendSink sink;
-    private volatile boolean watchCommands;
-    private volatile TransactionStatus status = TransactionStatus.IDLE;
+    volatile BackendSink sink;
+    /** The lease the connection is under while attached: told when it settles. */
+    volatile BackendLease lease;
+    volatile boolean watchCommands;
+    volatile TransactionStatus status = TransactionStatus.IDLE;
     private final java.util.concurrent.atomic.AtomicReference<BackendState> state =
-            new java.util.concurrent.atomic.AtomicReference<>(BackendState.IDLE);
-    private volatile boolean desynchronised;
-    private volatile ErrorResponse fatal;
-    private volatile ErrorResponse internalError;
+            new java.util.concurrent.atomic.AtomicReference<>(BackendState.CONNECTING);
+    volatile boolean desynchronised;
+    volatile ErrorResponse fatal;
+    volatile ErrorResponse internalError;
     private volatile boolean waiting;
     /** Messages were sent after the last Sync: the backend is inside an unfinished request. */
     private volatile boolean pendingSinceSync;
     private volatile long lastReleasedNanos = createdNanos;
 
-    private BackendConnection(BackendTarget target, SocketChannel channel, BackendStartup.Result startup,
-                              BufferPool buffers) {
+    private BackendConnection(BackendTarget target, BufferPool buffers) {
         this.target = target;
-        this.channel = channel;
-        this.keyData = startup.keyData();
-        this.parameters = new ConcurrentHashMap<>(startup.parameters());
-        this.baseline = Map.copyOf(startup.parameters());
-        this.reader = new Reader(buffers);
+        this.buffers = buffers;
     }
 
-    /** Connects, authenticates and starts the reader thread. */
-    public static BackendConnection open(BackendTarget target, BufferPool buffers) throws BackendException {
-        SocketChannel channel = null;
-        try {
-            channel = SocketChannel.open();
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
-            channel.socket().connect(new InetSocketAddress(target.host(), target.port()),
-                    (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
-        } catch (IOException e) {
+    /** A connection not yet opened ({@link BackendState#CONNECTING}); {@link BackendConnector} opens it. */
+    public static BackendConnection create(BackendTarget target, BufferPool buffers) {
+        return new BackendConnection(target, buffers);
+    }
+
+    /** Login succeeded on {@code channel}: the connection becomes idle and its reader starts. */
+    void loggedIn(SocketChannel channel, BackendStartup.Result startup) {
+        this.channel = channel;
+        this.keyData = startup.keyData();
+        this.parameters.putAll(startup.parameters());
+        this.baseline = Map.copyOf(startup.parameters());
+        this.reader = new BackendReader(this, buffers);
+        if (!moveTo(BackendState.IDLE)) {
             closeQuietly(channel);
-            throw new BackendException(ErrorResponse.error("08001",
-                    "could not connect to backend " + target.host() + ":" + target.port() + ": " + e.getMessage()), e);
+            return;
         }
-        // The connect timeout bounds the whole login: a backend that accepts and then says
-        // nothing must not hold the client forever.
-        SocketChannel watched = channel;
-        Thread watchdog = Thread.ofVirtual().name("pgproxy-connect-watchdog").start(() -> {
-            try {
-                Thread.sleep(target.connectTimeout());
-                closeQuietly(watched);
-            } catch (InterruptedException done) {
-                // Startup finished in time.
-            }
-        });
-        try {
-            BackendStartup.Result startup = BackendStartup.run(channel, target);
-            watchdog.interrupt();
-            BackendConnection c = new BackendConnection(target, channel, startup, buffers);
-            Thread.ofVirtual().name("pgproxy-" + c.id).start(c.reader);
-            log.debug("{} connected to {} (backend pid {})", c.id, target, startup.keyData().processId());
-            return c;
-        } catch (BackendException e) {
-            closeQuietly(channel);
-            throw e;
-        } catch (IOException e) {
-            closeQuietly(channel);
-            String reason = e instanceof java.nio.channels.ClosedChannelException
-                    ? "no answer within " + target.connectTimeout().toMillis() + " ms" : e.getMessage();
-            throw new BackendException(ErrorResponse.error("08001",
-                    "backend " + target.host() + ":" + target.port() + " failed during startup: " + reason), e);
-        } finally {
-            watchdog.interrupt();
-        }
+        Thread.ofVirtual().name("pgproxy-" + id).start(reader);
     }
 
     public String id() {
@@ -161,16 +130,6 @@ public final class BackendConnection {
      */
     public Map<String, String> assumedParameters() {
         return assumed;
-    }
-
-    /** Marks the connection leased, holding {@code token} for its pool. */
-    public void leaseToken(Object token) {
-        leaseToken.set(token);
-    }
-
-    /** Takes back the lease token, once: null if the connection was not leased. */
-    public Object takeLeaseToken() {
-        return leaseToken.getAndSet(null);
     }
 
     /** The replies owed message by message, while a client's requests are being edited. */
@@ -280,46 +239,62 @@ public final class BackendConnection {
         }
     }
 
-    /** Nothing owed, nothing half-relayed, transaction idle, backend alive: safe to hand on. */
-    public boolean isClean() {
-        return !isClosed() && !desynchronised && fatal == null && outstanding.get() == 0
-                && status == TransactionStatus.IDLE && reader.atBoundary() && !replies.lost() && replies.isEmpty();
+    /** How far the connection is from being handed on; the one question pools and clients ask. */
+    public enum Readiness {
+        /** Closed, out of step with its replies, or it sent a FATAL error: never reused. */
+        BROKEN,
+        /** Replies owed, a message half relayed, or an extended-protocol request without its Sync. */
+        BUSY,
+        /** Every reply in, but inside a transaction block (or a failed one). */
+        IN_TRANSACTION,
+        /** Every reply in, outside any transaction: may serve another client. */
+        READY
     }
 
-    /** Nothing owed and nothing half-relayed, whatever the transaction status. */
-    public boolean isSettled() {
-        return !isClosed() && !desynchronised && !pendingSinceSync && outstanding.get() == 0 && reader.atBoundary();
+    public Readiness readiness() {
+        BackendReader r = reader;
+        if (isClosed() || desynchronised || fatal != null || replies.lost() || r == null) {
+            return Readiness.BROKEN;
+        }
+        if (outstanding.get() != 0 || pendingSinceSync || !r.atBoundary() || !replies.isEmpty()) {
+            return Readiness.BUSY;
+        }
+        return status == TransactionStatus.IDLE ? Readiness.READY : Readiness.IN_TRANSACTION;
     }
 
-    public void attach(BackendSink sink) {
+    /** Relays to {@code sink} from now on, and reports settling to {@code lease}. */
+    public void attach(BackendSink sink, BackendLease lease) {
         this.watchCommands = sink.watchesCommands();
         this.tracking = sink.tracksReplies();
+        this.lease = lease;
         this.sink = sink;
     }
 
     public void detach() {
         this.sink = null;
+        this.lease = null;
         this.watchCommands = false;
         this.tracking = false;
     }
 
-    /** Records that the messages about to be sent make the backend owe {@code n} ReadyForQuery. */
-    public void expectReadyForQuery(int n) {
-        outstanding.addAndGet(n);
-    }
-
     /**
-     * Records whether the last message about to be sent leaves an extended-protocol request
-     * unfinished (Parse, Bind, Execute ... without Sync yet). Such a backend is not idle even
-     * when every ReadyForQuery owed has arrived.
+     * Records what a run of requests about to be sent makes the backend owe: the ReadyForQuery
+     * count, whether it leaves an extended-protocol request unfinished (such a backend is not
+     * idle even when every ReadyForQuery owed has arrived), and the replies to match.
      */
-    public void pendingSinceSync(boolean pending) {
-        this.pendingSinceSync = pending;
-    }
-
-    /** Clean, and nothing sent since the last Sync: may go back to the pool between transactions. */
-    public boolean isReleasable() {
-        return !pendingSinceSync && isClean();
+    public void owe(RequestRun run) {
+        if (run.readyForQueries() > 0) {
+            outstanding.addAndGet(run.readyForQueries());
+        }
+        if (run.sawRequest()) {
+            pendingSinceSync = run.pendingAfterSync();
+        }
+        if (run.mayDeallocate()) {
+            replies.expectDeallocation();
+        }
+        if (run.kinds() != null) {
+            replies.expectAll(run.kinds(), run.kinds().length, run.deallocatingKind());
+        }
     }
 
     /** Writes bytes to the backend. Called only by the lease holder. */
@@ -365,7 +340,7 @@ public final class BackendConnection {
             throw new IllegalStateException(id + " internal query while attached");
         }
         internalError = null;
-        expectReadyForQuery(readyForQueries);
+        outstanding.addAndGet(readyForQueries);
         send(messages);
         if (!awaitSettled(timeout)) {
             throw new IOException(id + " internal query not answered within " + timeout);
@@ -417,7 +392,8 @@ public final class BackendConnection {
 
     /** Sends Terminate when possible and closes the socket. */
     public void close() {
-        boolean cleanForTerminate = isCleanForTerminate();
+        BackendReader r = reader;
+        boolean cleanForTerminate = r != null && outstanding.get() == 0 && r.atBoundary();
         if (!moveTo(BackendState.CLOSED)) {
             return;
         }
@@ -432,11 +408,7 @@ public final class BackendConnection {
         signalSettled();
     }
 
-    private boolean isCleanForTerminate() {
-        return outstanding.get() == 0 && reader.atBoundary();
-    }
-
-    private void signalSettled() {
+    void signalSettled() {
         if (waiting) {
             lock.lock();
             try {
@@ -447,7 +419,7 @@ public final class BackendConnection {
         }
     }
 
-    private static void closeQuietly(SocketChannel channel) {
+    static void closeQuietly(SocketChannel channel) {
         if (channel != null) {
             try {
                 channel.close();
@@ -460,299 +432,5 @@ public final class BackendConnection {
     @Override
     public String toString() {
         return id + "(" + target + ")";
-    }
-
-    /** The reader thread: scans every run the backend sends, relays it, keeps the counters. */
-    /** The reader's cut for a repair batch; distinct from the reply queue's actions. */
-    private static final int REPAIR = -2;
-
-    private final class Reader extends FrameScanner implements Runnable {
-        private final BufferPool buffers;
-        private int readyForQuerySeen;
-        private int capacity;
-        /** Replies are matched against the queue in the run being scanned. */
-        private boolean matching;
-        private int cutAction;
-        /** The batch to run before the ReadyForQuery the scan stopped at ({@link #REPAIR}). */
-        private ByteBuffer repairBatch;
-
-        Reader(BufferPool buffers) {
-            this.buffers = buffers;
-        }
-
-        @Override
-        protected int onHeader(byte tag, int length) throws ProtocolException {
-            // Before the reply queue sees this ReadyForQuery: it is scanned again after the repair.
-            if (tag == 'Z' && repairBatch == null && outstanding.get() == 1) {
-                BackendSink s = sink;
-                if (s != null && s.repairPending()) {
-                    if (peekable() < 1) {
-                        return DEFER;
-                    }
-                    ByteBuffer batch = s.repairBeforeReady(TransactionStatus.of(peek(0)));
-                    if (batch != null) {
-                        repairBatch = batch;
-                        cutAction = REPAIR;
-                        return CUT;
-                    }
-                }
-            }
-            if (matching) {
-                int d = replies.onReply(tag);
-                if (d != ReplyQueue.FORWARD) {
-                    if (d == ReplyQueue.DROP && length != 4) {
-                        throw new ProtocolException("unexpected length " + length + " of a completion message from backend");
-                    }
-                    cutAction = d;
-                    return CUT;
-                }
-            }
-            return switch (tag) {
-                case 'Z', 'S' -> INSPECT;
-                // Only short tags matter (LISTEN, SET, ...); long ones pass uninspected.
-                case 'C' -> length <= 64 && watchCommands ? INSPECT : PASS;
-                // An error too large to inspect still reaches the client; only its severity is unseen.
-                case 'E' -> length + 1 <= capacity ? INSPECT : PASS;
-                default -> PASS;
-            };
-        }
-
-        @Override
-        protected void onMessage(byte tag, ByteBuffer buffer, int bodyStart, int bodyLength) throws ProtocolException {
-            if (tag == 'Z') {
-                // The hot path: once per request, so no allocation here.
-                if (bodyLength != 1) {
-                    throw new ProtocolException("invalid ReadyForQuery length from backend");
-                }
-                status = TransactionStatus.of(buffer.get(bodyStart));
-                // Counted before the run is forwarded: a client that leaves as soon as it has
-                // this reply must find the backend settled, not closed as if a reply were owed.
-                int left = outstanding.decrementAndGet();
-                if (left < 0) {
-                    // More replies than requests: the proxy lost track, so nobody else may use this backend.
-                    desynchronised = true;
-                    outstanding.set(0);
-                }
-                readyForQuerySeen++;
-                BackendSink s = sink;
-                if (s != null) {
-                    s.readyForQuery(status, left <= 0);
-                }
-                return;
-            }
-            if (tag == 'C') {
-                // Once per statement in transaction mode: decoded in place.
-                BackendSink s = sink;
-                if (s != null) {
-                    s.commandComplete(Wire.cstring(buffer, bodyStart, bodyStart + bodyLength));
-                }
-                return;
-            }
-            ByteBuffer body = buffer.duplicate().position(bodyStart).limit(bodyStart + bodyLength).slice();
-            switch (tag) {
-                case 'S' -> {
-                    ParameterStatus p = ParameterStatus.decode(body);
-                    parameters.put(p.name(), p.value());
-                    BackendSink s = sink;
-                    if (s != null) {
-                        s.parameterStatus(p.name(), p.value());
-                    }
-                }
-                case 'E' -> {
-                    ErrorResponse e = ErrorResponse.decode(body);
-                    if (e.isFatal()) {
-                        fatal = e;
-                    }
-                    BackendSink s = sink;
-                    if (s != null) {
-                        s.errorResponse();
-                    } else if (internalError == null) {
-                        internalError = e;
-                    }
-                }
-                default -> {
-                }
-            }
-        }
-
-        /** Scans from the buffer's position, relays what may go, returns where the scan stopped. */
-        private int scanAndForward(ByteBuffer buffer) throws IOException {
-            int start = buffer.position();
-            int end = scan(buffer);
-            BackendSink s = sink;
-            if (s != null && end > start) {
-                int limit = buffer.limit();
-                buffer.limit(end);
-                try {
-                    s.forward(buffer, atBoundary() && end == limit);
-                } catch (IOException e) {
-                    // The client is gone; its thread notices on its own. Keep consuming
-                    // so the counters stay true and the connection may still be reused.
-                    log.debug("{} client write failed: {}", id, e.getMessage());
-                    if (sink == s) {
-                        sink = null;
-                    }
-                }
-                buffer.limit(limit);
-            }
-            return end;
-        }
-
-        /**
-         * The run of a client whose requests the proxy edits: replies to messages the proxy
-         * added are cut out, and its own replies put in where they fall due.
-         */
-        private void relayMatched(ByteBuffer buffer) throws IOException {
-            replies.lock();
-            try {
-                while (true) {
-                    cutAction = ReplyQueue.FORWARD;
-                    int end = scanAndForward(buffer);
-                    buffer.position(end);
-                    if (cutAction == ReplyQueue.DROP) {
-                        buffer.position(end + 5);
-                    } else if (cutAction == ReplyQueue.EMIT) {
-                        emitDue();
-                    } else if (cutAction == REPAIR) {
-                        repair();
-                    } else {
-                        break;
-                    }
-                }
-                emitDue();
-            } finally {
-                replies.unlock();
-            }
-        }
-
-        /**
-         * Runs the client's repair batch while its last ReadyForQuery is held back, so whatever
-         * the batch makes the backend report reaches the client before that ReadyForQuery, as
-         * if the statement had done it. Reads exactly the batch's replies, no further: what
-         * follows belongs to the main scan. Nothing else is owed (checked in onHeader), so only
-         * asynchronous messages can come between.
-         */
-        private void repair() throws IOException {
-            ByteBuffer batch = repairBatch;
-            repairBatch = null;
-            send(batch);
-            Map<String, String> reported = new java.util.LinkedHashMap<>();
-            ByteBuffer header = ByteBuffer.allocate(5);
-            while (true) {
-                header.clear();
-                readFully(header);
-                byte tag = header.get(0);
-                int length = header.getInt(1);
-                if (length < 4 || length > capacity) {
-                    throw new ProtocolException("invalid message length " + length + " from backend during a parameter repair");
-                }
-                ByteBuffer body = ByteBuffer.allocate(length - 4);
-                readFully(body);
-                body.flip();
-                switch (tag) {
-                    case 'S' -> {
-                        ParameterStatus p = ParameterStatus.decode(body);
-                        parameters.put(p.name(), p.value());
-                        reported.put(p.name(), p.value());
-                    }
-                    case 'E' -> log.info("{} parameter repair failed: {}", id, ErrorResponse.decode(body).message());
-                    case 'Z' -> {
-                        BackendSink s = sink;
-                        if (s != null) {
-                            s.repaired(reported);
-                        }
-                        return;
-                    }
-                    default -> {
-                        // ParseComplete, BindComplete, DataRow, CommandComplete of the batch;
-                        // a notice or notification in between is dropped with them.
-                    }
-                }
-            }
-        }
-
-        private void readFully(ByteBuffer b) throws IOException {
-            while (b.hasRemaining()) {
-                if (channel.read(b) < 0) {
-                    throw new java.io.EOFException("backend closed the connection during a parameter repair");
-                }
-            }
-        }
-
-        private void emitDue() {
-            byte[] reply;
-            while ((reply = replies.takeSynthetic()) != null) {
-                BackendSink s = sink;
-                if (s != null) {
-                    try {
-                        s.forward(ByteBuffer.wrap(reply), true);
-                    } catch (IOException e) {
-                        log.debug("{} client write failed: {}", id, e.getMessage());
-                        if (sink == s) {
-                            sink = null;
-                        }
-                    }
-                }
-            }
-        }
-
-        @Override
-        public void run() {
-            ByteBuffer buffer = buffers.acquire();
-            capacity = buffer.capacity();
-            try {
-                while (true) {
-                    if (channel.read(buffer) < 0) {
-                        break;
-                    }
-                    buffer.flip();
-                    matching = tracking;
-                    if (matching) {
-                        relayMatched(buffer);
-                        if (replies.lost() && !desynchronised) {
-                            log.warn("{} replies out of step with the requests sent; not reused", id);
-                            desynchronised = true;
-                        }
-                    } else {
-                        while (true) {
-                            cutAction = ReplyQueue.FORWARD;
-                            buffer.position(scanAndForward(buffer));
-                            if (cutAction != REPAIR) {
-                                break;
-                            }
-                            repair();
-                        }
-                    }
-                    buffer.compact();
-                    if (readyForQuerySeen > 0) {
-                        readyForQuerySeen = 0;
-                        if (outstanding.get() <= 0) {
-                            signalSettled();
-                            BackendSink current = sink;
-                            if (current != null) {
-                                current.settled(BackendConnection.this);
-                            }
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                if (!isClosed()) {
-                    log.info("{} backend connection failed: {}", id, e.getMessage());
-                }
-            } finally {
-                buffers.release(buffer);
-                boolean wasClosedByUs = !moveTo(BackendState.CLOSED);
-                closeQuietly(channel);
-                signalSettled();
-                BackendSink s = sink;
-                if (!wasClosedByUs) {
-                    log.debug("{} backend closed the connection{}", id,
-                            fatal != null ? ": " + fatal.sqlState() + " " + fatal.message() : "");
-                    if (s != null) {
-                        s.backendLost(BackendConnection.this, fatal);
-                    }
-                }
-            }
-        }
     }
 }

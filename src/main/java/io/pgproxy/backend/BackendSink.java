@@ -42,18 +42,11 @@ public interface BackendSink {
     /**
      * A ReadyForQuery with this status was read, before the run holding it is relayed: the
      * client has not seen it yet. {@code answeredAll}: it was the last one owed, so the replies
-     * to everything sent so far are in (a later {@link #settled} can only follow it). Called on
+     * to everything sent so far are in (a later settle of the lease can only follow it). Called on
      * the backend's reader thread.
      */
     default void readyForQuery(TransactionStatus status, boolean answeredAll) {
     }
-
-    /**
-     * The backend answered everything it was asked (the last ReadyForQuery owed arrived): a
-     * point where transaction pooling may hand it back if it is also outside a transaction.
-     * Called on the backend's reader thread, after the replies were relayed.
-     */
-    void settled(BackendConnection backend);
 
     /**
      * Whether the client's requests are edited on their way (prepared statements in transaction

@@ -4,11 +4,14 @@ import io.pgproxy.auth.AuthException;
 import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.backend.BackendException;
 import io.pgproxy.backend.BackendSink;
+import io.pgproxy.backend.RequestRun;
 import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.Limits;
 import io.pgproxy.config.PoolMode;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.config.UserConfig;
+import io.pgproxy.pool.Lease;
+import io.pgproxy.pool.LeaseHolder;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.PoolExhaustedException;
 import io.pgproxy.pool.RefusalReason;
@@ -46,7 +49,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One client's whole life on its own virtual thread: startup negotiation, authentication,
@@ -57,7 +59,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * logged-in clients cost no backend; it is kept until the client leaves, then reset and
  * returned, or closed if its state is not clean.
  */
-public final class ClientSession implements Runnable, BackendSink {
+public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
     private static final Logger log = LoggerFactory.getLogger(ClientSession.class);
     private static final AtomicLong IDS = new AtomicLong();
     private static final Duration PARAMETER_SYNC_TIMEOUT = Duration.ofSeconds(10);
@@ -102,11 +104,11 @@ public final class ClientSession implements Runnable, BackendSink {
     private volatile long parkedSinceNanos;
     private volatile long requestSentNanos;
     private volatile boolean cancelSent;
-    private volatile BackendConnection backend;
+    /** The lease the client holds now, or null; set only on this thread, cleared at a settle by the lease. */
+    private volatile Lease lease;
     /** The backend this client last returned: asked for first, since it already holds the client's session. */
     private volatile BackendConnection lastBackend;
     private volatile boolean closing;
-    private final ReentrantLock leaseLock = new ReentrantLock();
     private final PinDetector pins = new PinDetector();
     /** Recognised SETs and RESETs from statement text to the commit that makes them last. */
     private final SetTracker setTracker = new SetTracker();
@@ -176,7 +178,8 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** The backend the client holds now, or null. */
     public BackendConnection backend() {
-        return backend;
+        Lease l = lease;
+        return l == null ? null : l.backend();
     }
 
     /** Why the session is pinned to its backend, or null. */
@@ -430,7 +433,7 @@ public final class ClientSession implements Runnable, BackendSink {
      */
     private void scanAndSend(RequestScanner scanner, ByteBuffer buffer) throws IOException {
         // Only this thread leases, so a client without a backend stays without one until it does.
-        scanner.quiet = backend == null;
+        scanner.quiet = lease == null;
         int start = buffer.position();
         int end = scanner.scan(buffer);
         if (!scanner.cutRequested()) {
@@ -475,83 +478,63 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     /**
-     * The backend for the run about to be sent, leased now if the client holds none. What the
-     * run makes the backend owe is recorded under the same lock the release decision takes, so
-     * a backend is never handed back while a request is on its way to it.
+     * The backend for the run about to be sent, leased now if the client holds none or its
+     * lease ended at a settle. The lease records what the run owes under the lock its settle
+     * takes, so a backend is never handed back while a request is on its way to it.
      */
     private BackendConnection claimBackend(RequestScanner scanner) throws IOException {
-        leaseLock.lock();
-        try {
-            BackendConnection b = backend;
-            if (b == null) {
-                b = lease();
+        RequestRun run = scanner.takeRun();
+        Lease l = lease;
+        if (l == null || !l.owe(run)) {
+            l = lease();
+            if (!l.owe(run)) {
+                throw new IllegalStateException(id + " a new lease ended before its first request");
             }
-            if (scanner.owed > 0) {
-                b.expectReadyForQuery(scanner.owed);
-                scanner.owed = 0;
-                long now = System.nanoTime();
-                requestSentNanos = now;
-                if (transactionStartNanos == 0) {
-                    transactionStartNanos = now;
-                }
-                cancelSent = false;
-            }
-            if (scanner.sawRequest) {
-                b.pendingSinceSync(scanner.pendingAfter);
-                scanner.sawRequest = false;
-            }
-            if (scanner.mayDeallocate) {
-                b.replies().expectDeallocation();
-                scanner.mayDeallocate = false;
-            }
-            if (scanner.kindCount > 0) {
-                b.replies().expectAll(scanner.kinds, scanner.kindCount, scanner.deallocatingKind);
-                scanner.kindCount = 0;
-                scanner.deallocatingKind = -1;
-            }
-            if (scanner.pin != null) {
-                pin(scanner.pin);
-                scanner.pin = null;
-            }
-            while (!scanner.sets.isEmpty()) {
-                setTracker.sent(scanner.sets.poll());
-            }
-            while (!scanner.resets.isEmpty()) {
-                setTracker.sent(scanner.resets.poll());
-            }
-            return b;
-        } finally {
-            leaseLock.unlock();
         }
+        if (run.readyForQueries() > 0) {
+            long now = System.nanoTime();
+            requestSentNanos = now;
+            if (transactionStartNanos == 0) {
+                transactionStartNanos = now;
+            }
+            cancelSent = false;
+        }
+        if (run.pin() != null) {
+            pin(run.pin());
+        }
+        run.sets().forEach(setTracker::sent);
+        run.resets().forEach(setTracker::sent);
+        return l.backend();
     }
 
-    private BackendConnection lease() throws IOException {
+    private Lease lease() throws IOException {
         if (!moveTo(ClientState.WAITING)) {
             throw new ClosedChannelException();
         }
-        BackendConnection b;
+        Lease l;
         try {
-            b = pool.acquire(lastBackend);
+            l = pool.acquire(lastBackend);
         } catch (IOException | RuntimeException e) {
             moveTo(ClientState.IDLE);
             throw e;
         }
+        BackendConnection b = l.backend();
         try {
             syncParameters(b);
         } catch (IOException | RuntimeException e) {
-            // Leased but never attached: hand back its permit whatever state it is in.
-            pool.discard(b);
+            // Leased but never attached: closed, whatever state it is in.
+            l.discard();
             moveTo(ClientState.IDLE);
             throw e;
         }
-        b.attach(this);
-        backend = b;
+        l.attach(this, this);
+        lease = l;
         if (!moveTo(ClientState.ACTIVE)) {
             // Closed while it waited: end() finds the backend and gives it back.
             throw new ClosedChannelException();
         }
         log.debug("{} leased {}", id, b.id());
-        return b;
+        return l;
     }
 
     /**
@@ -663,7 +646,7 @@ public final class ClientSession implements Runnable, BackendSink {
             // The backend dropped every prepared statement, other clients' too; the client's
             // own names are gone, as on a direct connection. Only those defined before this
             // statement: the client may have pipelined new ones after it.
-            BackendConnection b = backend;
+            BackendConnection b = backend();
             long before = b != null ? b.replies().headStamp() : Long.MAX_VALUE;
             editor.statements().clearBefore(before);
             if (b != null) {
@@ -684,7 +667,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** The backend's unreported parameters went back to their defaults: what the proxy set there is unknown now. */
     private void forgetBackendParameters() {
-        BackendConnection b = backend;
+        BackendConnection b = backend();
         if (b != null) {
             b.forgetParameterState();
         }
@@ -705,7 +688,7 @@ public final class ClientSession implements Runnable, BackendSink {
         if (values.isEmpty()) {
             return null;
         }
-        log.debug("{} giving {} back its startup values {}", id, backend != null ? backend.id() : "?", values.keySet());
+        log.debug("{} giving {} back its startup values {}", id, lease != null ? lease.backend().id() : "?", values.keySet());
         return SessionParameters.setBatch(values);
     }
 
@@ -779,7 +762,7 @@ public final class ClientSession implements Runnable, BackendSink {
         switch (change) {
             case SetTracker.Set(SetStatement.Assignment set) -> {
                 parameters.track(set.name(), set.value());
-                BackendConnection b = backend;
+                BackendConnection b = backend();
                 if (b != null && !parameters.isReported(set.name())) {
                     b.assumedParameters().put(set.name(), set.value());
                 }
@@ -794,41 +777,39 @@ public final class ClientSession implements Runnable, BackendSink {
         }
     }
 
-    /** Transaction pooling: hands the backend back once the client is between transactions. */
+    /**
+     * Whether transaction pooling may hand the backend back at this settle. A pinned session
+     * whose pins are all gone (DISCARD ALL, DEALLOCATE ALL) is unpinned here first.
+     */
     @Override
-    public void settled(BackendConnection b) {
+    public boolean mayReturnAtSettle() {
         if (!transactionMode) {
-            return;
+            return false;
         }
-        if (pinned != null && b.status() == TransactionStatus.IDLE && pins.holdsNothing()) {
-            // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
+        Lease l = lease;
+        if (pinned != null && l != null && l.backend().status() == TransactionStatus.IDLE && pins.holdsNothing()) {
             log.info("{} unpinned: nothing ties it to its backend any more", id);
             pinned = null;
             moveTo(ClientState.ACTIVE);
             pool.stats().unpinned();
         }
-        if (pinned != null || closing) {
-            return;
-        }
-        leaseLock.lock();
-        try {
-            if (backend == b && b.isReleasable()) {
-                // The client's changes happened on this backend: it now holds exactly this state.
-                b.leftInState(parameters.state(), parameters);
-                lastBackend = b;
-                backend = null;
-                moveTo(ClientState.IDLE);
-                pool.returnIdle(b);
-                log.trace("{} returned {}", id, b.id());
-            }
-        } finally {
-            leaseLock.unlock();
-        }
+        return pinned == null && !closing;
+    }
+
+    /** The lease ended at a settle: the backend holds exactly this client's changes, so it is asked for first next time. */
+    @Override
+    public void returned(Lease ended) {
+        BackendConnection b = ended.backend();
+        b.leftInState(parameters.state(), parameters);
+        lastBackend = b;
+        lease = null;
+        moveTo(ClientState.IDLE);
+        log.trace("{} returned {}", id, b.id());
     }
 
     @Override
     public void backendLost(BackendConnection lost, ErrorResponse fatal) {
-        if (backend != lost) {
+        if (backend() != lost) {
             return;
         }
         log.warn("{} backend {} lost", id, lost.id());
@@ -843,7 +824,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** Forwards a cancel to the backend running this client's query; nothing if none. */
     void cancelBackend() {
-        BackendConnection b = backend;
+        BackendConnection b = backend();
         if (b != null) {
             b.cancel();
         }
@@ -864,7 +845,7 @@ public final class ClientSession implements Runnable, BackendSink {
      * it once; the backend then answers the client with 57014 itself.
      */
     public void cancelIfRunningLongerThan(long nowNanos, Duration timeout) {
-        BackendConnection b = backend;
+        BackendConnection b = backend();
         if (!timeout.isZero() && b != null && !cancelSent && b.outstanding() > 0
                 && nowNanos - requestSentNanos > timeout.toNanos()) {
             cancelSent = true;
@@ -875,7 +856,7 @@ public final class ClientSession implements Runnable, BackendSink {
 
     /** For the janitor: waiting for the client inside an open transaction for longer than the timeout. */
     public boolean idleInTransactionExpired(long nowNanos, Duration timeout) {
-        BackendConnection b = backend;
+        BackendConnection b = backend();
         return !timeout.isZero() && readingHeader && b != null && b.outstanding() == 0
                 && b.status() != TransactionStatus.IDLE && nowNanos - parkedSinceNanos > timeout.toNanos();
     }
@@ -885,8 +866,8 @@ public final class ClientSession implements Runnable, BackendSink {
         if (!authenticated) {
             return false;
         }
-        BackendConnection b = backend;
-        return readingHeader && (b == null || b.isClean());
+        BackendConnection b = backend();
+        return readingHeader && (b == null || b.readiness() == BackendConnection.Readiness.READY);
     }
 
     public boolean isAuthenticated() {
@@ -908,19 +889,14 @@ public final class ClientSession implements Runnable, BackendSink {
     private void end() {
         closing = true;
         moveTo(ClientState.CLOSING);
-        BackendConnection b;
-        leaseLock.lock();
-        try {
-            b = backend;
-            backend = null;
-        } finally {
-            leaseLock.unlock();
-        }
-        if (b != null) {
-            if (b.isClosed()) {
-                pool.discard(b);
+        Lease l = lease;
+        lease = null;
+        if (l != null) {
+            // A lease that ended at a settle meanwhile ignores this.
+            if (l.backend().isClosed()) {
+                l.discard();
             } else {
-                pool.release(b);
+                l.release();
             }
         }
         if (processId != 0) {

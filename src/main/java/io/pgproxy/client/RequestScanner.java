@@ -1,6 +1,7 @@
 package io.pgproxy.client;
 
 import io.pgproxy.backend.ReplyQueue;
+import io.pgproxy.backend.RequestRun;
 import io.pgproxy.protocol.FrameScanner;
 import io.pgproxy.protocol.FrontendTag;
 import io.pgproxy.protocol.ProtocolException;
@@ -36,21 +37,21 @@ final class RequestScanner extends FrameScanner {
     /** Named statements are edited: such messages are cut out for the editor, the rest recorded as replies owed. */
     private final boolean edit;
     /** Reply-queue entries of the messages scanned since the last hand-over, in order. */
-    byte[] kinds = new byte[16];
+    private byte[] kinds = new byte[16];
     /**
      * The client holds no backend and nothing is owed: a Sync can be answered by the proxy.
      * Set by the session before a scan; any message that will need a backend clears it.
      */
     boolean quiet;
-    int kindCount;
-    int owed;
-    boolean sawRequest;
-    boolean pendingAfter;
-    PinReason pin;
+    private int kindCount;
+    private int owed;
+    private boolean sawRequest;
+    private boolean pendingAfter;
+    private PinReason pin;
     /** A statement in this run may deallocate prepared statements; handed to the session with the run. */
-    boolean mayDeallocate;
+    private boolean mayDeallocate;
     /** The run's entry (index into kinds) of a simple Query or Execute that may deallocate, or -1. */
-    int deallocatingKind = -1;
+    private int deallocatingKind = -1;
     /**
      * A Parse whose text may deallocate was scanned: the next Execute runs it (drivers send
      * DEALLOCATE ALL through Parse, Bind, Execute), so that Execute is the deallocating entry.
@@ -58,9 +59,33 @@ final class RequestScanner extends FrameScanner {
      */
     private boolean deallocatingParse;
     /** Statements starting with SET seen in this run, in order; handed to the session with the run. */
-    final java.util.ArrayDeque<SetStatement.Sent> sets = new java.util.ArrayDeque<>();
+    private final java.util.ArrayDeque<SetStatement.Sent> sets = new java.util.ArrayDeque<>();
     /** RESETs of parameters seen in this run, in order; handed to the session with the run. */
-    final java.util.ArrayDeque<SetStatement.Reset> resets = new java.util.ArrayDeque<>();
+    private final java.util.ArrayDeque<SetStatement.Reset> resets = new java.util.ArrayDeque<>();
+
+    /**
+     * Hands over what the messages scanned since the last hand-over owe, and starts afresh.
+     * Called before those messages are sent.
+     */
+    RequestRun takeRun() {
+        if (owed == 0 && !sawRequest && !mayDeallocate && kindCount == 0 && pin == null
+                && sets.isEmpty() && resets.isEmpty()) {
+            return RequestRun.NONE;
+        }
+        RequestRun run = new RequestRun(owed, sawRequest, pendingAfter, mayDeallocate,
+                kindCount == 0 ? null : java.util.Arrays.copyOf(kinds, kindCount), deallocatingKind, pin,
+                sets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(sets),
+                resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets));
+        owed = 0;
+        sawRequest = false;
+        mayDeallocate = false;
+        kindCount = 0;
+        deallocatingKind = -1;
+        pin = null;
+        sets.clear();
+        resets.clear();
+        return run;
+    }
 
     RequestScanner(int maxMessageSize, boolean peek, boolean edit) {
         this.maxMessageSize = maxMessageSize;

@@ -1,6 +1,7 @@
 package io.pgproxy.pool;
 
 import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.backend.BackendConnector;
 import io.pgproxy.backend.BackendState;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
@@ -44,7 +45,7 @@ public final class Pool {
     private final BooleanSupplier evictElsewhere;
     private final Semaphore permits;
     private final Semaphore reserve;
-    /** Leased backends; each holds its permit ({@link BackendConnection#leaseToken}) while leased. */
+    /** Leases not yet ended; each holds its permit ({@link Lease}). */
     private final AtomicInteger leasedCount = new AtomicInteger();
     private final ConcurrentLinkedDeque<BackendConnection> idle = new ConcurrentLinkedDeque<>();
     private final AtomicInteger open = new AtomicInteger();
@@ -107,18 +108,12 @@ public final class Pool {
     }
 
     /**
-     * Leases a clean backend: an idle one if any, else a new one. Waits up to the wait timeout.
-     * The caller must give it back with {@link #release}, {@link #returnIdle} or {@link #discard}.
+     * Leases a clean backend: an idle one if any, else a new one, waiting up to the wait
+     * timeout; {@code preferred} first when it is idle, since a client that gets back the
+     * backend it left finds its own session there, with nothing to reset or replay. The lease
+     * must end with {@link Lease#release}, {@link Lease#discard} or at a settle.
      */
-    public BackendConnection acquire() throws IOException {
-        return acquire(null);
-    }
-
-    /**
-     * As {@link #acquire()}, preferring {@code preferred} when it is idle: a client that gets
-     * back the backend it left finds its own session there, with nothing to reset or replay.
-     */
-    public BackendConnection acquire(BackendConnection preferred) throws IOException {
+    public Lease acquire(BackendConnection preferred) throws IOException {
         // A retired pool still serves clients that logged in before the reload, so they never
         // notice it; it only stops keeping backends once they come back.
         PoolSettings s = settings;
@@ -131,13 +126,13 @@ public final class Pool {
         try {
             BackendConnection c;
             if (preferred != null && idle.remove(preferred)) {
-                if (preferred.isClean() && !expired(preferred, s) && preferred.moveTo(BackendState.ACTIVE)) {
+                if (preferred.readiness() == BackendConnection.Readiness.READY && !expired(preferred, s) && preferred.moveTo(BackendState.ACTIVE)) {
                     return leased(preferred, permit);
                 }
                 closeConnection(preferred);
             }
             while ((c = idle.pollFirst()) != null) {
-                if (c.isClean() && !expired(c, s) && c.moveTo(BackendState.ACTIVE)) {
+                if (c.readiness() == BackendConnection.Readiness.READY && !expired(c, s) && c.moveTo(BackendState.ACTIVE)) {
                     return leased(c, permit);
                 }
                 closeConnection(c);
@@ -246,11 +241,10 @@ public final class Pool {
                 + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
     }
 
-    private BackendConnection leased(BackendConnection c, Semaphore permit) {
-        c.leaseToken(permit);
+    private Lease leased(BackendConnection c, Semaphore permit) {
         leasedCount.incrementAndGet();
         acquired.increment();
-        return c;
+        return new Lease(this, c, permit);
     }
 
     /** Opens a connection within the database's and the user's budgets. */
@@ -263,9 +257,15 @@ public final class Pool {
             throw e;
         }
         try {
-            BackendConnection c = BackendConnection.open(target, buffers);
-            open.incrementAndGet();
+            BackendConnection c = BackendConnection.create(target, buffers);
             connections.add(c);
+            try {
+                BackendConnector.connect(c);
+            } catch (IOException | RuntimeException e) {
+                connections.remove(c);
+                throw e;
+            }
+            open.incrementAndGet();
             if (welcome == null) {
                 welcome = Map.copyOf(c.parameters());
             }
@@ -299,14 +299,15 @@ public final class Pool {
      * Returns a backend after a client is done with it: rolled back if a transaction is open,
      * reset, and kept; or closed when its state is not known to be clean.
      */
-    public void release(BackendConnection c) {
-        Semaphore permit = unlease(c);
+    void release(Lease lease) {
+        BackendConnection c = lease.backend();
+        Semaphore permit = unlease(lease);
         c.detach();
         // Whatever the client changed, the next one's parameters are set from scratch.
         c.forgetParameterState();
         PoolSettings s = settings;
         try {
-            if (retired || !c.isSettled() || expired(c, s) || !c.moveTo(BackendState.RESETTING)) {
+            if (retired || c.readiness().compareTo(BackendConnection.Readiness.IN_TRANSACTION) < 0 || expired(c, s) || !c.moveTo(BackendState.RESETTING)) {
                 closeConnection(c);
                 return;
             }
@@ -338,7 +339,7 @@ public final class Pool {
             c.statements().clear();
             // DISCARD ALL takes the backend back to how it logged in; another reset query may not.
             c.owner(s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL") ? null : BackendConnection.UNKNOWN_OWNER);
-            if (!c.isClean() || !c.moveTo(BackendState.IDLE)) {
+            if (c.readiness() != BackendConnection.Readiness.READY || !c.moveTo(BackendState.IDLE)) {
                 closeConnection(c);
                 return;
             }
@@ -356,10 +357,11 @@ public final class Pool {
      * Returns a backend between transactions (transaction pooling): no reset, since the next
      * client's session state is brought over as a diff; closed unless it is clean.
      */
-    public void returnIdle(BackendConnection c) {
-        Semaphore permit = unlease(c);
+    void returnIdle(Lease lease) {
+        BackendConnection c = lease.backend();
+        Semaphore permit = unlease(lease);
         c.detach();
-        if (!retired && c.isReleasable() && !expired(c, settings) && c.moveTo(BackendState.IDLE)) {
+        if (!retired && c.readiness() == BackendConnection.Readiness.READY && !expired(c, settings) && c.moveTo(BackendState.IDLE)) {
             c.markReleased();
             idle.offerFirst(c);
         } else {
@@ -369,24 +371,23 @@ public final class Pool {
     }
 
     /** Closes a leased backend that must not be reused. */
-    public void discard(BackendConnection c) {
-        Semaphore permit = unlease(c);
+    void discard(Lease lease) {
+        BackendConnection c = lease.backend();
+        Semaphore permit = unlease(lease);
         c.detach();
         closeConnection(c);
         releasePermit(permit);
     }
 
     private static void releasePermit(Semaphore permit) {
-        if (permit != null) {
-            permit.release();
-        }
+        permit.release();
     }
 
     /** The ParameterStatus set a new client is greeted with: a backend's, learned once per pool. */
     public Map<String, String> welcomeParameters() throws IOException {
         Map<String, String> w = welcome;
         if (w == null) {
-            release(acquire());
+            acquire(null).release();
             w = welcome;
         }
         return w;
@@ -464,13 +465,10 @@ public final class Pool {
         return leasedCount.get();
     }
 
-    /** The permit a leased backend holds, taken back once (null if it was not leased). */
-    private Semaphore unlease(BackendConnection c) {
-        Semaphore permit = (Semaphore) c.takeLeaseToken();
-        if (permit != null) {
-            leasedCount.decrementAndGet();
-        }
-        return permit;
+    /** The permit a lease holds; each lease ends once ({@link Lease}), so this runs once per lease. */
+    private Semaphore unlease(Lease lease) {
+        leasedCount.decrementAndGet();
+        return lease.permit();
     }
 
     public int idleConnections() {

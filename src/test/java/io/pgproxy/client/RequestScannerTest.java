@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The look at statement texts: the allocation-free pre-test, and statements too long to inspect whole. */
@@ -57,15 +56,16 @@ class RequestScannerTest {
         RequestScanner waiting = new RequestScanner(1 << 20, true, false);
         ByteBuffer start = query(sql, 5 + 100);
         assertEquals(0, waiting.scan(start), "its start is waited for before anything is relayed");
-        assertNull(waiting.pin);
-        assertEquals(0, waiting.owed, "nothing counted yet");
+        assertEquals(io.pgproxy.backend.RequestRun.NONE, waiting.takeRun(), "nothing counted yet");
 
         RequestScanner scanner = new RequestScanner(1 << 20, true, false);
         ByteBuffer more = query(sql, 5 + RequestScanner.HEAD_BYTES + 10);
         assertEquals(more.limit(), scanner.scan(more), "then the message streams");
-        assertEquals(io.pgproxy.session.PinReason.TEMPORARY_TABLE, scanner.pin);
-        assertEquals(1, scanner.owed);
         assertFalse(scanner.atBoundary());
+        io.pgproxy.backend.RequestRun run = scanner.takeRun();
+        assertEquals(io.pgproxy.session.PinReason.TEMPORARY_TABLE, run.pin());
+        assertEquals(1, run.readyForQueries());
+        assertEquals(io.pgproxy.backend.RequestRun.NONE, scanner.takeRun(), "handed over once");
     }
 
     @Test
@@ -75,6 +75,6 @@ class RequestScannerTest {
         ByteBuffer b = query(sql, -1);
         assertEquals(b.limit(), scanner.scan(b));
         assertEquals(java.util.List.of(new io.pgproxy.session.SetStatement.Unrecognised()),
-                java.util.List.copyOf(scanner.sets), "only a whole statement is replayed as a SET");
+                scanner.takeRun().sets(), "only a whole statement is replayed as a SET");
     }
 }
