@@ -10,6 +10,7 @@ import io.pgproxy.protocol.message.BackendKeyData;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.BackendSession;
 import io.pgproxy.session.BackendStatements;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,18 +50,8 @@ public final class BackendConnection {
     volatile SocketChannel channel;
     private volatile BackendKeyData keyData;
     final Map<String, String> parameters = new ConcurrentHashMap<>();
-    private final Map<String, String> assumed = new ConcurrentHashMap<>();
-    /** The client parameter state this backend was last brought to; null when unknown. */
-    private volatile Object appliedState;
-    private volatile boolean parameterStateForgotten;
-    /**
-     * Whose session this backend carries: null while it is as it logged in (new, or reset with
-     * DISCARD ALL), else the last client's token, or {@link #UNKNOWN_OWNER}. A backend that
-     * carries another client's session is reset before it serves a new one.
-     */
-    private volatile Object owner;
-    /** What the backend reported at login: its parameters after SET SESSION AUTHORIZATION DEFAULT and RESET ALL. */
-    private volatile Map<String, String> baseline = Map.of();
+    /** What the proxy knows of the session state here; set at login. */
+    private volatile BackendSession session;
     final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
     /** Writes from the client's thread and the reader's repair never interleave on the socket. */
@@ -102,7 +93,7 @@ public final class BackendConnection {
         this.channel = channel;
         this.keyData = startup.keyData();
         this.parameters.putAll(startup.parameters());
-        this.baseline = Map.copyOf(startup.parameters());
+        this.session = new BackendSession(parameters, startup.parameters());
         this.reader = new BackendReader(this, buffers);
         if (!moveTo(BackendState.IDLE)) {
             closeQuietly(channel);
@@ -124,14 +115,6 @@ public final class BackendConnection {
         return parameters;
     }
 
-    /**
-     * Values the proxy set here for parameters the backend does not report; forgotten when the
-     * backend is reset.
-     */
-    public Map<String, String> assumedParameters() {
-        return assumed;
-    }
-
     /** The replies owed message by message, while a client's requests are being edited. */
     public ReplyQueue replies() {
         return replies;
@@ -147,51 +130,9 @@ public final class BackendConnection {
         return outstanding.get();
     }
 
-    public Object appliedState() {
-        return appliedState;
-    }
-
-    /** The backend was just brought to this client parameter state. */
-    public void appliedState(Object state) {
-        this.appliedState = state;
-        this.parameterStateForgotten = false;
-    }
-
-    /**
-     * A client leaves the backend holding its parameter state, unless that state became unknown
-     * during the lease (RESET ALL, DISCARD ALL): then the next client's values are set anew.
-     * Whatever else the client changed stays too, so the backend is now that client's.
-     */
-    public void leftInState(Object state, Object client) {
-        if (!parameterStateForgotten) {
-            this.appliedState = state;
-        }
-        this.owner = client;
-    }
-
-    /** Marks whose session the backend carries; see {@link #owner()}. */
-    public void owner(Object client) {
-        this.owner = client;
-    }
-
-    /** Whose session the backend carries: null when none (as logged in), else a client's token or {@link #UNKNOWN_OWNER}. */
-    public Object owner() {
-        return owner;
-    }
-
-    /** The owner of a backend whose session state nobody can vouch for (a reset query other than DISCARD ALL). */
-    public static final Object UNKNOWN_OWNER = new Object();
-
-    /** The parameters the backend reported at login, which a full reset brings it back to. */
-    public Map<String, String> baselineParameters() {
-        return baseline;
-    }
-
-    /** Forgets what the proxy knew of this backend's parameters (after a reset, RESET ALL, DISCARD ALL). */
-    public void forgetParameterState() {
-        assumed.clear();
-        appliedState = null;
-        parameterStateForgotten = true;
+    /** What the proxy knows of the session state on this backend. */
+    public BackendSession session() {
+        return session;
     }
 
     public TransactionStatus status() {

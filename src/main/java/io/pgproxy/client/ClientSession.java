@@ -27,12 +27,10 @@ import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.ClientStatements;
-import io.pgproxy.session.PinDetector;
 import io.pgproxy.session.ParameterValues;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.SessionParameters;
-import io.pgproxy.session.SetStatement;
-import io.pgproxy.session.SetTracker;
+import io.pgproxy.session.SessionTracker;
 import io.pgproxy.session.StartupOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -109,22 +107,14 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
     /** The backend this client last returned: asked for first, since it already holds the client's session. */
     private volatile BackendConnection lastBackend;
     private volatile boolean closing;
-    private final PinDetector pins = new PinDetector();
-    /** Recognised SETs and RESETs from statement text to the commit that makes them last. */
-    private final SetTracker setTracker = new SetTracker();
-    /**
-     * Parameters (lower case) set by tracked plain SETs since the backend last settled: their
-     * ParameterStatus answers those SETs, so it must not vouch for an untracked one.
-     */
-    private final java.util.Set<String> trackedSince = new java.util.HashSet<>();
     private Pool pool;
     /** Renames named prepared statements; null in session mode or with the cache off. */
     private StatementEditor editor;
     private final Outbox outbox = new Outbox();
     private volatile boolean transactionMode;
     private volatile boolean statementMode;
-    private volatile PinReason pinned;
-    private SessionParameters parameters;
+    /** The session state followed across backends; set at login. */
+    private SessionTracker tracker;
     private volatile String user = "?";
     private volatile String database = "?";
 
@@ -184,7 +174,8 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
 
     /** Why the session is pinned to its backend, or null. */
     public PinReason pinReason() {
-        return pinned;
+        SessionTracker t = tracker;
+        return t == null ? null : t.pinned();
     }
 
     /** When the client connected (epoch milliseconds). */
@@ -305,11 +296,13 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
         }
         Map<String, String> server = pool.welcomeParameters();
         Map<String, String> requested = startupParameters(optionValues, params, server);
+        SessionParameters parameters;
         try {
             parameters = new SessionParameters(requested);
         } catch (IllegalArgumentException e) {
             throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
         }
+        tracker = new SessionTracker(parameters, transactionMode, statementMode);
         Map<String, String> greeting = parameters.greeting(server);
 
         processId = context.registry().register(this);
@@ -499,11 +492,9 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
             }
             cancelSent = false;
         }
-        if (run.pin() != null) {
-            pin(run.pin());
+        if (run.pin() != null || !run.sets().isEmpty() || !run.resets().isEmpty()) {
+            carryOut(tracker.sent(run.pin(), run.sets(), run.resets()));
         }
-        run.sets().forEach(setTracker::sent);
-        run.resets().forEach(setTracker::sent);
         return l.backend();
     }
 
@@ -538,57 +529,60 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
     }
 
     /**
-     * Brings a backend to this client's session in at most one hidden round trip. A backend
-     * that carries another client's session is first taken back to its login state, since no
-     * protocol signal reveals everything a client can change (a function's set_config, a SET
-     * ROLE); then only the values that differ are set, and the client is told any value that
-     * came out differently than it was told.
+     * Brings a backend to this client's session in at most one hidden round trip (the tracker
+     * says what to run), and tells the client any value that came out differently than it was told.
      */
     private void syncParameters(BackendConnection b) throws IOException {
-        Object owner = b.owner();
-        boolean reset = owner != null && owner != parameters;
-        if (!reset && parameters.state().sameAs((SessionParameters.State) b.appliedState())) {
-            b.owner(parameters);
+        SessionTracker.Sync sync = tracker.syncFor(b.session());
+        if (sync == null) {
             return;
         }
-        Map<String, String> diff = reset ? parameters.diff(b.baselineParameters(), Map.of())
-                : parameters.diff(b.parameters(), b.assumedParameters());
-        log.debug("{} parameters to set on {}{}: {}", id, b.id(), reset ? " after a reset" : "", diff.keySet());
-        if (reset || !diff.isEmpty()) {
-            ErrorResponse e = b.runInternal(SessionParameters.setBatch(diff, reset), 1, PARAMETER_SYNC_TIMEOUT);
+        log.debug("{} parameters to set on {}{}: {}", id, b.id(), sync.reset() ? " after a reset" : "", sync.diff().keySet());
+        if (sync.batch() != null) {
+            ErrorResponse e = b.runInternal(sync.batch(), 1, PARAMETER_SYNC_TIMEOUT);
             if (e != null) {
                 // A value the backend refuses (an unknown time zone, say): the caller discards it.
                 throw new ProtocolException(e.sqlState(), e.message());
             }
-            if (reset) {
-                b.assumedParameters().clear();
-            }
-            diff.forEach((k, v) -> {
-                if (v == null) {
-                    b.assumedParameters().remove(k);
-                } else if (!b.parameters().containsKey(k)) {
-                    b.assumedParameters().put(k, v);
-                }
-            });
         }
-        b.owner(parameters);
-        Map<String, String> corrections = parameters.corrections(b.parameters());
+        tracker.synced(b.session(), sync);
+        Map<String, String> corrections = tracker.corrections(b.session());
         if (!corrections.isEmpty()) {
             MessageBuilder m = new MessageBuilder();
             corrections.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
             out.send(m.toByteArray());
         }
-        b.appliedState(parameters.state());
     }
 
-    private void pin(PinReason reason) {
-        if (transactionMode && pins.hold(reason)) {
-            pool.stats().pinned(reason);
-            if (pinned == null) {
-                pinned = reason;
-                moveTo(ClientState.PINNED);
-                log.info("{} pinned to its backend: {}", id, reason);
+    /** Does what the tracker decided: pins counted and taken, backend state forgotten, statements dropped, a block refused. */
+    private void carryOut(SessionTracker.Decision d) {
+        if (d == SessionTracker.Decision.NONE) {
+            return;
+        }
+        d.pins().forEach(pool.stats()::pinned);
+        if (d.pinnedNow()) {
+            moveTo(ClientState.PINNED);
+            log.info("{} pinned to its backend: {}", id, tracker.pinned());
+        }
+        BackendConnection b = backend();
+        if (d.dropStatements() && editor != null) {
+            // The backend dropped every prepared statement, other clients' too; the client's
+            // own names are gone, as on a direct connection. Only those defined before this
+            // statement: the client may have pipelined new ones after it.
+            long before = b != null ? b.replies().headStamp() : Long.MAX_VALUE;
+            editor.statements().clearBefore(before);
+            if (b != null) {
+                b.statements().clearBefore(before);
             }
+        }
+        if (d.forgetBackend() && b != null) {
+            b.session().forget();
+        }
+        if (d.refuseBlock() && !closing) {
+            // As PgBouncer does: a transaction block would hold the backend past the statement.
+            log.info("{} opened a transaction block in statement pooling mode, closing", id);
+            terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
+                    .withHint("use transaction or session pooling for this client"));
         }
     }
 
@@ -600,10 +594,7 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
 
     @Override
     public void parameterStatus(String name, String value) {
-        parameters.observe(name, value);
-        if (!trackedSince.contains(name.toLowerCase(java.util.Locale.ROOT))) {
-            pins.onParameterStatus();
-        }
+        tracker.onParameterStatus(name, value);
     }
 
     @Override
@@ -618,87 +609,29 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
 
     @Override
     public void commandComplete(String tag) {
-        if (tag.equals("SET")) {
-            SetStatement.Sent sent = setTracker.onSet();
-            if (sent instanceof SetStatement.Assignment set) {
-                // A plain SET: followed from its commit on (see readyForQuery); its report, if any,
-                // answers it and vouches for no other SET.
-                trackedSince.add(set.name().toLowerCase(java.util.Locale.ROOT));
-                return;
-            }
-            if (sent instanceof SetStatement.Default d) {
-                trackedSince.add(d.name().toLowerCase(java.util.Locale.ROOT));
-                forgetBackendParameters();
-                return;
-            }
-            if (sent instanceof SetStatement.Local) {
-                return;
-            }
-        }
-        if (tag.equals("ROLLBACK")) {
-            setTracker.onRollback();
-        }
-        PinReason r = pins.onCommandComplete(tag);
-        if (r != null) {
-            pin(r);
-        }
-        if (editor != null && (tag.equals("DISCARD ALL") || tag.equals("DEALLOCATE ALL"))) {
-            // The backend dropped every prepared statement, other clients' too; the client's
-            // own names are gone, as on a direct connection. Only those defined before this
-            // statement: the client may have pipelined new ones after it.
-            BackendConnection b = backend();
-            long before = b != null ? b.replies().headStamp() : Long.MAX_VALUE;
-            editor.statements().clearBefore(before);
-            if (b != null) {
-                b.statements().clearBefore(before);
-            }
-        }
-        if (tag.equals("DISCARD ALL")) {
-            setTracker.onDiscardAll();
-            forgetBackendParameters();
-        } else if (tag.equals("RESET")) {
-            if (setTracker.onReset() == null) {
-                // A RESET the look did not recognise: what it reset cannot be followed.
-                pin(PinReason.UNTRACKED_SET);
-            }
-            forgetBackendParameters();
-        }
-    }
-
-    /** The backend's unreported parameters went back to their defaults: what the proxy set there is unknown now. */
-    private void forgetBackendParameters() {
-        BackendConnection b = backend();
-        if (b != null) {
-            b.forgetParameterState();
-        }
+        carryOut(tracker.onCommandComplete(tag));
     }
 
     @Override
     public boolean repairPending() {
-        return setTracker.repairPending();
+        return tracker.repairPending();
     }
 
     /** The client's startup values for what a RESET took to the backend's defaults, as a hidden batch. */
     @Override
     public ByteBuffer repairBeforeReady(TransactionStatus status) {
-        java.util.Set<String> names = setTracker.takeRepair();
-        // A failed block would refuse the batch, and its RESET is undone with it anyway.
-        Map<String, String> values = status == TransactionStatus.FAILED || (names != null && names.isEmpty())
-                ? Map.of() : parameters.startupValues(names);
-        if (values.isEmpty()) {
-            return null;
+        ByteBuffer batch = tracker.repairBatch(status);
+        if (batch != null) {
+            log.debug("{} giving {} back its startup values", id, lease != null ? lease.backend().id() : "?");
         }
-        log.debug("{} giving {} back its startup values {}", id, lease != null ? lease.backend().id() : "?", values.keySet());
-        return SessionParameters.setBatch(values);
+        return batch;
     }
 
     @Override
     public void repaired(Map<String, String> reported) {
+        tracker.repaired(reported);
         MessageBuilder m = new MessageBuilder();
-        reported.forEach((k, v) -> {
-            parameters.observe(k, v);
-            m.bytes(new ParameterStatus(k, v).encode());
-        });
+        reported.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
         if (!reported.isEmpty()) {
             try {
                 out.forward(ByteBuffer.wrap(m.toByteArray()), true);
@@ -710,7 +643,7 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
 
     @Override
     public void errorResponse() {
-        setTracker.onError();
+        tracker.onError();
     }
 
     /**
@@ -728,53 +661,8 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
             transactionStartNanos = 0;
             pool.stats().transaction((now - began) / 1000);
         }
-        if (statementMode && status != TransactionStatus.IDLE && !closing) {
-            // As PgBouncer does: a transaction block would hold the backend past the statement.
-            log.info("{} opened a transaction block in statement pooling mode, closing", id);
-            terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
-                    .withHint("use transaction or session pooling for this client"));
-        }
-        if (transactionMode && answeredAll) {
-            // The pin decision for what was sent so far, made before the client sees this
-            // ReadyForQuery, so whatever it sends next already finds it taken.
-            PinReason r = pins.onSettled(status == TransactionStatus.IDLE);
-            if (status == TransactionStatus.IDLE && parameters.identityChanged()) {
-                // SET SESSION AUTHORIZATION, or a role across superuser, outlived its transaction:
-                // the backend runs as someone else, which no other backend is made to do for it.
-                r = PinReason.IDENTITY;
-            }
-            trackedSince.clear();
-            if (r != null) {
-                pin(r);
-            }
-        }
-        if (transactionMode) {
-            SetTracker.Outcome o = setTracker.onReadyForQuery(status, answeredAll);
-            if (o.pin()) {
-                pin(PinReason.UNTRACKED_SET);
-            }
-            o.confirmed().forEach(this::confirm);
-        }
-    }
-
-    /** A SET or RESET whose transaction committed: it now follows the client. */
-    private void confirm(SetTracker.Change change) {
-        switch (change) {
-            case SetTracker.Set(SetStatement.Assignment set) -> {
-                parameters.track(set.name(), set.value());
-                BackendConnection b = backend();
-                if (b != null && !parameters.isReported(set.name())) {
-                    b.assumedParameters().put(set.name(), set.value());
-                }
-            }
-            case SetTracker.Reset(SetStatement.Reset reset) -> {
-                if (reset.all()) {
-                    parameters.resetAll();
-                } else {
-                    parameters.reset(reset.name());
-                }
-            }
-        }
+        BackendConnection b = backend();
+        carryOut(tracker.onReadyForQuery(status, answeredAll, b != null ? b.session() : null));
     }
 
     /**
@@ -787,20 +675,20 @@ public final class ClientSession implements Runnable, BackendSink, LeaseHolder {
             return false;
         }
         Lease l = lease;
-        if (pinned != null && l != null && l.backend().status() == TransactionStatus.IDLE && pins.holdsNothing()) {
+        if (l != null && tracker.unpinIfFree(l.backend().status())) {
+            // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
             log.info("{} unpinned: nothing ties it to its backend any more", id);
-            pinned = null;
             moveTo(ClientState.ACTIVE);
             pool.stats().unpinned();
         }
-        return pinned == null && !closing;
+        return tracker.pinned() == null && !closing;
     }
 
     /** The lease ended at a settle: the backend holds exactly this client's changes, so it is asked for first next time. */
     @Override
     public void returned(Lease ended) {
         BackendConnection b = ended.backend();
-        b.leftInState(parameters.state(), parameters);
+        tracker.left(b.session());
         lastBackend = b;
         lease = null;
         moveTo(ClientState.IDLE);

@@ -304,7 +304,7 @@ public final class Pool {
         Semaphore permit = unlease(lease);
         c.detach();
         // Whatever the client changed, the next one's parameters are set from scratch.
-        c.forgetParameterState();
+        c.session().forget();
         PoolSettings s = settings;
         try {
             if (retired || c.readiness().compareTo(BackendConnection.Readiness.IN_TRANSACTION) < 0 || expired(c, s) || !c.moveTo(BackendState.RESETTING)) {
@@ -338,7 +338,7 @@ public final class Pool {
             }
             c.statements().clear();
             // DISCARD ALL takes the backend back to how it logged in; another reset query may not.
-            c.owner(s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL") ? null : BackendConnection.UNKNOWN_OWNER);
+            c.session().reset(s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL"));
             if (c.readiness() != BackendConnection.Readiness.READY || !c.moveTo(BackendState.IDLE)) {
                 closeConnection(c);
                 return;
