@@ -1,14 +1,11 @@
 package io.pgproxy.backend;
 
 import io.pgproxy.buffer.BufferPool;
-import io.pgproxy.protocol.FrameScanner;
-import io.pgproxy.protocol.MessageBuilder;
-import io.pgproxy.protocol.ProtocolException;
-import io.pgproxy.protocol.StartupPacket;
-import io.pgproxy.protocol.Wire;
 import io.pgproxy.protocol.message.BackendKeyData;
+import io.pgproxy.protocol.message.CancelRequest;
+import io.pgproxy.protocol.message.Query;
+import io.pgproxy.protocol.message.Terminate;
 import io.pgproxy.protocol.message.ErrorResponse;
-import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.BackendSession;
 import io.pgproxy.session.BackendStatements;
@@ -17,7 +14,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -271,8 +267,7 @@ public final class BackendConnection {
      * error, or null. The connection must be detached and settled.
      */
     public ErrorResponse runInternal(String sql, Duration timeout) throws IOException {
-        byte[] q = new MessageBuilder().begin((byte) 'Q').cstring(sql).end().toByteArray();
-        return runInternal(ByteBuffer.wrap(q), 1, timeout);
+        return runInternal(ByteBuffer.wrap(new Query(sql).encode()), 1, timeout);
     }
 
     /** Sends prepared messages owing {@code readyForQueries} and waits, bounded, until they are answered. */
@@ -317,8 +312,7 @@ public final class BackendConnection {
         try (SocketChannel c = SocketChannel.open()) {
             c.socket().connect(new InetSocketAddress(target.host(), target.port()),
                     (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
-            ByteBuffer b = new MessageBuilder().beginUntagged().int32(StartupPacket.CANCEL_REQUEST_CODE)
-                    .int32(keyData.processId()).bytes(keyData.secretKey()).end().toBuffer();
+            ByteBuffer b = ByteBuffer.wrap(new CancelRequest(keyData).encode());
             while (b.hasRemaining()) {
                 c.write(b);
             }
@@ -340,7 +334,7 @@ public final class BackendConnection {
         }
         if (cleanForTerminate) {
             try {
-                send(ByteBuffer.wrap(new byte[]{'X', 0, 0, 0, 4}));
+                send(ByteBuffer.wrap(new Terminate().encode()));
             } catch (IOException ignored) {
                 // Closing anyway.
             }

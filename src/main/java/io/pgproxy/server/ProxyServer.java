@@ -32,7 +32,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -69,7 +68,6 @@ public final class ProxyServer implements AutoCloseable {
     private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicInteger clients = new AtomicInteger();
     private final ScheduledExecutorService janitor;
-    private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile ProxyConfig config;
     private volatile boolean draining;
     private long lastStatsNanos = System.nanoTime();
@@ -196,7 +194,6 @@ public final class ProxyServer implements AutoCloseable {
                 }
             });
         }
-        stopped.countDown();
     }
 
     /**
@@ -350,10 +347,5 @@ public final class ProxyServer implements AutoCloseable {
     @Override
     public void close() {
         drain(config.limits().shutdownTimeout());
-    }
-
-    /** Blocks until the listener has stopped. */
-    public void awaitStopped() throws InterruptedException {
-        stopped.await();
     }
 }

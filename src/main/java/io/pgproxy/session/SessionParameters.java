@@ -1,6 +1,10 @@
 package io.pgproxy.session;
 
 import io.pgproxy.protocol.MessageBuilder;
+import io.pgproxy.protocol.message.Bind;
+import io.pgproxy.protocol.message.Execute;
+import io.pgproxy.protocol.message.Parse;
+import io.pgproxy.protocol.message.Sync;
 
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
@@ -316,31 +320,22 @@ public final class SessionParameters {
      */
     public static ByteBuffer setBatch(Map<String, String> values, boolean resetFirst) {
         MessageBuilder b = new MessageBuilder();
+        Execute all = new Execute("", 0);
         if (resetFirst) {
             for (String sql : RESET_STATEMENTS) {
-                b.begin((byte) 'P').cstring("").cstring(sql).int16(0).end();
-                b.begin((byte) 'B').cstring("").cstring("").int16(0).int16(0).int16(0).end();
-                b.begin((byte) 'E').cstring("").int32(0).end();
-            }
-            if (values.isEmpty()) {
-                b.begin((byte) 'S').end();
-                return b.toBuffer();
+                new Parse("", sql).encodeTo(b);
+                Bind.of("").encodeTo(b);
+                all.encodeTo(b);
             }
         }
-        b.begin((byte) 'P').cstring("").cstring("SELECT pg_catalog.set_config($1, $2, false)").int16(0).end();
-        for (Map.Entry<String, String> e : values.entrySet()) {
-            byte[] k = e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            byte[] v = e.getValue() == null ? new byte[0] : e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            b.begin((byte) 'B').cstring("").cstring("").int16(0).int16(2).int32(k.length).bytes(k);
-            if (e.getValue() == null) {
-                b.int32(-1);
-            } else {
-                b.int32(v.length).bytes(v);
+        if (!values.isEmpty()) {
+            new Parse("", "SELECT pg_catalog.set_config($1, $2, false)").encodeTo(b);
+            for (Map.Entry<String, String> e : values.entrySet()) {
+                Bind.of("", e.getKey(), e.getValue()).encodeTo(b);
+                all.encodeTo(b);
             }
-            b.int16(0).end();
-            b.begin((byte) 'E').cstring("").int32(0).end();
         }
-        b.begin((byte) 'S').end();
+        new Sync().encodeTo(b);
         return b.toBuffer();
     }
 

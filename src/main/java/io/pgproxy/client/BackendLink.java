@@ -1,0 +1,354 @@
+package io.pgproxy.client;
+
+import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.backend.BackendSink;
+import io.pgproxy.backend.RequestRun;
+import io.pgproxy.pool.Lease;
+import io.pgproxy.pool.LeaseHolder;
+import io.pgproxy.pool.Pool;
+import io.pgproxy.protocol.MessageBuilder;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.ParameterStatus;
+import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.SessionTracker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A client session's side of its leases: takes a lease when a run needs a backend, brings the
+ * backend to the session, receives the backend's replies (on the backend reader's thread) and
+ * carries out what the session tracker decides about them, and tells a lease at each settle
+ * whether the backend may go back to the pool.
+ */
+final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backends {
+    private static final Logger log = LoggerFactory.getLogger(BackendLink.class);
+    private static final Duration PARAMETER_SYNC_TIMEOUT = Duration.ofSeconds(10);
+
+    private final ClientSession session;
+    private final String id;
+    private final Pool pool;
+    private final SessionTracker tracker;
+    private final StatementEditor editor;
+    private final ClientChannel out;
+    private final boolean transactionMode;
+    /** The lease the client holds now, or null; set only on the client's thread, cleared at a settle by the lease. */
+    private volatile Lease lease;
+    /** The backend this client last returned: asked for first, since it already holds the client's session. */
+    private volatile BackendConnection lastBackend;
+    private volatile long requestSentNanos;
+    /** When the transaction now running began; 0 between transactions. */
+    private volatile long transactionStartNanos;
+    private volatile boolean cancelSent;
+
+    BackendLink(ClientSession session, Pool pool, SessionTracker tracker, StatementEditor editor, ClientChannel out,
+                boolean transactionMode) {
+        this.session = session;
+        this.id = session.id();
+        this.pool = pool;
+        this.tracker = tracker;
+        this.editor = editor;
+        this.out = out;
+        this.transactionMode = transactionMode;
+    }
+
+    /** The backend the client holds now, or null. */
+    BackendConnection backend() {
+        Lease l = lease;
+        return l == null ? null : l.backend();
+    }
+
+    @Override
+    public boolean holdsLease() {
+        return lease != null;
+    }
+
+    /** When the client's last request went to a backend (System.nanoTime), or 0. */
+    long requestSentNanos() {
+        return requestSentNanos;
+    }
+
+    /**
+     * The backend for the run about to be sent, leased now if the client holds none or its
+     * lease ended at a settle. The lease records what the run owes under the lock its settle
+     * takes, so a backend is never handed back while a request is on its way to it.
+     */
+    @Override
+    public BackendConnection claim(RequestScanner scanner) throws IOException {
+        RequestRun run = scanner.takeRun();
+        Lease l = lease;
+        if (l == null || !l.owe(run)) {
+            l = lease();
+            if (!l.owe(run)) {
+                throw new IllegalStateException(id + " a new lease ended before its first request");
+            }
+        }
+        if (run.readyForQueries() > 0) {
+            long now = System.nanoTime();
+            requestSentNanos = now;
+            if (transactionStartNanos == 0) {
+                transactionStartNanos = now;
+            }
+            cancelSent = false;
+        }
+        if (run.pin() != null || !run.sets().isEmpty() || !run.resets().isEmpty()) {
+            carryOut(tracker.sent(run.pin(), run.sets(), run.resets()));
+        }
+        return l.backend();
+    }
+
+    private Lease lease() throws IOException {
+        if (!session.moveTo(ClientState.WAITING)) {
+            throw new ClosedChannelException();
+        }
+        Lease l;
+        try {
+            l = pool.acquire(lastBackend);
+        } catch (IOException | RuntimeException e) {
+            session.moveTo(ClientState.IDLE);
+            throw e;
+        }
+        BackendConnection b = l.backend();
+        try {
+            syncParameters(b);
+        } catch (IOException | RuntimeException e) {
+            // Leased but never attached: closed, whatever state it is in.
+            l.discard();
+            session.moveTo(ClientState.IDLE);
+            throw e;
+        }
+        l.attach(this, this);
+        lease = l;
+        if (!session.moveTo(ClientState.ACTIVE)) {
+            // Closed while it waited: end() finds the backend and gives it back.
+            throw new ClosedChannelException();
+        }
+        log.debug("{} leased {}", id, b.id());
+        return l;
+    }
+
+    /**
+     * Brings a backend to this client's session in at most one hidden round trip (the tracker
+     * says what to run), and tells the client any value that came out differently than it was told.
+     */
+    private void syncParameters(BackendConnection b) throws IOException {
+        SessionTracker.Sync sync = tracker.syncFor(b.session());
+        if (sync == null) {
+            return;
+        }
+        log.debug("{} parameters to set on {}{}: {}", id, b.id(), sync.reset() ? " after a reset" : "", sync.diff().keySet());
+        if (sync.batch() != null) {
+            ErrorResponse e = b.runInternal(sync.batch(), 1, PARAMETER_SYNC_TIMEOUT);
+            if (e != null) {
+                // A value the backend refuses (an unknown time zone, say): the caller discards it.
+                throw new ProtocolException(e.sqlState(), e.message());
+            }
+        }
+        tracker.synced(b.session(), sync);
+        Map<String, String> corrections = tracker.corrections(b.session());
+        if (!corrections.isEmpty()) {
+            MessageBuilder m = new MessageBuilder();
+            corrections.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
+            out.send(m.toByteArray());
+        }
+    }
+
+    /** Does what the tracker decided: pins counted and taken, backend state forgotten, statements dropped, a block refused. */
+    private void carryOut(SessionTracker.Decision d) {
+        if (d == SessionTracker.Decision.NONE) {
+            return;
+        }
+        d.pins().forEach(pool.stats()::pinned);
+        if (d.pinnedNow()) {
+            session.moveTo(ClientState.PINNED);
+            log.info("{} pinned to its backend: {}", id, tracker.pinned());
+        }
+        BackendConnection b = backend();
+        if (d.dropStatements() && editor != null) {
+            // The backend dropped every prepared statement, other clients' too; the client's
+            // own names are gone, as on a direct connection. Only those defined before this
+            // statement: the client may have pipelined new ones after it.
+            long before = b != null ? b.replies().headStamp() : Long.MAX_VALUE;
+            editor.statements().clearBefore(before);
+            if (b != null) {
+                b.statements().clearBefore(before);
+            }
+        }
+        if (d.forgetBackend() && b != null) {
+            b.session().forget();
+        }
+        if (d.refuseBlock() && !session.closing()) {
+            // As PgBouncer does: a transaction block would hold the backend past the statement.
+            log.info("{} opened a transaction block in statement pooling mode, closing", id);
+            session.terminate(ErrorResponse.fatal("0A000", "transaction blocks are not allowed in statement pooling mode")
+                    .withHint("use transaction or session pooling for this client"));
+        }
+    }
+
+    @Override
+    public void forward(ByteBuffer run, boolean atBoundary) throws IOException {
+        pool.stats().sent(run.remaining());
+        out.forward(run, atBoundary);
+    }
+
+    @Override
+    public void parameterStatus(String name, String value) {
+        tracker.onParameterStatus(name, value);
+    }
+
+    @Override
+    public boolean tracksReplies() {
+        return editor != null;
+    }
+
+    @Override
+    public boolean watchesCommands() {
+        return transactionMode;
+    }
+
+    @Override
+    public void commandComplete(String tag) {
+        carryOut(tracker.onCommandComplete(tag));
+    }
+
+    @Override
+    public boolean repairPending() {
+        return tracker.repairPending();
+    }
+
+    /** The client's startup values for what a RESET took to the backend's defaults, as a hidden batch. */
+    @Override
+    public ByteBuffer repairBeforeReady(TransactionStatus status) {
+        ByteBuffer batch = tracker.repairBatch(status);
+        if (batch != null) {
+            log.debug("{} giving {} back its startup values", id, lease != null ? lease.backend().id() : "?");
+        }
+        return batch;
+    }
+
+    @Override
+    public void repaired(Map<String, String> reported) {
+        tracker.repaired(reported);
+        MessageBuilder m = new MessageBuilder();
+        reported.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
+        if (!reported.isEmpty()) {
+            try {
+                out.forward(ByteBuffer.wrap(m.toByteArray()), true);
+            } catch (IOException e) {
+                log.debug("{} client write failed: {}", id, e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public void errorResponse() {
+        tracker.onError();
+    }
+
+    /**
+     * Decisions that must precede the client's next request: statement pooling refuses
+     * transaction blocks, and what was sent so far pins or not. Decided at settle, after the
+     * ReadyForQuery was relayed, a client could already have sent its next statement, and with
+     * a reply owed the backend would not settle.
+     */
+    @Override
+    public void readyForQuery(TransactionStatus status, boolean answeredAll) {
+        long now = System.nanoTime();
+        pool.stats().query((now - requestSentNanos) / 1000);
+        long began = transactionStartNanos;
+        if (status == TransactionStatus.IDLE && answeredAll && began != 0) {
+            transactionStartNanos = 0;
+            pool.stats().transaction((now - began) / 1000);
+        }
+        BackendConnection b = backend();
+        carryOut(tracker.onReadyForQuery(status, answeredAll, b != null ? b.session() : null));
+    }
+
+    /**
+     * Whether transaction pooling may hand the backend back at this settle. A pinned session
+     * whose pins are all gone (DISCARD ALL, DEALLOCATE ALL) is unpinned here first.
+     */
+    @Override
+    public boolean mayReturnAtSettle() {
+        if (!transactionMode) {
+            return false;
+        }
+        Lease l = lease;
+        if (l != null && tracker.unpinIfFree(l.backend().status())) {
+            // DISCARD ALL or DEALLOCATE ALL removed what tied the session to this backend.
+            log.info("{} unpinned: nothing ties it to its backend any more", id);
+            session.moveTo(ClientState.ACTIVE);
+            pool.stats().unpinned();
+        }
+        return tracker.pinned() == null && !session.closing();
+    }
+
+    /** The lease ended at a settle: the backend holds exactly this client's changes, so it is asked for first next time. */
+    @Override
+    public void returned(Lease ended) {
+        BackendConnection b = ended.backend();
+        tracker.left(b.session());
+        lastBackend = b;
+        lease = null;
+        session.moveTo(ClientState.IDLE);
+        log.trace("{} returned {}", id, b.id());
+    }
+
+    @Override
+    public void backendLost(BackendConnection lost, ErrorResponse fatal) {
+        if (backend() != lost) {
+            return;
+        }
+        log.warn("{} backend {} lost", id, lost.id());
+        if (fatal == null) {
+            out.sendQuietly(ErrorResponse.fatal("08006",
+                    "server connection lost; the session cannot continue").encode());
+        }
+        session.close();
+    }
+
+    /** Forwards a cancel to the backend running this client's query; nothing if none. */
+    void cancel() {
+        BackendConnection b = backend();
+        if (b != null) {
+            b.cancel();
+        }
+    }
+
+    /**
+     * For the janitor: a request has run on the backend longer than the query timeout. Cancels
+     * it once; the backend then answers the client with 57014 itself.
+     */
+    public void cancelIfRunningLongerThan(long nowNanos, Duration timeout) {
+        BackendConnection b = backend();
+        if (!timeout.isZero() && b != null && !cancelSent && b.outstanding() > 0
+                && nowNanos - requestSentNanos > timeout.toNanos()) {
+            cancelSent = true;
+            log.info("{} query timeout ({} ms): cancelling on {}", id, timeout.toMillis(), b.id());
+            Thread.ofVirtual().name("pgproxy-cancel-" + id).start(b::cancel);
+        }
+    }
+
+    /** The session ended: its lease, if any, is released (reset and kept) or, if its backend died, discarded. */
+    void end() {
+        Lease l = lease;
+        lease = null;
+        if (l != null) {
+            // A lease that ended at a settle meanwhile ignores this.
+            if (l.backend().isClosed()) {
+                l.discard();
+            } else {
+                l.release();
+            }
+        }
+        if (editor != null) {
+            editor.statements().clear();
+        }
+    }
+}

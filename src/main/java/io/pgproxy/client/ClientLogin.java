@@ -1,0 +1,129 @@
+package io.pgproxy.client;
+
+import io.pgproxy.auth.AuthException;
+import io.pgproxy.config.DatabaseConfig;
+import io.pgproxy.config.PoolMode;
+import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.config.UserConfig;
+import io.pgproxy.pool.Pool;
+import io.pgproxy.pool.RefusalReason;
+import io.pgproxy.protocol.MessageReader;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.StartupPacket.StartupMessage;
+import io.pgproxy.protocol.message.NegotiateProtocolVersion;
+import io.pgproxy.session.ParameterValues;
+import io.pgproxy.session.SessionParameters;
+import io.pgproxy.session.StartupOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * From a StartupMessage to a routed, authenticated client: checks the startup parameters,
+ * finds the database and the user in the configuration, authenticates, admits the client
+ * against the per-database and per-user limits, and works out its pool, pooling mode and
+ * session parameters. Each refusal names its reason.
+ */
+final class ClientLogin {
+    private static final Logger log = LoggerFactory.getLogger(ClientLogin.class);
+
+    /** Where a logged-in client goes and what it starts with. */
+    record Route(Pool pool, boolean transactionMode, boolean statementMode, SessionParameters parameters,
+                 Map<String, String> greeting) {
+    }
+
+    private final String id;
+    private final StartupMessage startup;
+    private final String user;
+    private final String database;
+
+    ClientLogin(String id, StartupMessage startup) {
+        this.id = id;
+        this.startup = startup;
+        Map<String, String> params = startup.parameters();
+        this.user = params.getOrDefault("user", "");
+        this.database = params.getOrDefault("database", user);
+    }
+
+    String user() {
+        return user;
+    }
+
+    String database() {
+        return database;
+    }
+
+    /** Runs the login; {@code admitted} is called once the client counts against the limits. */
+    Route run(ClientContext context, SocketChannel channel, ClientChannel out, Runnable admitted)
+            throws IOException, AuthException {
+        ProxyConfig config = context.config().get();
+        Map<String, String> params = startup.parameters();
+        if (user.isEmpty()) {
+            throw new ProtocolException("28000", "no PostgreSQL user name specified in startup packet");
+        }
+        List<String> unrecognized = params.keySet().stream().filter(k -> k.startsWith("_pq_.")).toList();
+        if (startup.minorVersion() > 0 || !unrecognized.isEmpty()) {
+            out.send(new NegotiateProtocolVersion(0, unrecognized).encode());
+        }
+        if (params.containsKey("replication")) {
+            throw new ClientRefusedException(RefusalReason.REPLICATION, "0A000", "replication connections are not supported by pgproxy");
+        }
+        Map<String, String> optionValues;
+        try {
+            optionValues = StartupOptions.parse(params.getOrDefault("options", ""));
+        } catch (IllegalArgumentException e) {
+            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "0A000", "unsupported startup parameter options: " + e.getMessage());
+        }
+        DatabaseConfig db = config.databases().get(database);
+        if (db == null) {
+            throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
+        }
+        UserConfig userConfig = config.users().get(user);
+        if (userConfig == null) {
+            throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
+        }
+        log.debug("{} login {}@{}", id, user, database);
+        new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
+                .authenticate(userConfig);
+        context.registry().admit(database, user, config.limits().maxDbClients(), config.limits().maxUserClients());
+        admitted.run();
+        Pool pool = context.leases().pool(db, user);
+        // A user's own pool mode wins over the database's, as in PgBouncer.
+        PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
+        Map<String, String> server = pool.welcomeParameters();
+        SessionParameters parameters;
+        try {
+            parameters = new SessionParameters(startupParameters(optionValues, params, server));
+        } catch (IllegalArgumentException e) {
+            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
+        }
+        return new Route(pool, mode != PoolMode.SESSION, mode == PoolMode.STATEMENT, parameters,
+                parameters.greeting(server));
+    }
+
+    /**
+     * As PostgreSQL applies them: the options first, then the startup packet's own parameters,
+     * names in any case; a DateStyle in both is the second merged into the first.
+     */
+    private static Map<String, String> startupParameters(Map<String, String> options, Map<String, String> params,
+                                                         Map<String, String> server) {
+        Map<String, String> all = new LinkedHashMap<>(options);
+        params.forEach((k, v) -> {
+            String earlierKey = all.keySet().stream().filter(k::equalsIgnoreCase).findFirst().orElse(null);
+            String value = v;
+            if (earlierKey != null) {
+                String earlier = all.remove(earlierKey);
+                if (k.equalsIgnoreCase("DateStyle")) {
+                    value = ParameterValues.normalise(k, v, ParameterValues.normalise(k, earlier, server.get("DateStyle")));
+                }
+            }
+            all.put(k, value);
+        });
+        return all;
+    }
+}
