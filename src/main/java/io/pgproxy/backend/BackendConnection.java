@@ -9,6 +9,7 @@ import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.BackendSession;
 import io.pgproxy.session.BackendStatements;
+import io.pgproxy.session.ReplyClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +56,7 @@ public final class BackendConnection {
     private final Condition settled = lock.newCondition();
     private final long createdNanos = System.nanoTime();
     private volatile BackendReader reader;
-    final ReplyQueue replies = new ReplyQueue();
+    final ReplyQueue replies;
     private final BackendStatements statements = new BackendStatements();
     volatile boolean tracking;
 
@@ -74,14 +75,15 @@ public final class BackendConnection {
     private volatile boolean pendingSinceSync;
     private volatile long lastReleasedNanos = createdNanos;
 
-    private BackendConnection(BackendTarget target, BufferPool buffers) {
+    private BackendConnection(BackendTarget target, BufferPool buffers, ReplyClock clock) {
         this.target = target;
         this.buffers = buffers;
+        this.replies = new ReplyQueue(clock);
     }
 
     /** A connection not yet opened ({@link BackendState#CONNECTING}); {@link BackendConnector} opens it. */
-    public static BackendConnection create(BackendTarget target, BufferPool buffers) {
-        return new BackendConnection(target, buffers);
+    public static BackendConnection create(BackendTarget target, BufferPool buffers, ReplyClock clock) {
+        return new BackendConnection(target, buffers, clock);
     }
 
     /** Login succeeded on {@code channel}: the connection becomes idle and its reader starts. */

@@ -1,9 +1,9 @@
 package io.pgproxy.backend;
 
+import io.pgproxy.session.ReplyClock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -62,11 +62,12 @@ public final class ReplyQueue {
         void emit(ByteBuffer bytes) throws IOException;
     }
 
-    /**
-     * Orders entries and the statement bookkeeping done between them, across all queues: a
-     * DEALLOCATE ALL forgets exactly what was defined before it in the stream.
-     */
-    private static final AtomicLong CLOCK = new AtomicLong();
+    /** Orders entries and the statement bookkeeping done between them, across the server's queues. */
+    private final ReplyClock clock;
+
+    public ReplyQueue(ReplyClock clock) {
+        this.clock = clock;
+    }
 
     private final ReentrantLock lock = new ReentrantLock();
     private long[] stamps = new long[16];
@@ -245,11 +246,6 @@ public final class ReplyQueue {
         }
     }
 
-    /** A stamp later than every entry appended so far. */
-    public static long stamp() {
-        return CLOCK.incrementAndGet();
-    }
-
     /** The stamp of the entry whose replies the reader is relaying (its lock held); MAX_VALUE when none. */
     public long headStamp() {
         lock.lock();
@@ -274,7 +270,7 @@ public final class ReplyQueue {
             grow();
         }
         int i = (head + size) % kinds.length;
-        stamps[i] = CLOCK.incrementAndGet();
+        stamps[i] = clock.next();
         kinds[i] = kind;
         hidden[i] = hide;
         payloads[i] = payload;

@@ -233,7 +233,8 @@ public final class ClientSession implements Runnable {
         if (route.transactionMode() && p.settings().maxPreparedStatements() > 0) {
             editor = new StatementEditor(new ClientStatements(context.statements()), p.preparedStatements(),
                     () -> p.settings().maxPreparedStatements(),
-                    () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true));
+                    () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true),
+                    context.statements().clock());
         }
         tracker = new SessionTracker(route.parameters(), route.transactionMode(), route.statementMode());
         link = new BackendLink(this, p, tracker, editor, out, route.transactionMode());

@@ -7,6 +7,7 @@ import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.Wire;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.ClientStatements;
+import io.pgproxy.session.ReplyClock;
 import io.pgproxy.session.PreparedStatement;
 import io.pgproxy.session.StatementCounters;
 
@@ -44,14 +45,16 @@ final class StatementEditor {
     private final IntSupplier capacity;
     private final IntSupplier clientLimit;
     private final ReplyQueue.Emitter toClient;
+    private final ReplyClock clock;
 
     /**
      * @param capacity    statements each backend keeps prepared (the pool's setting, read on use)
      * @param clientLimit named statements this client may hold at once
      */
     StatementEditor(ClientStatements statements, StatementCounters counters, IntSupplier capacity,
-                    IntSupplier clientLimit, ReplyQueue.Emitter toClient) {
+                    IntSupplier clientLimit, ReplyQueue.Emitter toClient, ReplyClock clock) {
         this.statements = statements;
+        this.clock = clock;
         this.counters = counters;
         this.capacity = capacity;
         this.clientLimit = clientLimit;
@@ -127,7 +130,7 @@ final class StatementEditor {
         if (existing == null && scanner.quiet) {
             PreparedStatement known = statements.peekVerified(rest);
             if (known != null) {
-                statements.define(name, rest, ReplyQueue.stamp());
+                statements.define(name, rest, clock.next());
                 counters.hit();
                 toClient.emit(ByteBuffer.wrap(PARSE_COMPLETE));
                 return;
@@ -143,7 +146,7 @@ final class StatementEditor {
             b.replies().expect(ReplyQueue.PARSE);
             return;
         }
-        PreparedStatement s = statements.define(name, rest, ReplyQueue.stamp());
+        PreparedStatement s = statements.define(name, rest, clock.next());
         if (b.status() == TransactionStatus.FAILED) {
             // Inside a failed transaction PostgreSQL refuses a Parse (25P02) unless it ends the
             // transaction: send it unnamed so the backend decides, and forget the name if it fails.
@@ -213,7 +216,7 @@ final class StatementEditor {
         PreparedStatement closed = statements.close(name);
         if (closed != null) {
             // The backend's copy stays for other clients; the client's name is gone.
-            b.replies().synthesize(CLOSE_COMPLETE, () -> statements.redefine(name, closed, ReplyQueue.stamp()), toClient);
+            b.replies().synthesize(CLOSE_COMPLETE, () -> statements.redefine(name, closed, clock.next()), toClient);
             return;
         }
         out.add(ofStatement((byte) 'C', foreign(name)));
@@ -254,7 +257,7 @@ final class StatementEditor {
             public void notDone() {
                 if (mayHold) {
                     // Whether its Close ran or was skipped too, the backend may or may not hold it.
-                    b.statements().doubt(s.name(), ReplyQueue.stamp());
+                    b.statements().doubt(s.name(), clock.next());
                 } else {
                     b.statements().remove(s.name());
                 }
@@ -268,14 +271,14 @@ final class StatementEditor {
             // left it in doubt: closing a statement that is gone is no error, so Close then
             // Parse is right either way.
             out.add(ofStatement((byte) 'C', s.cname()));
-            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(s.name(), ReplyQueue.stamp()));
+            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(s.name(), clock.next()));
         }
         // Inside a transaction nothing is evicted: a statement the transaction uses could not be
         // prepared again if the transaction failed (25P02). The surplus goes at the next Parse outside.
         int limit = b.status() == TransactionStatus.IDLE ? Math.max(1, capacity.getAsInt()) : Integer.MAX_VALUE;
-        for (String evicted : b.statements().add(s.name(), limit, ReplyQueue.stamp())) {
+        for (String evicted : b.statements().add(s.name(), limit, clock.next())) {
             out.add(ofStatement((byte) 'C', cstring(evicted)));
-            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(evicted, ReplyQueue.stamp()));
+            b.replies().expectHidden(ReplyQueue.CLOSE, () -> b.statements().doubt(evicted, clock.next()));
             counters.evicted();
         }
         out.add(s.parseMessage());

@@ -6,6 +6,7 @@ import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.Limits;
 import io.pgproxy.config.PoolDefaults;
 import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.session.ReplyClock;
 
 import java.time.Duration;
 import java.util.Collection;
@@ -26,14 +27,16 @@ public final class LeaseManager {
     }
 
     private final BufferPool buffers;
+    private final ReplyClock clock;
     private final Map<Route, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, ConnectionBudget> databaseBudgets = new ConcurrentHashMap<>();
     private final Map<String, ConnectionBudget> userBudgets = new ConcurrentHashMap<>();
     private volatile ProxyConfig config;
 
-    public LeaseManager(ProxyConfig config, BufferPool buffers) {
+    public LeaseManager(ProxyConfig config, BufferPool buffers, ReplyClock clock) {
         this.config = config;
         this.buffers = buffers;
+        this.clock = clock;
     }
 
     /** The pool serving {@code clientUser} on {@code database}. */
@@ -51,7 +54,7 @@ public final class LeaseManager {
                 n -> new ConnectionBudget(() -> config.limits().maxDbConnections()));
         ConnectionBudget user = userBudgets.computeIfAbsent(backendUser,
                 n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
-        return new Pool(database.name(), target, buffers, settings(database), db, user,
+        return new Pool(database.name(), target, buffers, clock, settings(database), db, user,
                 () -> evictIdleSharing(database.name(), backendUser));
     }
 

@@ -5,8 +5,7 @@ import io.pgproxy.backend.BackendConnector;
 import io.pgproxy.backend.BackendState;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
-import io.pgproxy.protocol.message.ErrorResponse;
-import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.ReplyClock;
 import io.pgproxy.session.StatementCounters;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -19,7 +18,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -38,13 +36,13 @@ public final class Pool {
     private final String name;
     private final BackendTarget target;
     private final BufferPool buffers;
+    private final ReplyClock clock;
     /** Replaced by a reload; read once per operation, not rebuilt. */
     private volatile PoolSettings settings;
     private final ConnectionBudget databaseBudget;
     private final ConnectionBudget userBudget;
     private final BooleanSupplier evictElsewhere;
-    private final Semaphore permits;
-    private final Semaphore reserve;
+    private final PoolPermits permits;
     /** Leases not yet ended; each holds its permit ({@link Lease}). */
     private final AtomicInteger leasedCount = new AtomicInteger();
     private final ConcurrentLinkedDeque<BackendConnection> idle = new ConcurrentLinkedDeque<>();
@@ -60,18 +58,18 @@ public final class Pool {
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
 
-    Pool(String name, BackendTarget target, BufferPool buffers, PoolSettings settings,
+    Pool(String name, BackendTarget target, BufferPool buffers, ReplyClock clock, PoolSettings settings,
          ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere) {
         this.name = name;
         this.target = target;
         this.buffers = buffers;
+        this.clock = clock;
         this.settings = settings;
         this.databaseBudget = databaseBudget;
         this.userBudget = userBudget;
         this.evictElsewhere = evictElsewhere;
         PoolSettings s = settings;
-        this.permits = new Semaphore(s.maxSize(), true);
-        this.reserve = new Semaphore(s.reserveSize(), true);
+        this.permits = new PoolPermits(name, s.maxSize(), s.reserveSize(), timeouts::increment);
     }
 
     /** Applies reloaded settings; the pool's size and reserve stay as created. */
@@ -119,7 +117,7 @@ public final class Pool {
         PoolSettings s = settings;
         long start = System.nanoTime();
         long deadline = start + s.waitTimeout().toNanos();
-        Semaphore permit = takePermit(s, start, deadline);
+        Semaphore permit = permits.take(s, start, deadline);
         long waited = Math.max(0, (System.nanoTime() - start) / 1000);
         waits.recordValue(waited);
         stats.waited(waited);
@@ -149,96 +147,10 @@ public final class Pool {
         }
     }
 
-    /**
-     * A client waiting for a backend without a reserve to fall back on. It parks untimed: a
-     * timed park costs a timer-queue insertion and removal per wait, and in transaction pooling
-     * under load nearly every transaction waits. The janitor enforces the deadline instead
-     * ({@link #expireWaiters}), at its own tick's resolution.
-     */
-    private static final class Waiter {
-        static final int WAITING = 0;
-        static final int DONE = 1;
-        static final int EXPIRED = 2;
 
-        final Thread thread = Thread.currentThread();
-        final long deadline;
-        final AtomicInteger state = new AtomicInteger(WAITING);
-
-        Waiter(long deadline) {
-            this.deadline = deadline;
-        }
-    }
-
-    /** In arrival order: the semaphore is fair, so the one leaving is nearly always at the head. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<Waiter> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
-
-    /** Janitor work: interrupts the waits that passed their deadline; they end with 53300. */
+    /** Janitor work: ends the waits that passed their deadline (53300). */
     public void expireWaiters(long nowNanos) {
-        for (Waiter w : waiters) {
-            if (nowNanos - w.deadline >= 0 && w.state.compareAndSet(Waiter.WAITING, Waiter.EXPIRED)) {
-                w.thread.interrupt();
-            }
-        }
-    }
-
-    private Semaphore takePermit(PoolSettings s, long start, long deadline) throws PoolExhaustedException {
-        try {
-            // Timed, with no time: unlike tryAcquire(), it keeps the queue's order.
-            if (permits.tryAcquire(0, TimeUnit.NANOSECONDS)) {
-                return permits;
-            }
-            if (s.reserveSize() == 0 && !s.waitTimeout().isZero()) {
-                return waitForPermit(s, deadline);
-            }
-            long untilReserve = s.reserveSize() > 0 ? Math.min(deadline, start + s.reserveTimeout().toNanos()) : deadline;
-            if (permits.tryAcquire(Math.max(0, untilReserve - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                return permits;
-            }
-            if (s.reserveSize() > 0) {
-                if (reserve.tryAcquire()) {
-                    log.info("pool \"{}\": a client waited {} ms, using the reserve", name,
-                            (System.nanoTime() - start) / 1_000_000);
-                    return reserve;
-                }
-                if (permits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    return permits;
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PoolExhaustedException("interrupted while waiting for a backend");
-        }
-        throw timedOut(s);
-    }
-
-    /** Waits untimed; the janitor interrupts it past the deadline, which ends in {@link #timedOut}. */
-    private Semaphore waitForPermit(PoolSettings s, long deadline) throws InterruptedException, PoolExhaustedException {
-        Waiter w = new Waiter(deadline);
-        waiters.add(w);
-        try {
-            permits.acquire();
-            if (!w.state.compareAndSet(Waiter.WAITING, Waiter.DONE)) {
-                // The janitor expired this wait just as the permit came: its interrupt is on
-                // the way. Take it, so it cannot break the client's next blocking read.
-                while (!Thread.interrupted()) {
-                    Thread.onSpinWait();
-                }
-            }
-            return permits;
-        } catch (InterruptedException e) {
-            if (w.state.get() != Waiter.EXPIRED) {
-                throw e;
-            }
-            throw timedOut(s);
-        } finally {
-            waiters.remove(w);
-        }
-    }
-
-    private PoolExhaustedException timedOut(PoolSettings s) {
-        timeouts.increment();
-        return new PoolExhaustedException("no backend connection available for \"" + name
-                + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");
+        permits.expireWaiters(nowNanos);
     }
 
     private Lease leased(BackendConnection c, Semaphore permit) {
@@ -257,7 +169,7 @@ public final class Pool {
             throw e;
         }
         try {
-            BackendConnection c = BackendConnection.create(target, buffers);
+            BackendConnection c = BackendConnection.create(target, buffers, clock);
             connections.add(c);
             try {
                 BackendConnector.connect(c);
@@ -307,38 +219,15 @@ public final class Pool {
         c.session().forget();
         PoolSettings s = settings;
         try {
-            if (retired || c.readiness().compareTo(BackendConnection.Readiness.IN_TRANSACTION) < 0 || expired(c, s) || !c.moveTo(BackendState.RESETTING)) {
+            boolean settled = c.readiness().compareTo(BackendConnection.Readiness.IN_TRANSACTION) >= 0;
+            if (retired || !settled || expired(c, s) || !c.moveTo(BackendState.RESETTING)) {
                 closeConnection(c);
                 return;
             }
-            if (c.status() != TransactionStatus.IDLE) {
-                ErrorResponse e = c.runInternal("ROLLBACK", s.internalQueryTimeout());
-                if (e != null) {
-                    log.info("{} rollback before reuse failed: {} {}", c.id(), e.sqlState(), e.message());
-                    closeConnection(c);
-                    return;
-                }
+            if (!SessionReset.run(c, s)) {
+                closeConnection(c);
+                return;
             }
-            if (!s.resetQuery().isEmpty()) {
-                ErrorResponse e = c.runInternal(s.resetQuery(), s.internalQueryTimeout());
-                if (e != null) {
-                    log.info("{} reset query failed: {} {}", c.id(), e.sqlState(), e.message());
-                    closeConnection(c);
-                    return;
-                }
-            }
-            if (c.statements().size() > 0 && !s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL")) {
-                // The proxy's statements must not outlive a session-mode lease whose client
-                // could have closed some of them: the next client would trust a stale list.
-                ErrorResponse e = c.runInternal("DEALLOCATE ALL", s.internalQueryTimeout());
-                if (e != null) {
-                    closeConnection(c);
-                    return;
-                }
-            }
-            c.statements().clear();
-            // DISCARD ALL takes the backend back to how it logged in; another reset query may not.
-            c.session().reset(s.resetQuery().trim().equalsIgnoreCase("DISCARD ALL"));
             if (c.readiness() != BackendConnection.Readiness.READY || !c.moveTo(BackendState.IDLE)) {
                 closeConnection(c);
                 return;
@@ -430,13 +319,13 @@ public final class Pool {
         }
         Thread.ofVirtual().name("pgproxy-warmup-" + name).start(() -> {
             try {
-                while (!retired && open.get() < settings.minSize() && permits.tryAcquire()) {
+                while (!retired && open.get() < settings.minSize() && permits.tryTakePooled()) {
                     try {
                         BackendConnection c = open(System.nanoTime());
                         c.markReleased();
                         idle.offerLast(c);
                     } finally {
-                        permits.release();
+                        permits.givePooled();
                     }
                 }
             } catch (IOException e) {
@@ -477,7 +366,7 @@ public final class Pool {
 
     /** Clients waiting for a backend right now. */
     public int waitingClients() {
-        return permits.getQueueLength() + reserve.getQueueLength();
+        return permits.waiting();
     }
 
     public long acquiredTotal() {

@@ -76,10 +76,13 @@ public final class ProxyServer implements AutoCloseable {
     private long refusedAtMaxClientsUnlogged;
     private long lastMaxClientsLogNanos;
 
+    /** Prepared statements and the reply clock, shared by this server's clients and backends. */
+    private final StatementRegistry statements = new StatementRegistry();
+
     private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
         this.config = config;
         this.listener = listener;
-        this.leases = new LeaseManager(config, backendBuffers);
+        this.leases = new LeaseManager(config, backendBuffers, statements.clock());
         this.leases.createConfiguredPools();
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pgproxy-janitor");
@@ -159,7 +162,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private void acceptLoop() {
         ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers,
-                new StatementRegistry());
+                statements);
         while (true) {
             SocketChannel ch;
             try {

@@ -13,6 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class StatementRegistry {
     private final ConcurrentHashMap<Key, Entry> statements = new ConcurrentHashMap<>();
     private final AtomicLong names = new AtomicLong();
+    private final ReplyClock clock = new ReplyClock();
+
+    /** The server's reply clock: stamps statement definitions in the order of the reply stream. */
+    public ReplyClock clock() {
+        return clock;
+    }
 
     /** The text and types of a Parse body after its statement name: query\0 int16 n, int32 oids. */
     private record Key(byte[] rest, int hash) {

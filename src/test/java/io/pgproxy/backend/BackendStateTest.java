@@ -23,7 +23,8 @@ class BackendStateTest {
             BackendState.CLOSED, EnumSet.noneOf(BackendState.class));
 
     private static BackendConnection connection() {
-        return BackendConnection.create(new BackendTarget("127.0.0.1", 1, "db", "u", null, Duration.ofSeconds(1), 10_000), null);
+        return BackendConnection.create(new BackendTarget("127.0.0.1", 1, "db", "u", null, Duration.ofSeconds(1), 10_000), null,
+                new io.pgproxy.session.ReplyClock());
     }
 
     /** Drives a new connection along a legal path to {@code target}. */

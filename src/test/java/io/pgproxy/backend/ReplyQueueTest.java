@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ReplyQueueTest {
     private static final byte[] PARSE_COMPLETE = {'1', 0, 0, 0, 4};
 
-    private final ReplyQueue q = new ReplyQueue();
+    private final ReplyQueue q = new ReplyQueue(new io.pgproxy.session.ReplyClock());
     private final AtomicInteger skipped = new AtomicInteger();
     private final ByteArrayOutputStream emitted = new ByteArrayOutputStream();
     private final ReplyQueue.Emitter emitter = b -> {
