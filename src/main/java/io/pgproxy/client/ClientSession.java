@@ -229,12 +229,14 @@ public final class ClientSession implements Runnable, BackendSink {
             relay();
         } catch (ClientRefusedException e) {
             log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
+            context.counters().refused(e.reason());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (ProtocolException e) {
             log.info("{} protocol violation: {}", id, e.getMessage());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (AuthException e) {
             log.info("{} authentication failed for user \"{}\": {}", id, user, e.getMessage());
+            context.counters().refused(RefusalReason.AUTHENTICATION_FAILED);
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (BackendException e) {
             log.warn("{} backend unavailable for {}@{}: {}", id, user, database, e.getMessage());
@@ -242,6 +244,7 @@ public final class ClientSession implements Runnable, BackendSink {
                     ? ErrorResponse.fatal(e.error().sqlState(), e.error().message()) : e.error());
         } catch (PoolExhaustedException e) {
             log.warn("{} refused ({}): {}", id, RefusalReason.WAIT_TIMEOUT.description(), e.getMessage());
+            context.counters().refused(RefusalReason.WAIT_TIMEOUT);
             fail(ErrorResponse.fatal("53300", e.getMessage()));
         } catch (EOFException | ClosedChannelException e) {
             log.debug("{} client disconnected", id);
@@ -833,6 +836,7 @@ public final class ClientSession implements Runnable, BackendSink {
         }
         log.warn("{} backend {} lost", id, lost.id());
         if (fatal == null) {
+            context.counters().errorSent("08006");
             out.sendQuietly(ErrorResponse.fatal("08006",
                     "server connection lost; the session cannot continue").encode());
         }
@@ -897,11 +901,13 @@ public final class ClientSession implements Runnable, BackendSink {
     public void terminate(ErrorResponse reason) {
         closing = true;
         moveTo(ClientState.CLOSING);
+        context.counters().errorSent(reason.sqlState());
         out.sendQuietly(reason.encode());
         out.close();
     }
 
     private void fail(ErrorResponse error) {
+        context.counters().errorSent(error.sqlState());
         out.sendQuietly(error.encode());
     }
 
