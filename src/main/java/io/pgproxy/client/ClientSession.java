@@ -900,8 +900,10 @@ public final class ClientSession implements Runnable, BackendSink {
     /** Ends the session from outside (janitor, shutdown) with a last message where possible. */
     public void terminate(ErrorResponse reason) {
         closing = true;
-        moveTo(ClientState.CLOSING);
-        context.counters().errorSent(reason.sqlState());
+        if (moveTo(ClientState.CLOSING)) {
+            // Once per session: the janitor and a drain may both end it, but only one message reaches it.
+            context.counters().errorSent(reason.sqlState());
+        }
         out.sendQuietly(reason.encode());
         out.close();
     }
