@@ -143,6 +143,13 @@ class MetricsIT {
                             return null;
                         }));
                     }
+                    // Scrapes while the load runs: each must succeed and no counter may go back.
+                    double last = 0;
+                    while (!done.stream().allMatch(Future::isDone)) {
+                        double now = value(metrics, "pgproxy_transactions_total", POOL);
+                        assertTrue(now >= last, "a counter went back from " + last + " to " + now);
+                        last = now;
+                    }
                     for (Future<?> f : done) {
                         f.get();
                     }
@@ -275,6 +282,8 @@ class MetricsIT {
                 c.commit();
                 drain.join(WAIT);
                 assertEquals(503, get(metrics, "/ready").statusCode());
+                // The drain closed the now idle client with 57P01: an error the proxy sent itself.
+                assertEquals(1, value(metrics, "pgproxy_errors_sent_total", Map.of("class", "57")));
             } finally {
                 c.close();
             }
