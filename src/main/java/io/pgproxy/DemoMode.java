@@ -4,6 +4,7 @@ import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ConfigLoader;
 import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.metrics.MetricsServer;
 import io.pgproxy.server.ProxyServer;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 
@@ -22,6 +23,9 @@ import java.sql.Statement;
 final class DemoMode {
     private static final String DEMO_USER = "demo";
     private static final String DEMO_PASSWORD = "demo";
+
+    /** The demo's metrics port unless the config file sets one: one a person can type after reading it once. */
+    private static final int DEMO_METRICS_PORT = 9432;
 
     private DemoMode() {
     }
@@ -42,14 +46,17 @@ final class DemoMode {
             ProxyConfig config = ConfigLoader.parse("""
                     pgproxy {
                       listen { host = "%s", port = %d }
+                      metrics { listen-host = "%s", listen-port = %d }
                       pool { mode = %s, size = %d }
                       users { %s { password = "%s" } }
                       databases { %s { host = "127.0.0.1", port = %d, dbname = "%s", user = "postgres" } }
                     }
-                    """.formatted(base.listen().host(), base.listen().port(),
+                    """.formatted(base.listen().host(), base.listen().port(), base.metrics().listenHost(),
+                    base.metrics().enabled() ? base.metrics().listenPort() : DEMO_METRICS_PORT,
                     base.pool().mode().name().toLowerCase(java.util.Locale.ROOT), base.pool().size(), DEMO_USER, verifier,
                     DEMO_USER, pg.getPort(), DEMO_USER));
             ProxyServer server = ProxyServer.start(config);
+            MetricsServer metrics = MetricsServer.startIfEnabled(server);
             System.out.printf("""
 
                     pgproxy is running in demo mode on %1$s:%2$d, with PostgreSQL on port %3$d behind it.
@@ -57,9 +64,13 @@ final class DemoMode {
 
                         PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=%5$s user=%5$s sslmode=disable"
 
+                    Metrics: http://%6$s:%7$d/metrics
+
                     Press Ctrl-C to stop; the demo database is deleted on exit.
-                    %n""", config.listen().host(), server.port(), pg.getPort(), DEMO_PASSWORD, DEMO_USER);
+                    %n""", config.listen().host(), server.port(), pg.getPort(), DEMO_PASSWORD, DEMO_USER,
+                    config.metrics().listenHost(), metrics.port());
             Main.runUntilSignalled(server, () -> System.out.println("pgproxy demo: SIGHUP ignored in demo mode"));
+            metrics.close();
         } catch (IOException e) {
             System.err.println("pgproxy demo: " + e.getMessage());
             return 1;

@@ -4,6 +4,7 @@ import io.pgproxy.auth.PasswordCommand;
 import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ConfigLoader;
 import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.metrics.MetricsServer;
 import io.pgproxy.server.ProxyServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,8 +70,10 @@ public final class Main {
             return;
         }
         ProxyServer server;
+        MetricsServer metrics;
         try {
             server = ProxyServer.start(config);
+            metrics = MetricsServer.startIfEnabled(server);
         } catch (IOException e) {
             System.err.println("pgproxy: " + e.getMessage());
             System.exit(1);
@@ -84,6 +87,10 @@ public final class Main {
                 log.error("reload rejected, the previous configuration stays in force: {}", e.getMessage());
             }
         });
+        if (metrics != null) {
+            // Kept until the drain is over, so /ready answers 503 throughout it.
+            metrics.close();
+        }
     }
 
     /** Installs the signal handlers and blocks until a stop signal has drained the server. */

@@ -307,6 +307,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         }
         log.warn("{} backend {} lost", id, lost.id());
         if (fatal == null) {
+            session.errorSent("08006");
             out.sendQuietly(ErrorResponse.fatal("08006",
                     "server connection lost; the session cannot continue").encode());
         }

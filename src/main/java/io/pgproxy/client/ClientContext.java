@@ -8,7 +8,11 @@ import io.pgproxy.session.StatementRegistry;
 
 import java.util.function.Supplier;
 
-/** What every client session shares: the current config snapshot, the pools, the registry. */
+/**
+ * What every client session shares: the current config snapshot, the pools, the registry, and
+ * the server's counts of refusals and of errors it sent itself.
+ */
 public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
-                            BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements) {
+                            BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements,
+                            ClientCounters counters) {
 }

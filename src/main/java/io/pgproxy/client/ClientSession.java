@@ -197,12 +197,14 @@ public final class ClientSession implements Runnable {
             relay.run();
         } catch (ClientRefusedException e) {
             log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
+            context.counters().refused(e.reason());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (ProtocolException e) {
             log.info("{} protocol violation: {}", id, e.getMessage());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (AuthException e) {
             log.info("{} authentication failed for user \"{}\": {}", id, user, e.getMessage());
+            context.counters().refused(RefusalReason.AUTHENTICATION_FAILED);
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (BackendException e) {
             log.warn("{} backend unavailable for {}@{}: {}", id, user, database, e.getMessage());
@@ -210,6 +212,7 @@ public final class ClientSession implements Runnable {
                     ? ErrorResponse.fatal(e.error().sqlState(), e.error().message()) : e.error());
         } catch (PoolExhaustedException e) {
             log.warn("{} refused ({}): {}", id, RefusalReason.WAIT_TIMEOUT.description(), e.getMessage());
+            context.counters().refused(RefusalReason.WAIT_TIMEOUT);
             fail(ErrorResponse.fatal("53300", e.getMessage()));
         } catch (EOFException | ClosedChannelException e) {
             log.debug("{} client disconnected", id);
@@ -305,9 +308,17 @@ public final class ClientSession implements Runnable {
     /** Ends the session from outside (janitor, shutdown) with a last message where possible. */
     public void terminate(ErrorResponse reason) {
         closing = true;
-        moveTo(ClientState.CLOSING);
+        if (moveTo(ClientState.CLOSING)) {
+            // Once per session: the janitor and a drain may both end it, but only one message reaches it.
+            context.counters().errorSent(reason.sqlState());
+        }
         out.sendQuietly(reason.encode());
         out.close();
+    }
+
+    /** Counts an error the proxy itself sends the client. */
+    void errorSent(String sqlState) {
+        context.counters().errorSent(sqlState);
     }
 
     /** Ends the session from the backend side (its backend was lost): the client's thread notices the closed socket. */
@@ -318,6 +329,7 @@ public final class ClientSession implements Runnable {
     }
 
     private void fail(ErrorResponse error) {
+        context.counters().errorSent(error.sqlState());
         out.sendQuietly(error.encode());
     }
 

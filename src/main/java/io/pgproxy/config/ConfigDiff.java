@@ -50,6 +50,11 @@ public record ConfigDiff(Set<String> addedDatabases,
         if (previous.listen().port() != next.listen().port()) {
             restart.add("pgproxy.listen.port");
         }
+        // The metrics endpoint is bound once too, and its label slots are handed out for the
+        // server's life so that no pool's series moves between label sets.
+        if (!previous.metrics().equals(next.metrics())) {
+            restart.add("pgproxy.metrics");
+        }
         return new ConfigDiff(addedDb, removedDb, changedDb, addedU, removedU, changedU, restart);
     }
 
@@ -60,11 +65,11 @@ public record ConfigDiff(Set<String> addedDatabases,
      * the real port back would be warned about as a change.
      */
     public static ProxyConfig applicable(ProxyConfig running, ProxyConfig next) {
-        if (running.listen().equals(next.listen())) {
+        if (running.listen().equals(next.listen()) && running.metrics().equals(next.metrics())) {
             return next;
         }
         return new ProxyConfig(running.listen(), next.limits(), next.pool(), next.users(), next.databases(),
-                next.statsPeriod());
+                next.statsPeriod(), running.metrics());
     }
 
     /** True when no database, user or restart-only key differs. */

@@ -35,8 +35,11 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period");
+            "stats-period", "metrics");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
+    private static final Set<String> METRICS_KEYS = Set.of("listen-host", "listen-port", "max-labelled-pools");
+    /** Each labelled pool adds some 60 series to a scrape; past this, a scrape is too large to be useful. */
+    private static final int MAX_LABELLED_POOLS = 10_000;
     private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
             "max-scram-iterations", "query-timeout", "idle-transaction-timeout", "max-db-clients",
@@ -143,6 +146,7 @@ public final class ConfigLoader {
             checkKeys(path(ROOT, "listen"), object(path(ROOT, "listen")), LISTEN_KEYS);
             checkKeys(path(ROOT, "limits"), object(path(ROOT, "limits")), LIMITS_KEYS);
             checkKeys(path(ROOT, "pool"), object(path(ROOT, "pool")), POOL_KEYS);
+            checkKeys(path(ROOT, "metrics"), object(path(ROOT, "metrics")), METRICS_KEYS);
 
             ListenConfig listen = new ListenConfig(
                     nonEmptyString(path(ROOT, "listen", "host")),
@@ -187,7 +191,13 @@ public final class ConfigLoader {
             for (String name : keysInFileOrder(object(path(ROOT, "databases")))) {
                 databases.put(name, database(name, pool));
             }
-            return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")));
+            String m = path(ROOT, "metrics");
+            MetricsConfig metrics = new MetricsConfig(
+                    nonEmptyString(path(m, "listen-host")),
+                    (int) integer(path(m, "listen-port"), 0, 65535),
+                    (int) integer(path(m, "max-labelled-pools"), 0, MAX_LABELLED_POOLS));
+            return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
+                    metrics);
         }
 
         private UserConfig user(String name) throws ConfigException {

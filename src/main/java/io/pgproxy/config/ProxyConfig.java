@@ -14,12 +14,14 @@ public record ProxyConfig(ListenConfig listen,
                           PoolDefaults pool,
                           Map<String, UserConfig> users,
                           Map<String, DatabaseConfig> databases,
-                          java.time.Duration statsPeriod) {
+                          java.time.Duration statsPeriod,
+                          MetricsConfig metrics) {
     public ProxyConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(pool, "pool");
         Objects.requireNonNull(statsPeriod, "statsPeriod");
+        Objects.requireNonNull(metrics, "metrics");
         // Map.copyOf would lose the file order, which operators expect in listings and logs.
         users = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(users, "users")));
         databases = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(databases, "databases")));

@@ -23,6 +23,9 @@ public final class PoolStats {
     private final LongAdder waitMicros = new LongAdder();
     private final LongAdder unpins = new LongAdder();
     private final EnumMap<PinReason, LongAdder> pins = new EnumMap<>(PinReason.class);
+    private final LatencyHistogram transactionTimes = new LatencyHistogram();
+    private final LatencyHistogram queryTimes = new LatencyHistogram();
+    private final LatencyHistogram waitTimes = new LatencyHistogram();
 
     public PoolStats() {
         for (PinReason r : PinReason.values()) {
@@ -34,12 +37,14 @@ public final class PoolStats {
     public void transaction(long micros) {
         transactions.increment();
         transactionMicros.add(micros);
+        transactionTimes.record(micros);
     }
 
     /** A request was answered (its ReadyForQuery arrived) after {@code micros}. */
     public void query(long micros) {
         queries.increment();
         queryMicros.add(micros);
+        queryTimes.record(micros);
     }
 
     /** Bytes read from clients. */
@@ -55,6 +60,7 @@ public final class PoolStats {
     /** A client waited this long for a backend. */
     public void waited(long micros) {
         waitMicros.add(micros);
+        waitTimes.record(micros);
     }
 
     /** A session was pinned to its backend for this reason (once per session and reason). */
@@ -97,6 +103,21 @@ public final class PoolStats {
 
     public long unpins() {
         return unpins.sum();
+    }
+
+    /** Durations of transactions (and of statements outside one), since the pool was created. */
+    public LatencyHistogram transactionTimes() {
+        return transactionTimes;
+    }
+
+    /** Durations of requests, from the request to its ReadyForQuery. */
+    public LatencyHistogram queryTimes() {
+        return queryTimes;
+    }
+
+    /** Waits for a backend, including the ones that found one at once (0 µs). */
+    public LatencyHistogram waitTimes() {
+        return waitTimes;
     }
 
     /** Sessions pinned, by reason. */

@@ -3,6 +3,7 @@ package io.pgproxy.server;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.client.ClientContext;
+import io.pgproxy.client.ClientCounters;
 import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
 import io.pgproxy.config.ConfigDiff;
@@ -59,6 +60,7 @@ public final class ProxyServer implements AutoCloseable {
     private final ServerSocketChannel listener;
     private final LeaseManager leases;
     private final ClientRegistry registry = new ClientRegistry();
+    private final ClientCounters counters = new ClientCounters();
     /** Leased by clients for one run of requests at a time. */
     private final BufferPool buffers = new BufferPool(RELAY_BUFFER_SIZE, MAX_POOLED_BUFFERS);
     /** One per connected client: its next request is read here (see {@link SlabBuffers}). */
@@ -136,6 +138,21 @@ public final class ProxyServer implements AutoCloseable {
         return clients.get();
     }
 
+    /** Every connected client session, logged in or not (a live view). */
+    public java.util.Collection<ClientSession> sessions() {
+        return java.util.Collections.unmodifiableSet(sessions);
+    }
+
+    /** Refusals and the errors the proxy sent itself, since start. */
+    public ClientCounters counters() {
+        return counters;
+    }
+
+    /** Listening for new clients: started and not draining. */
+    public boolean isAccepting() {
+        return !draining && listener.isOpen();
+    }
+
     /**
      * Applies a new configuration to new logins and new leases. Clients already connected keep
      * their backends; removed databases stop taking new clients. Keys that need a restart keep
@@ -162,7 +179,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private void acceptLoop() {
         ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers,
-                statements);
+                statements, counters);
         while (true) {
             SocketChannel ch;
             try {
@@ -178,6 +195,8 @@ public final class ProxyServer implements AutoCloseable {
             if (clients.incrementAndGet() > config.limits().maxClients()) {
                 clients.decrementAndGet();
                 logRefusedAtMaxClients(ch);
+                counters.refused(RefusalReason.MAX_CLIENTS);
+                counters.errorSent("53300");
                 refuse(ch, ErrorResponse.fatal("53300", "sorry, too many clients already"));
                 continue;
             }
@@ -343,7 +362,8 @@ public final class ProxyServer implements AutoCloseable {
             p.stats().pins().forEach((r, n) -> pins.merge(r, n, Long::sum));
             unpins += p.stats().unpins();
         }
-        lines.add("stats: clients " + clients.get() + ", pins " + pins + " unpins " + unpins);
+        lines.add("stats: clients " + clients.get() + ", pins " + pins + " unpins " + unpins
+                + ", refused " + counters.refusals());
         return lines;
     }
 

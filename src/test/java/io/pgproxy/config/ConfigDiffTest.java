@@ -75,4 +75,12 @@ class ConfigDiffTest {
         assertTrue(ConfigDiff.between(applied, ConfigLoader.parse(BASE + "pgproxy.listen.port = 6432\n"))
                 .restartRequired().isEmpty());
     }
+
+    @Test
+    void metricsChangesRequireRestartAndKeepTheRunningEndpoint() throws Exception {
+        ProxyConfig running = ConfigLoader.parse(BASE + "pgproxy.metrics.listen-port = 9432\n");
+        ProxyConfig next = ConfigLoader.parse(BASE + "pgproxy.metrics.listen-port = 9433\n");
+        assertEquals(List.of("pgproxy.metrics"), ConfigDiff.between(running, next).restartRequired());
+        assertEquals(9432, ConfigDiff.applicable(running, next).metrics().listenPort(), "the port that is bound");
+    }
 }

@@ -30,6 +30,16 @@ class ConfigLoaderTest {
                 Duration.ofSeconds(3600), Duration.ofSeconds(5), Duration.ofSeconds(30), 0, 0, Duration.ofSeconds(5), 200), c.pool());
         assertTrue(c.users().isEmpty());
         assertTrue(c.databases().isEmpty());
+        assertEquals(new MetricsConfig("127.0.0.1", 0, 100), c.metrics());
+        assertFalse(c.metrics().enabled(), "no metrics endpoint unless a port is set");
+    }
+
+    @Test
+    void metricsBlockParses() throws Exception {
+        ProxyConfig c = ConfigLoader.parse(
+                "pgproxy.metrics { listen-host = \"0.0.0.0\", listen-port = 9432, max-labelled-pools = 5 }");
+        assertEquals(new MetricsConfig("0.0.0.0", 9432, 5), c.metrics());
+        assertTrue(c.metrics().enabled());
     }
 
     @Test
@@ -177,6 +187,10 @@ class ConfigLoaderTest {
             pgproxy.listen.prot = 1                          | pgproxy.listen.prot                    | unknown key
             pgproxy.limits.max-client = 1                    | pgproxy.limits.max-client              | unknown key
             pgproxy.pool.sise = 1                            | pgproxy.pool.sise                      | unknown key
+            pgproxy.metrics.port = 1                         | pgproxy.metrics.port                   | unknown key
+            pgproxy.metrics.listen-port = 65536              | pgproxy.metrics.listen-port            | must be between 0 and 65535
+            pgproxy.metrics.listen-host = ""                 | pgproxy.metrics.listen-host            | must not be empty
+            pgproxy.metrics.max-labelled-pools = -1          | pgproxy.metrics.max-labelled-pools     | must be between 0 and 10000
             pgproxy.users.u { auth = trust, pasword = x }    | pgproxy.users.u.pasword                | unknown key
             pgproxy.databases.d { host = h, prot = 1 }       | pgproxy.databases.d.prot               | unknown key
             pgproxy.databases."a.b" { host = h, x = 1 }      | pgproxy.databases."a.b".x              | unknown key
