@@ -210,12 +210,13 @@ pgproxy_available() {
   fi
 }
 
-pgproxy_start() { # pgproxy_start <target> <mode> <pool size>
-  local target="$1" mode="$2" size="$3" port cfg pid jpid c t0
+pgproxy_start() { # pgproxy_start <target> <mode> <pool size> [launcher] [extra config]
+  local target="$1" mode="$2" size="$3" bin="${4:-$PGPROXY_BIN}" extra="${5:-}" port cfg pid jpid c t0
   port="$(free_port)"
   cfg="$WORK/$target.conf"
   cat >"$cfg" <<EOF
 pgproxy {
+  $extra
   stats-period = 5s
   listen { host = "127.0.0.1", port = $port }
   limits { max-clients = 20000 }
@@ -225,9 +226,9 @@ pgproxy {
 }
 EOF
   chmod 600 "$cfg"
-  log "starting $target: $PGPROXY_BIN $cfg (stderr -> $WORK/$target.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
+  log "starting $target: $bin $cfg (stderr -> $WORK/$target.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
   # setsid: own process group, so cleanup also reaches a jar build still in progress.
-  (cd "$ROOT_DIR" && exec setsid "$PGPROXY_BIN" "$cfg" >>"$WORK/$target.log" 2>&1) &
+  (cd "$ROOT_DIR" && exec setsid "$bin" "$cfg" >>"$WORK/$target.log" 2>&1) &
   pid=$!
   KILL_PID[$target]=$pid
   wait_ready "$port" "$PGPROXY_START_TIMEOUT" "$pid" "$target"
@@ -237,7 +238,7 @@ EOF
   if [[ "$c" != java ]]; then
     t0=$(pgrep -P "$pid" -x java | head -1 || true)
     if [[ -n "$t0" ]]; then
-      log "WARNING: $PGPROXY_BIN did not exec java (pid $pid is '$c'); accounting JVM child pid $t0"
+      log "WARNING: $bin did not exec java (pid $pid is '$c'); accounting JVM child pid $t0"
       jpid="$t0"
     else
       log "WARNING: pid $pid is '$c', not java; accounting it anyway"
@@ -273,6 +274,11 @@ start_target() {
     pgbouncer-session) pgbouncer_start pgbouncer-session session 1000 ;;
     pgproxy) pgproxy_start pgproxy session 1000 ;;
     pgproxy-tx) pgproxy_start pgproxy-tx transaction 20 ;;
+    # The same build with the Prometheus endpoint on: what metrics cost per transaction.
+    pgproxy-tx-metrics) pgproxy_start pgproxy-tx-metrics transaction 20 "$PGPROXY_BIN" \
+        "metrics { listen-port = $(free_port) }" ;;
+    # Another build (PGPROXY_PREV_BIN, say the previous main) in the same interleaved run.
+    pgproxy-tx-prev) pgproxy_start pgproxy-tx-prev transaction 20 "$PGPROXY_PREV_BIN" ;;
     relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) relay_start "$1" "${1#relay-}" ;;
     *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, pgproxy, pgproxy-tx)" ;;
   esac

@@ -22,6 +22,7 @@ usage: bench/run.sh [options]          (every option can also be set by the env 
       --initial-warmup S   one extra S-extended c=10 run per target at start, for JIT   [INITIAL_WARMUP] (default: 10)
   -s, --scale N        pgbench -i scale                                  [SCALE] (default: 10)
   -o, --out DIR        results directory                                 [OUT_DIR] (default: bench/out)
+                       also pgproxy-tx-metrics (metrics endpoint on) and pgproxy-tx-prev (PGPROXY_PREV_BIN)
 Lists may be separated by commas or spaces. Env: PGPROXY_BIN (default <root>/bin/pgproxy),
 PGPROXY_START_TIMEOUT (300), KEEP_WORK=1 keeps the temp dir with all logs.
 EOF
@@ -63,7 +64,7 @@ read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 [[ "$DURATION" =~ ^[0-9]+$ && "$REPS" =~ ^[0-9]+$ && "$INITIAL_WARMUP" =~ ^[0-9]+$ ]] || die "duration, reps, initial warm-up: integers"
 [[ "$WARMUP" == auto || "$WARMUP" =~ ^[0-9]+$ ]] || die "warm-up: integer seconds or auto"
 for t in "${TARGET_LIST[@]}"; do
-  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx|relay-*) ;; *) die "unknown target $t" ;; esac
+  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-prev|relay-*) ;; *) die "unknown target $t" ;; esac
 done
 for m in "${MODE_LIST[@]}"; do
   case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared|S-connect) ;; *) die "unknown mode $m" ;; esac
