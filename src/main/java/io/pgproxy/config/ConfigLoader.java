@@ -6,20 +6,11 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigResolveOptions;
-import com.typesafe.config.ConfigUtil;
-import com.typesafe.config.ConfigValue;
-import com.typesafe.config.ConfigValueType;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -54,7 +45,6 @@ public final class ConfigLoader {
             "pool-size", "mode");
 
     /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match. */
-    private static final int MAX_NAME_BYTES = 63;
     private static final long GIB = 1L << 30;
     private static final int MAX_POOL_SIZE = 10_000;
 
@@ -133,11 +123,9 @@ public final class ConfigLoader {
     }
 
     /** Walks the merged tree with full key paths, so every error can name the exact key. */
-    private static final class Reader {
-        private final Config config;
-
+    private static final class Reader extends ConfigValues {
         Reader(Config config) {
-            this.config = config;
+            super(config);
         }
 
         ProxyConfig read() throws ConfigException {
@@ -280,146 +268,6 @@ public final class ConfigLoader {
             PoolMode mode = config.hasPath(path(at, "mode")) ? poolMode(path(at, "mode")) : pool.mode();
             return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode);
         }
-
-        private ConfigObject object(String at) throws ConfigException {
-            ConfigValue value = valueOrNull(at);
-            if (value == null || value.valueType() != ConfigValueType.OBJECT) {
-                throw wrongType(at, "an object", value);
-            }
-            return (ConfigObject) value;
-        }
-
-        private String string(String at) throws ConfigException {
-            ConfigValue value = valueOrNull(at);
-            // Numbers and booleans are accepted as their text, as HOCON itself does for unquoted values.
-            if (value == null || value.valueType() == ConfigValueType.OBJECT
-                    || value.valueType() == ConfigValueType.LIST || value.valueType() == ConfigValueType.NULL) {
-                throw wrongType(at, "a string", value);
-            }
-            return config.getString(at);
-        }
-
-        private String nonEmptyString(String at) throws ConfigException {
-            String s = string(at);
-            if (s.isBlank()) {
-                throw new ConfigException(at, "must not be empty");
-            }
-            return s;
-        }
-
-        private long integer(String at, long min, long max) throws ConfigException {
-            Number n;
-            try {
-                n = config.getNumber(at);
-            } catch (com.typesafe.config.ConfigException e) {
-                throw wrongType(at, "a whole number", valueOrNull(at));
-            }
-            if ((n instanceof Double || n instanceof Float) && n.doubleValue() != Math.rint(n.doubleValue())) {
-                throw new ConfigException(at, "must be a whole number, was " + n);
-            }
-            double d = n.doubleValue();
-            long v = n.longValue();
-            if (d < min || d > max) {
-                throw new ConfigException(at, "must be between " + min + " and " + max + ", was "
-                        + (n instanceof Double ? String.valueOf(d) : String.valueOf(v)));
-            }
-            return v;
-        }
-
-        private long bytes(String at, long min, long max) throws ConfigException {
-            long v;
-            try {
-                v = config.getBytes(at);
-            } catch (com.typesafe.config.ConfigException e) {
-                throw wrongType(at, "a size in bytes (e.g. 65536, 64KiB, 1GiB)", valueOrNull(at));
-            }
-            if (v < min || v > max) {
-                throw new ConfigException(at, "must be between " + min + " and " + max + " bytes, was " + v);
-            }
-            return v;
-        }
-
-        private Duration duration(String at) throws ConfigException {
-            Duration d;
-            try {
-                d = config.getDuration(at);
-            } catch (com.typesafe.config.ConfigException e) {
-                throw wrongType(at, "a duration (e.g. 500ms, 30s, 10m)", valueOrNull(at));
-            }
-            if (d.isNegative()) {
-                throw new ConfigException(at, "must not be negative, was " + config.getValue(at).unwrapped());
-            }
-            return d;
-        }
-
-        private PoolMode poolMode(String at) throws ConfigException {
-            String s = string(at);
-            return switch (normalize(s)) {
-                case "session" -> PoolMode.SESSION;
-                case "transaction" -> PoolMode.TRANSACTION;
-                case "statement" -> PoolMode.STATEMENT;
-                default -> throw new ConfigException(at, "must be session, transaction or statement, was \"" + s + "\"");
-            };
-        }
-
-        private AuthMethod authMethod(String at) throws ConfigException {
-            String s = string(at);
-            return switch (normalize(s)) {
-                case "scram-sha-256" -> AuthMethod.SCRAM_SHA_256;
-                case "md5" -> AuthMethod.MD5;
-                case "trust" -> AuthMethod.TRUST;
-                default -> throw new ConfigException(at, "must be scram-sha-256, md5 or trust, was \"" + s + "\"");
-            };
-        }
-
-        private static String normalize(String s) {
-            // Accept SCRAM_SHA_256 too: it is how the enum prints in logs, so operators will copy it.
-            return s.trim().toLowerCase(Locale.ROOT).replace('_', '-');
-        }
-
-        private void checkKeys(String at, ConfigObject object, Set<String> allowed) throws ConfigException {
-            for (String key : keysInFileOrder(object)) {
-                if (!allowed.contains(key)) {
-                    throw new ConfigException(path(at, key), "unknown key (expected one of "
-                            + String.join(", ", allowed.stream().sorted().toList()) + ")");
-                }
-            }
-        }
-
-        private static void checkName(String at, String name) throws ConfigException {
-            if (name.isEmpty()) {
-                throw new ConfigException(at, "name must not be empty");
-            }
-            int length = name.getBytes(StandardCharsets.UTF_8).length;
-            if (length > MAX_NAME_BYTES) {
-                throw new ConfigException(at, "name must be at most " + MAX_NAME_BYTES + " bytes, was " + length);
-            }
-            if (name.indexOf('\0') >= 0) {
-                throw new ConfigException(at, "name must not contain a NUL character");
-            }
-        }
-
-        private ConfigValue valueOrNull(String at) {
-            return config.hasPathOrNull(at) ? config.getValue(at) : null;
-        }
-
-        private static ConfigException wrongType(String at, String expected, ConfigValue actual) {
-            String was;
-            if (actual == null) {
-                was = "missing";
-            } else {
-                // Only the type, never the text: the value may be a password.
-                was = switch (actual.valueType()) {
-                    case OBJECT -> "an object";
-                    case LIST -> "a list";
-                    case NUMBER -> "a number";
-                    case BOOLEAN -> "a boolean";
-                    case NULL -> "null";
-                    case STRING -> "a string";
-                };
-            }
-            return new ConfigException(at, "expected " + expected + ", was " + was);
-        }
     }
 
     /**
@@ -453,24 +301,5 @@ public final class ConfigLoader {
         } catch (IllegalArgumentException e) {
             return null;
         }
-    }
-
-    /**
-     * Typesafe objects iterate in hash order; sorting by line restores the order of the file, which
-     * is the order operators expect. Keys on one line fall back to name order.
-     */
-    private static List<String> keysInFileOrder(ConfigObject object) {
-        List<String> keys = new ArrayList<>(object.keySet());
-        keys.sort(Comparator.comparingInt((String k) -> lineOf(object.get(k))).thenComparing(Comparator.naturalOrder()));
-        return keys;
-    }
-
-    private static int lineOf(ConfigValue value) {
-        ConfigOrigin origin = value.origin();
-        return origin == null || origin.lineNumber() < 0 ? Integer.MAX_VALUE : origin.lineNumber();
-    }
-
-    private static String path(String prefix, String... keys) {
-        return prefix + "." + ConfigUtil.joinPath(keys);
     }
 }
