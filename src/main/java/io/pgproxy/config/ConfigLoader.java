@@ -35,7 +35,7 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period");
+            "stats-period", "admin-users", "stats-users");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> LIMITS_KEYS = Set.of("max-clients", "max-message-size",
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
@@ -187,7 +187,29 @@ public final class ConfigLoader {
             for (String name : keysInFileOrder(object(path(ROOT, "databases")))) {
                 databases.put(name, database(name, pool));
             }
-            return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")));
+            return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
+                    roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users));
+        }
+
+        /** An admin console role: names of users that exist, since only they can log in. */
+        private Set<String> roleList(String at, Map<String, UserConfig> users) throws ConfigException {
+            ConfigValue value = valueOrNull(at);
+            if (value == null || value.valueType() != ConfigValueType.LIST) {
+                throw wrongType(at, "a list of user names", value);
+            }
+            Set<String> names = new java.util.LinkedHashSet<>();
+            List<?> items = (List<?>) value.unwrapped();
+            for (int i = 0; i < items.size(); i++) {
+                Object item = items.get(i);
+                if (!(item instanceof String name)) {
+                    throw new ConfigException(at + "[" + i + "]", "expected a user name (a string)");
+                }
+                if (!users.containsKey(name)) {
+                    throw new ConfigException(at + "[" + i + "]", "user \"" + name + "\" is not in pgproxy.users");
+                }
+                names.add(name);
+            }
+            return names;
         }
 
         private UserConfig user(String name) throws ConfigException {
