@@ -58,9 +58,17 @@ public final class Pool {
     private final java.util.Set<BackendConnection> connections = ConcurrentHashMap.newKeySet();
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
+    /** PAUSE: closed, it holds new leases back (admin console). */
+    private final PauseGate gate;
+    /** What the permits were created with: all back means nothing is leased or being leased. */
+    private final int permitCapacity;
+    private final int reserveCapacity;
+    /** RECONNECT: backends created before this (System.nanoTime) are closed when they come back; 0 = none. */
+    private volatile long reconnectBefore;
 
     Pool(String name, BackendTarget target, BufferPool buffers, PoolSettings settings,
-         ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere) {
+         ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere,
+         PauseGate gate) {
         this.name = name;
         this.target = target;
         this.buffers = buffers;
@@ -71,6 +79,9 @@ public final class Pool {
         PoolSettings s = settings;
         this.permits = new Semaphore(s.maxSize(), true);
         this.reserve = new Semaphore(s.reserveSize(), true);
+        this.permitCapacity = s.maxSize();
+        this.reserveCapacity = s.reserveSize();
+        this.gate = gate;
     }
 
     /** Applies reloaded settings; the pool's size and reserve stay as created. */
@@ -124,7 +135,20 @@ public final class Pool {
         PoolSettings s = settings;
         long start = System.nanoTime();
         long deadline = start + s.waitTimeout().toNanos();
-        Semaphore permit = takePermit(s, start, deadline);
+        Semaphore permit;
+        while (true) {
+            if (gate.isPaused()) {
+                awaitGate(s, deadline);
+            }
+            permit = takePermit(s, start, deadline);
+            // Checked again with the permit held: a PAUSE that saw every permit back may not
+            // have been seen here, and the drained pool it reported must stay drained.
+            if (!gate.isPaused()) {
+                break;
+            }
+            permit.release();
+            gate.released();
+        }
         long waited = Math.max(0, (System.nanoTime() - start) / 1000);
         waits.recordValue(waited);
         stats.waited(waited);
@@ -237,6 +261,18 @@ public final class Pool {
             throw timedOut(s);
         } finally {
             waiters.remove(w);
+        }
+    }
+
+    /** Waits at a closed gate; the pool's wait timeout still applies, as PgBouncer's query_wait_timeout does. */
+    private void awaitGate(PoolSettings s, long deadline) throws PoolExhaustedException {
+        try {
+            if (!gate.awaitOpen(deadline)) {
+                throw timedOut(s);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PoolExhaustedException("interrupted while the pool was paused");
         }
     }
 
@@ -376,9 +412,10 @@ public final class Pool {
         releasePermit(permit);
     }
 
-    private static void releasePermit(Semaphore permit) {
+    private void releasePermit(Semaphore permit) {
         if (permit != null) {
             permit.release();
+            gate.released();
         }
     }
 
@@ -503,8 +540,38 @@ public final class Pool {
         }
     }
 
-    private static boolean expired(BackendConnection c, PoolSettings s) {
-        return System.nanoTime() - c.createdNanos() > s.serverLifetime().toNanos();
+    private boolean expired(BackendConnection c, PoolSettings s) {
+        long before = reconnectBefore;
+        return System.nanoTime() - c.createdNanos() > s.serverLifetime().toNanos()
+                || (before != 0 && c.createdNanos() - before < 0);
+    }
+
+    /** The gate PAUSE closes for this pool's database. */
+    public PauseGate gate() {
+        return gate;
+    }
+
+    /** Nothing leased and nothing being leased: what PAUSE waits for. */
+    public boolean isDrained() {
+        return permits.availablePermits() >= permitCapacity && reserve.availablePermits() >= reserveCapacity;
+    }
+
+    /**
+     * RECONNECT: every backend open now is closed when it is next free (idle ones at once);
+     * new ones open as needed.
+     */
+    public void reconnect() {
+        reconnectBefore = System.nanoTime();
+        evictIdle();
+    }
+
+    /** Whether a backend that RECONNECT or a reload marked is still open (what WAIT_CLOSE waits for). */
+    public boolean hasMarkedConnections() {
+        if (retired) {
+            return open.get() > 0;
+        }
+        long before = reconnectBefore;
+        return before != 0 && connections.stream().anyMatch(c -> c.createdNanos() - before < 0);
     }
 
     private void closeConnection(BackendConnection c) {
