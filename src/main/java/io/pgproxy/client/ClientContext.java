@@ -8,7 +8,15 @@ import io.pgproxy.session.StatementRegistry;
 
 import java.util.function.Supplier;
 
-/** What every client session shares: the current config snapshot, the pools, the registry. */
+/**
+ * What every client session shares: the current config snapshot, the pools, the registry, and
+ * the virtual database (admin console) or null.
+ */
 public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
-                            BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements) {
+                            BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements,
+                            VirtualDatabase console) {
+    public ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
+                         BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements) {
+        this(config, leases, registry, buffers, requestBuffers, statements, null);
+    }
 }

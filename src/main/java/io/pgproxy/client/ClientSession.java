@@ -125,6 +125,8 @@ public final class ClientSession implements Runnable, BackendSink {
     private SessionParameters parameters;
     private volatile String user = "?";
     private volatile String database = "?";
+    /** The virtual database (admin console) this client logged in to, or null. */
+    private VirtualDatabase console;
 
     public ClientSession(ClientContext context, SocketChannel channel) {
         this.context = context;
@@ -226,7 +228,12 @@ public final class ClientSession implements Runnable, BackendSink {
                 return;
             }
             login(startup);
-            relay();
+            if (console != null) {
+                console.run(new ConsoleSession(this, out, new MessageReader(channel),
+                        context.config().get().limits().maxMessageSize()));
+            } else {
+                relay();
+            }
         } catch (ClientRefusedException e) {
             log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
@@ -276,6 +283,11 @@ public final class ClientSession implements Runnable, BackendSink {
         } catch (IllegalArgumentException e) {
             throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "0A000", "unsupported startup parameter options: " + e.getMessage());
         }
+        VirtualDatabase virtual = context.console();
+        if (virtual != null && virtual.serves(database)) {
+            consoleLogin(config, virtual);
+            return;
+        }
         DatabaseConfig db = config.databases().get(database);
         if (db == null) {
             throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
@@ -320,6 +332,39 @@ public final class ClientSession implements Runnable, BackendSink {
         moveTo(ClientState.IDLE);
         out.send(welcome.toByteArray());
         log.info("{} {}@{} logged in", id, user, database);
+    }
+
+    /**
+     * Authenticates a client of the admin console like any user and greets it; it then holds no
+     * pool and counts against no per-database limit. Its role is checked per command.
+     */
+    private void consoleLogin(ProxyConfig config, VirtualDatabase virtual) throws IOException, AuthException {
+        UserConfig userConfig = config.users().get(user);
+        if (userConfig == null) {
+            throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
+        }
+        new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
+                .authenticate(userConfig);
+        processId = context.registry().register(this);
+        secretKey = context.registry().newSecret();
+        ByteArrayOutputStream welcome = new ByteArrayOutputStream(256);
+        welcome.writeBytes(new Authentication.Ok().encode());
+        virtual.parameters().forEach((k, v) -> welcome.writeBytes(new ParameterStatus(k, v).encode()));
+        welcome.writeBytes(new BackendKeyData(processId, secretKey).encode());
+        welcome.writeBytes(new ReadyForQuery(TransactionStatus.IDLE).encode());
+        authenticated = true;
+        console = virtual;
+        moveTo(ClientState.IDLE);
+        out.send(welcome.toByteArray());
+        log.info("{} {}@{} logged in to the admin console", id, user, database);
+    }
+
+    /** A console client between commands is idle: idle timeouts and shutdown treat it so. */
+    void waitingForCommand(boolean waiting) {
+        if (waiting) {
+            parkedSinceNanos = System.nanoTime();
+        }
+        readingHeader = waiting;
     }
 
     /**

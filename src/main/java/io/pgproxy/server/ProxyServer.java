@@ -5,6 +5,7 @@ import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.client.ClientContext;
 import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
+import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
@@ -72,6 +73,8 @@ public final class ProxyServer implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile ProxyConfig config;
     private volatile boolean draining;
+    /** The admin console, or null; set once before the listener starts. */
+    private VirtualDatabase console;
     private long lastStatsNanos = System.nanoTime();
     /** Refusals at max-clients, all time and since the last line about them (listener thread only). */
     private long refusedAtMaxClients;
@@ -92,6 +95,15 @@ public final class ProxyServer implements AutoCloseable {
 
     /** Binds the listen address and starts accepting. */
     public static ProxyServer start(ProxyConfig config) throws IOException {
+        return start(config, server -> null);
+    }
+
+    /**
+     * As {@link #start(ProxyConfig)}, with a virtual database (the admin console, made from the
+     * server it watches) in place before the first client is accepted.
+     */
+    public static ProxyServer start(ProxyConfig config,
+                                    java.util.function.Function<ProxyServer, VirtualDatabase> console) throws IOException {
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -102,6 +114,7 @@ public final class ProxyServer implements AutoCloseable {
                     + ": " + e.getMessage(), e);
         }
         ProxyServer server = new ProxyServer(config, ch);
+        server.console = console.apply(server);
         Thread.ofPlatform().name("pgproxy-listener").daemon(false).start(server::acceptLoop);
         server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
                 TimeUnit.MILLISECONDS);
@@ -123,6 +136,16 @@ public final class ProxyServer implements AutoCloseable {
 
     public LeaseManager leases() {
         return leases;
+    }
+
+    /** The logged-in clients (the admin console's SHOW CLIENTS). */
+    public ClientRegistry registry() {
+        return registry;
+    }
+
+    /** Whether a shutdown has begun. */
+    public boolean isDraining() {
+        return draining;
     }
 
     /** The buffers clients lease per run of requests; none are held by idle clients. */
@@ -161,7 +184,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private void acceptLoop() {
         ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers,
-                new StatementRegistry());
+                new StatementRegistry(), console);
         while (true) {
             SocketChannel ch;
             try {
