@@ -34,6 +34,11 @@ public final class AdminConsole implements VirtualDatabase {
     static final Set<String> NAMES = Set.of("pgproxy", "pgbouncer");
     /** A command word, then at most one argument (a name, possibly quoted); a trailing semicolon is allowed. */
     private static final Pattern COMMAND = Pattern.compile("(?s)\\s*([A-Za-z_]+)(?:\\s+(\"[^\"]*\"|[^\\s;\"]+))?\\s*;?\\s*");
+    /**
+     * Console commands are a few words; a longer message is refused (08P01) before its body is
+     * read, so no console client can make the proxy allocate much.
+     */
+    static final int MAX_COMMAND_SIZE = 64 * 1024;
     private static final Pattern SET = Pattern.compile("(?is)\\s*SET\\s+.*");
 
     enum Role { ADMIN, STATS, NONE }
@@ -55,6 +60,11 @@ public final class AdminConsole implements VirtualDatabase {
     @Override
     public boolean serves(String database) {
         return NAMES.contains(database);
+    }
+
+    @Override
+    public int maxMessageSize() {
+        return MAX_COMMAND_SIZE;
     }
 
     @Override

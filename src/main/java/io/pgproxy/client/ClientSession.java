@@ -229,8 +229,7 @@ public final class ClientSession implements Runnable, BackendSink {
             }
             login(startup);
             if (console != null) {
-                console.run(new ConsoleSession(this, out, new MessageReader(channel),
-                        context.config().get().limits().maxMessageSize()));
+                console.run(new ConsoleSession(this, out, new MessageReader(channel), console.maxMessageSize()));
             } else {
                 relay();
             }

@@ -12,6 +12,9 @@ public interface VirtualDatabase {
     /** Whether a client asking for {@code database} is served here. */
     boolean serves(String database);
 
+    /** The largest message a client of this database may send (its queries are short commands). */
+    int maxMessageSize();
+
     /** The ParameterStatus values a client of this database is greeted with. */
     Map<String, String> parameters();
 
