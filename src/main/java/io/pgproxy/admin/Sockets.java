@@ -59,10 +59,12 @@ final class Sockets {
             long sent = s.requestSentNanos();
             long requestMillis = sent == 0 ? s.connectedAtMillis() : nowMillis - (nowNanos - sent) / 1_000_000;
             PinReason pin = s.pinReason();
+            long wait = st == ClientState.WAITING ? Math.max(0, (nowNanos - s.waitingSinceNanos()) / 1000) : 0;
             r.row("C", s.user(), s.database(), "none", clientState(st, b), host(s.remoteAddress()),
                     port(s.remoteAddress()), server.config().listen().host(), server.port(),
                     TIME.format(Instant.ofEpochMilli(s.connectedAtMillis())), TIME.format(Instant.ofEpochMilli(requestMillis)),
-                    0, 0, 0, s.id(), b == null ? "" : b.id(), 0, "", "", s.preparedStatements(), number(s.id()),
+                    wait / 1_000_000, wait % 1_000_000, 0, s.id(), b == null ? "" : b.id(), 0, "", s.applicationName(),
+                    s.preparedStatements(), number(s.id()),
                     st.name().toLowerCase(Locale.ROOT), pin == null ? "" : pin.name().toLowerCase(Locale.ROOT));
         }
         return r;

@@ -98,6 +98,8 @@ final class Views {
                 int4("cl_pinned"), int4("paused"));
         ProxyConfig config = server.config();
         Map<Pool, int[]> clients = new java.util.HashMap<>();
+        Map<Pool, Long> oldestWait = new java.util.HashMap<>();
+        long now = System.nanoTime();
         Map<String, Integer> console = new TreeMap<>();
         for (ClientSession s : server.registry().sessions()) {
             Pool p = s.pool();
@@ -115,20 +117,25 @@ final class Views {
                     c[0]++;
                     c[2]++;
                 }
-                case WAITING -> c[1]++;
+                case WAITING -> {
+                    c[1]++;
+                    oldestWait.merge(p, Math.max(0, (now - s.waitingSinceNanos()) / 1000), Math::max);
+                }
                 default -> {
                 }
             }
         }
         for (Pool p : sortedPools()) {
             int[] c = clients.getOrDefault(p, new int[3]);
+            long maxWait = oldestWait.getOrDefault(p, 0L);
             int[] sv = new int[BackendState.values().length];
             for (BackendConnection b : p.connections()) {
                 sv[b.state().ordinal()]++;
             }
             r.row(p.name(), p.target().user(), c[0], c[1], 0, 0, sv[BackendState.ACTIVE.ordinal()], 0, 0,
                     sv[BackendState.IDLE.ordinal()], sv[BackendState.RESETTING.ordinal()], 0,
-                    sv[BackendState.CONNECTING.ordinal()] + sv[BackendState.LOGGING_IN.ordinal()], 0, 0,
+                    sv[BackendState.CONNECTING.ordinal()] + sv[BackendState.LOGGING_IN.ordinal()],
+                    maxWait / 1_000_000, maxWait % 1_000_000,
                     poolMode(config, p.name(), p.target().user()), null, c[2], p.gate().isPaused() ? 1 : 0);
         }
         console.forEach((db, n) -> r.row(db, "pgbouncer", n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "statement", null, 0, 0));

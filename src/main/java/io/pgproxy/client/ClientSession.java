@@ -125,6 +125,8 @@ public final class ClientSession implements Runnable, BackendSink {
     private SessionParameters parameters;
     private volatile String user = "?";
     private volatile String database = "?";
+    /** When the client last asked its pool for a backend (System.nanoTime): SHOW CLIENTS' wait. */
+    private volatile long waitingSinceNanos;
     /** The virtual database (admin console) this client logged in to, or null. */
     private VirtualDatabase console;
 
@@ -208,6 +210,22 @@ public final class ClientSession implements Runnable, BackendSink {
     /** When the client's last request went to a backend (System.nanoTime), or 0. */
     public long requestSentNanos() {
         return requestSentNanos;
+    }
+
+    /** When the client began waiting for a backend (System.nanoTime); meaningful while {@link #state()} is WAITING. */
+    public long waitingSinceNanos() {
+        return waitingSinceNanos;
+    }
+
+    /** The client's application_name as the server last reported it, else as it asked at startup; "" if none. */
+    public String applicationName() {
+        SessionParameters p = parameters;
+        if (p == null) {
+            return "";
+        }
+        SessionParameters.State s = p.state();
+        String v = s.reported().get("application_name");
+        return v != null ? v : s.requested().getOrDefault("application_name", "");
     }
 
     /** The named prepared statements the client holds (transaction pooling with the cache on). */
@@ -570,6 +588,7 @@ public final class ClientSession implements Runnable, BackendSink {
     }
 
     private BackendConnection lease() throws IOException {
+        waitingSinceNanos = System.nanoTime();
         if (!moveTo(ClientState.WAITING)) {
             throw new ClosedChannelException();
         }

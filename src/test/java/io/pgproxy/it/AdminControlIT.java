@@ -89,6 +89,14 @@ class AdminControlIT {
             assertEquals("0", paused.get("sv_active"), paused.toString());
             assertEquals("1", paused.get("paused"));
             await().atMost(WAIT).until(() -> intOf(rowFor(admin, "SHOW POOLS", "database", "app"), "cl_waiting") == 4);
+            await().atMost(WAIT).untilAsserted(() -> {
+                Map<String, String> p = rowFor(admin, "SHOW POOLS", "database", "app");
+                assertTrue(intOf(p, "maxwait") * 1_000_000L + intOf(p, "maxwait_us") > 0, p.toString());
+                List<Map<String, String>> waiting = show(admin, "SHOW CLIENTS").stream()
+                        .filter(r -> r.get("state").equals("waiting")).toList();
+                assertEquals(4, waiting.size(), waiting.toString());
+                assertTrue(waiting.stream().allMatch(r -> r.get("application_name").equals("pgbench")), waiting.toString());
+            });
             long frozen = xacts(admin, "app");
             CompletableFuture<String> newcomer = selectOneLater(proxy, "app");
             await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
