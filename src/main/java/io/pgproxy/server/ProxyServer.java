@@ -143,11 +143,6 @@ public final class ProxyServer implements AutoCloseable {
         return registry;
     }
 
-    /** Whether a shutdown has begun. */
-    public boolean isDraining() {
-        return draining;
-    }
-
     /** The buffers clients lease per run of requests; none are held by idle clients. */
     public BufferPool buffers() {
         return buffers;
