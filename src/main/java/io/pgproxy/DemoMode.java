@@ -1,5 +1,6 @@
 package io.pgproxy;
 
+import io.pgproxy.admin.AdminConsole;
 import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ConfigLoader;
@@ -49,13 +50,17 @@ final class DemoMode {
                       metrics { listen-host = "%s", listen-port = %d }
                       pool { mode = %s, size = %d }
                       users { %s { password = "%s" } }
+                      admin-users = [%s]
                       databases { %s { host = "127.0.0.1", port = %d, dbname = "%s", user = "postgres" } }
                     }
                     """.formatted(base.listen().host(), base.listen().port(), base.metrics().listenHost(),
                     base.metrics().enabled() ? base.metrics().listenPort() : DEMO_METRICS_PORT,
                     base.pool().mode().name().toLowerCase(java.util.Locale.ROOT), base.pool().size(), DEMO_USER, verifier,
-                    DEMO_USER, pg.getPort(), DEMO_USER));
-            ProxyServer server = ProxyServer.start(config);
+                    DEMO_USER, DEMO_USER, pg.getPort(), DEMO_USER));
+            Main.Stopper stopper = new Main.Stopper();
+            ProxyServer server = ProxyServer.start(config, s -> new AdminConsole(s, () -> {
+                throw new IllegalStateException("the demo has no configuration file to reload");
+            }, () -> stopper.stop(s, "SHUTDOWN command")));
             MetricsServer metrics = MetricsServer.startIfEnabled(server);
             System.out.printf("""
 
@@ -64,12 +69,16 @@ final class DemoMode {
 
                         PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=%5$s user=%5$s sslmode=disable"
 
+                    and to its admin console (SHOW POOLS, SHOW CLIENTS, SHOW HELP, ...) with:
+
+                        PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=pgbouncer user=%5$s sslmode=disable"
+
                     Metrics: http://%6$s:%7$d/metrics
 
                     Press Ctrl-C to stop; the demo database is deleted on exit.
                     %n""", config.listen().host(), server.port(), pg.getPort(), DEMO_PASSWORD, DEMO_USER,
                     config.metrics().listenHost(), metrics.port());
-            Main.runUntilSignalled(server, () -> System.out.println("pgproxy demo: SIGHUP ignored in demo mode"));
+            Main.runUntilSignalled(server, () -> System.out.println("pgproxy demo: SIGHUP ignored in demo mode"), stopper);
             metrics.close();
         } catch (IOException e) {
             System.err.println("pgproxy demo: " + e.getMessage());

@@ -1,5 +1,6 @@
 package io.pgproxy;
 
+import io.pgproxy.admin.AdminConsole;
 import io.pgproxy.auth.PasswordCommand;
 import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ConfigLoader;
@@ -71,8 +72,10 @@ public final class Main {
         }
         ProxyServer server;
         MetricsServer metrics;
+        Stopper stopper = new Stopper();
         try {
-            server = ProxyServer.start(config);
+            // The console's RELOAD and SHUTDOWN do what SIGHUP and SIGTERM do.
+            server = ProxyServer.start(config, s -> new AdminConsole(s, () -> reload(s, file), () -> stopper.stop(s, "SHUTDOWN command")));
             metrics = MetricsServer.startIfEnabled(server);
         } catch (IOException e) {
             System.err.println("pgproxy: " + e.getMessage());
@@ -82,21 +85,51 @@ public final class Main {
         log.info("configuration {}: {} databases, {} users", file, config.databases().size(), config.users().size());
         runUntilSignalled(server, () -> {
             try {
-                server.reload(ConfigLoader.load(file));
+                reload(server, file);
             } catch (ConfigException e) {
-                log.error("reload rejected, the previous configuration stays in force: {}", e.getMessage());
+                // Logged by reload.
             }
-        });
+        }, stopper);
         if (metrics != null) {
             // Kept until the drain is over, so /ready answers 503 throughout it.
             metrics.close();
         }
     }
 
+    /** Re-reads the configuration file into the running server; a rejected file keeps the old config. */
+    private static Void reload(ProxyServer server, Path file) throws ConfigException {
+        try {
+            server.reload(ConfigLoader.load(file));
+            return null;
+        } catch (ConfigException e) {
+            log.error("reload rejected, the previous configuration stays in force: {}", e.getMessage());
+            throw e;
+        }
+    }
+
+    /** Drains once, whoever asks first (a signal or the console's SHUTDOWN); main waits for it. */
+    static final class Stopper {
+        private final CountDownLatch done = new CountDownLatch(1);
+        private final AtomicBoolean stopping = new AtomicBoolean();
+
+        void stop(ProxyServer server, String why) {
+            if (stopping.compareAndSet(false, true)) {
+                log.info("{}: draining", why);
+                Thread.ofPlatform().name("pgproxy-shutdown").start(() -> {
+                    server.close();
+                    done.countDown();
+                });
+            }
+        }
+    }
+
     /** Installs the signal handlers and blocks until a stop signal has drained the server. */
     static void runUntilSignalled(ProxyServer server, Runnable reload) throws InterruptedException {
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicBoolean stopping = new AtomicBoolean();
+        runUntilSignalled(server, reload, new Stopper());
+    }
+
+    /** As above, with the stopper the console's SHUTDOWN also uses. */
+    static void runUntilSignalled(ProxyServer server, Runnable reload, Stopper stopper) throws InterruptedException {
         Signal hup = new Signal("HUP");
         sun.misc.SignalHandler onHup = s -> {
             log.info("SIGHUP: reloading configuration");
@@ -114,17 +147,9 @@ public final class Main {
                         + "start pgproxy with SIGHUP at its default disposition");
             }
         }
-        sun.misc.SignalHandler stop = s -> {
-            if (stopping.compareAndSet(false, true)) {
-                log.info("SIG{}: draining", s.getName());
-                Thread.ofPlatform().name("pgproxy-shutdown").start(() -> {
-                    server.close();
-                    done.countDown();
-                });
-            }
-        };
+        sun.misc.SignalHandler stop = s -> stopper.stop(server, "SIG" + s.getName());
         Signal.handle(new Signal("TERM"), stop);
         Signal.handle(new Signal("INT"), stop);
-        done.await();
+        stopper.done.await();
     }
 }

@@ -141,6 +141,11 @@ public final class BackendConnection {
         return createdNanos;
     }
 
+    /** The backend's process id (its BackendKeyData): what pg_stat_activity shows as pid. */
+    public int backendPid() {
+        return keyData.processId();
+    }
+
     public long lastReleasedNanos() {
         return lastReleasedNanos;
     }

@@ -46,6 +46,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     /** When the transaction now running began; 0 between transactions. */
     private volatile long transactionStartNanos;
     private volatile boolean cancelSent;
+    /** When the client last asked its pool for a backend (System.nanoTime): SHOW CLIENTS' wait. */
+    private volatile long waitingSinceNanos;
 
     BackendLink(ClientSession session, Pool pool, SessionTracker tracker, StatementEditor editor, ClientChannel out,
                 boolean transactionMode) {
@@ -67,6 +69,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     @Override
     public boolean holdsLease() {
         return lease != null;
+    }
+
+    long waitingSinceNanos() {
+        return waitingSinceNanos;
     }
 
     /** When the client's last request went to a backend (System.nanoTime), or 0. */
@@ -104,6 +110,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     }
 
     private Lease lease() throws IOException {
+        waitingSinceNanos = System.nanoTime();
         if (!session.moveTo(ClientState.WAITING)) {
             throw new ClosedChannelException();
         }

@@ -10,9 +10,10 @@ import java.util.function.Supplier;
 
 /**
  * What every client session shares: the current config snapshot, the pools, the registry, and
- * the server's counts of refusals and of errors it sent itself.
+ * the server's counts of refusals and of errors it sent itself, and the virtual database (admin
+ * console) or null.
  */
 public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
                             BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements,
-                            ClientCounters counters) {
+                            ClientCounters counters, VirtualDatabase console) {
 }

@@ -62,6 +62,39 @@ final class ClientLogin {
     Route run(ClientContext context, SocketChannel channel, ClientChannel out, Runnable admitted)
             throws IOException, AuthException {
         ProxyConfig config = context.config().get();
+        Map<String, String> optionValues = checkStartup(out);
+        DatabaseConfig db = config.databases().get(database);
+        if (db == null) {
+            throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
+        }
+        UserConfig userConfig = authenticate(config, channel, out);
+        context.registry().admit(database, user, config.limits().maxDbClients(), config.limits().maxUserClients());
+        admitted.run();
+        Pool pool = context.leases().pool(db, user);
+        // A user's own pool mode wins over the database's, as in PgBouncer.
+        PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
+        Map<String, String> server = pool.welcomeParameters();
+        SessionParameters parameters;
+        try {
+            parameters = new SessionParameters(startupParameters(optionValues, startup.parameters(), server));
+        } catch (IllegalArgumentException e) {
+            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
+        }
+        return new Route(pool, mode != PoolMode.SESSION, mode == PoolMode.STATEMENT, parameters,
+                parameters.greeting(server));
+    }
+
+    /**
+     * The login of an admin console client: checked and authenticated like any user; it then
+     * holds no pool and counts against no per-database limit. Its role is checked per command.
+     */
+    void runForConsole(ClientContext context, SocketChannel channel, ClientChannel out) throws IOException, AuthException {
+        checkStartup(out);
+        authenticate(context.config().get(), channel, out);
+    }
+
+    /** What the startup packet asks that pgproxy cannot give is refused; returns the options' values. */
+    private Map<String, String> checkStartup(ClientChannel out) throws IOException {
         Map<String, String> params = startup.parameters();
         if (user.isEmpty()) {
             throw new ProtocolException("28000", "no PostgreSQL user name specified in startup packet");
@@ -79,10 +112,11 @@ final class ClientLogin {
         } catch (IllegalArgumentException e) {
             throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "0A000", "unsupported startup parameter options: " + e.getMessage());
         }
-        DatabaseConfig db = config.databases().get(database);
-        if (db == null) {
-            throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
-        }
+        return optionValues;
+    }
+
+    private UserConfig authenticate(ProxyConfig config, SocketChannel channel, ClientChannel out)
+            throws IOException, AuthException {
         UserConfig userConfig = config.users().get(user);
         if (userConfig == null) {
             throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
@@ -90,20 +124,7 @@ final class ClientLogin {
         log.debug("{} login {}@{}", id, user, database);
         new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
                 .authenticate(userConfig);
-        context.registry().admit(database, user, config.limits().maxDbClients(), config.limits().maxUserClients());
-        admitted.run();
-        Pool pool = context.leases().pool(db, user);
-        // A user's own pool mode wins over the database's, as in PgBouncer.
-        PoolMode mode = userConfig.mode() != null ? userConfig.mode() : db.mode();
-        Map<String, String> server = pool.welcomeParameters();
-        SessionParameters parameters;
-        try {
-            parameters = new SessionParameters(startupParameters(optionValues, params, server));
-        } catch (IllegalArgumentException e) {
-            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
-        }
-        return new Route(pool, mode != PoolMode.SESSION, mode == PoolMode.STATEMENT, parameters,
-                parameters.greeting(server));
+        return userConfig;
     }
 
     /**

@@ -6,6 +6,7 @@ import io.pgproxy.backend.BackendException;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.PoolExhaustedException;
 import io.pgproxy.pool.RefusalReason;
+import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.StartupPacket.StartupMessage;
 import io.pgproxy.protocol.message.Authentication;
@@ -16,6 +17,7 @@ import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.ClientStatements;
 import io.pgproxy.session.PinReason;
+import io.pgproxy.session.SessionParameters;
 import io.pgproxy.session.SessionTracker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,6 +88,11 @@ public final class ClientSession implements Runnable {
     private volatile RequestRelay relay;
     private volatile String user = "?";
     private volatile String database = "?";
+    /** The virtual database (admin console) this client logged in to, or null. */
+    private volatile VirtualDatabase console;
+    /** A console client between commands: idle, since when (System.nanoTime). */
+    private volatile boolean waitingForCommand;
+    private volatile long commandWaitSinceNanos;
 
     public ClientSession(ClientContext context, SocketChannel channel) {
         this.context = context;
@@ -176,6 +183,23 @@ public final class ClientSession implements Runnable {
         return l == null ? 0 : l.requestSentNanos();
     }
 
+    /** When the client began waiting for a backend (System.nanoTime); meaningful while {@link #state()} is WAITING. */
+    public long waitingSinceNanos() {
+        BackendLink l = link;
+        return l == null ? 0 : l.waitingSinceNanos();
+    }
+
+    /** The client's application_name as the server last reported it, else as it asked at startup; "" if none. */
+    public String applicationName() {
+        SessionTracker t = tracker;
+        if (t == null) {
+            return "";
+        }
+        SessionParameters.State s = t.parameters().state();
+        String v = s.reported().get("application_name");
+        return v != null ? v : s.requested().getOrDefault("application_name", "");
+    }
+
     /** The named prepared statements the client holds (transaction pooling with the cache on). */
     public int preparedStatements() {
         StatementEditor e = editor;
@@ -194,7 +218,12 @@ public final class ClientSession implements Runnable {
                 return;
             }
             login(startup);
-            relay.run();
+            VirtualDatabase c = console;
+            if (c != null) {
+                c.run(new ConsoleSession(this, out, new MessageReader(channel), c.maxMessageSize()));
+            } else {
+                relay.run();
+            }
         } catch (ClientRefusedException e) {
             log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
             context.counters().refused(e.reason());
@@ -230,6 +259,14 @@ public final class ClientSession implements Runnable {
         ClientLogin login = new ClientLogin(id, startup);
         user = login.user();
         database = login.database();
+        VirtualDatabase virtual = context.console();
+        if (virtual != null && virtual.serves(database)) {
+            login.runForConsole(context, channel, out);
+            greet(virtual.parameters());
+            console = virtual;
+            log.info("{} {}@{} logged in to the admin console", id, user, database);
+            return;
+        }
         ClientLogin.Route route = login.run(context, channel, out, () -> admitted = true);
         Pool p = route.pool();
         pool = p;
@@ -245,16 +282,29 @@ public final class ClientSession implements Runnable {
                 route.transactionMode(), editor != null);
         relay = new RequestRelay(context, in, scanner, editor, link, this::closing);
 
+        greet(route.greeting());
+        log.info("{} {}@{} logged in", id, user, database);
+    }
+
+    /** Registers the client for cancel requests and sends AuthenticationOk, the parameters, its key and ReadyForQuery. */
+    private void greet(java.util.Map<String, String> parameters) throws IOException {
         processId = context.registry().register(this);
         secretKey = context.registry().newSecret();
         ByteArrayOutputStream welcome = new ByteArrayOutputStream(512);
         welcome.writeBytes(new Authentication.Ok().encode());
-        route.greeting().forEach((k, v) -> welcome.writeBytes(new ParameterStatus(k, v).encode()));
+        parameters.forEach((k, v) -> welcome.writeBytes(new ParameterStatus(k, v).encode()));
         welcome.writeBytes(new BackendKeyData(processId, secretKey).encode());
         welcome.writeBytes(new ReadyForQuery(TransactionStatus.IDLE).encode());
         moveTo(ClientState.IDLE);
         out.send(welcome.toByteArray());
-        log.info("{} {}@{} logged in", id, user, database);
+    }
+
+    /** A console client between commands is idle: idle timeouts and shutdown treat it so. */
+    void waitingForCommand(boolean waiting) {
+        if (waiting) {
+            commandWaitSinceNanos = System.nanoTime();
+        }
+        waitingForCommand = waiting;
     }
 
     /** Forwards a cancel to the backend running this client's query; nothing if none. */
@@ -272,8 +322,12 @@ public final class ClientSession implements Runnable {
 
     /** For the janitor: idle between requests for longer than the timeout. */
     public boolean idleExpired(long nowNanos, Duration timeout) {
+        if (timeout.isZero() || !isIdle()) {
+            return false;
+        }
         RequestRelay r = relay;
-        return !timeout.isZero() && isIdle() && nowNanos - r.parkedSinceNanos() > timeout.toNanos();
+        long since = r != null ? r.parkedSinceNanos() : commandWaitSinceNanos;
+        return nowNanos - since > timeout.toNanos();
     }
 
     /**
@@ -297,6 +351,9 @@ public final class ClientSession implements Runnable {
 
     /** Between requests with no transaction open: may be closed without losing work. */
     public boolean isIdle() {
+        if (console != null) {
+            return waitingForCommand;
+        }
         RequestRelay r = relay;
         if (r == null || state.get() == ClientState.LOGGING_IN) {
             return false;

@@ -6,11 +6,14 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigResolveOptions;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -26,7 +29,7 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period", "metrics");
+            "stats-period", "metrics", "admin-users", "stats-users");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> METRICS_KEYS = Set.of("listen-host", "listen-port", "max-labelled-pools");
     /** Each labelled pool adds some 60 series to a scrape; past this, a scrape is too large to be useful. */
@@ -185,7 +188,28 @@ public final class ConfigLoader {
                     (int) integer(path(m, "listen-port"), 0, 65535),
                     (int) integer(path(m, "max-labelled-pools"), 0, MAX_LABELLED_POOLS));
             return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
-                    metrics);
+                    metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users));
+        }
+
+        /** An admin console role: names of users that exist, since only they can log in. */
+        private Set<String> roleList(String at, Map<String, UserConfig> users) throws ConfigException {
+            ConfigValue value = valueOrNull(at);
+            if (value == null || value.valueType() != ConfigValueType.LIST) {
+                throw wrongType(at, "a list of user names", value);
+            }
+            Set<String> names = new java.util.LinkedHashSet<>();
+            List<?> items = (List<?>) value.unwrapped();
+            for (int i = 0; i < items.size(); i++) {
+                Object item = items.get(i);
+                if (!(item instanceof String name)) {
+                    throw new ConfigException(at + "[" + i + "]", "expected a user name (a string)");
+                }
+                if (!users.containsKey(name)) {
+                    throw new ConfigException(at + "[" + i + "]", "user \"" + name + "\" is not in pgproxy.users");
+                }
+                names.add(name);
+            }
+            return names;
         }
 
         private UserConfig user(String name) throws ConfigException {

@@ -7,7 +7,8 @@ import java.util.Objects;
 
 /**
  * The whole validated configuration. Maps are keyed by user name and by the database name clients
- * ask for, in the order of the configuration file.
+ * ask for, in the order of the configuration file. {@code adminUsers} may use every admin console
+ * command, {@code statsUsers} only its SHOW commands.
  */
 public record ProxyConfig(ListenConfig listen,
                           Limits limits,
@@ -15,7 +16,9 @@ public record ProxyConfig(ListenConfig listen,
                           Map<String, UserConfig> users,
                           Map<String, DatabaseConfig> databases,
                           java.time.Duration statsPeriod,
-                          MetricsConfig metrics) {
+                          MetricsConfig metrics,
+                          java.util.Set<String> adminUsers,
+                          java.util.Set<String> statsUsers) {
     public ProxyConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
@@ -25,5 +28,7 @@ public record ProxyConfig(ListenConfig listen,
         // Map.copyOf would lose the file order, which operators expect in listings and logs.
         users = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(users, "users")));
         databases = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(databases, "databases")));
+        adminUsers = Collections.unmodifiableSet(new java.util.LinkedHashSet<>(Objects.requireNonNull(adminUsers, "adminUsers")));
+        statsUsers = Collections.unmodifiableSet(new java.util.LinkedHashSet<>(Objects.requireNonNull(statsUsers, "statsUsers")));
     }
 }

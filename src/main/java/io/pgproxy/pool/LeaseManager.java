@@ -32,6 +32,9 @@ public final class LeaseManager {
     private final Map<String, ConnectionBudget> databaseBudgets = new ConcurrentHashMap<>();
     private final Map<String, ConnectionBudget> userBudgets = new ConcurrentHashMap<>();
     private volatile ProxyConfig config;
+    /** PAUSE without a database; each database's gate is a child of it. */
+    private final PauseGate gate = PauseGate.root();
+    private final Map<String, PauseGate> databaseGates = new ConcurrentHashMap<>();
 
     public LeaseManager(ProxyConfig config, BufferPool buffers, ReplyClock clock) {
         this.config = config;
@@ -55,7 +58,17 @@ public final class LeaseManager {
         ConnectionBudget user = userBudgets.computeIfAbsent(backendUser,
                 n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
         return new Pool(database.name(), target, buffers, clock, settings(database), db, user,
-                () -> evictIdleSharing(database.name(), backendUser));
+                () -> evictIdleSharing(database.name(), backendUser), gate(database.name()));
+    }
+
+    /** The proxy-wide PAUSE gate. */
+    public PauseGate gate() {
+        return gate;
+    }
+
+    /** The PAUSE gate of one database, shared by its pools, including those not created yet. */
+    public PauseGate gate(String database) {
+        return databaseGates.computeIfAbsent(database, n -> gate.child());
     }
 
     private PoolSettings settings(DatabaseConfig database) {

@@ -57,9 +57,14 @@ public final class Pool {
     private final java.util.Set<BackendConnection> connections = ConcurrentHashMap.newKeySet();
     private volatile Map<String, String> welcome;
     private volatile boolean retired;
+    /** PAUSE: closed, it holds new leases back (admin console). */
+    private final PauseGate gate;
+    /** RECONNECT: backends created before this (System.nanoTime) are closed when they come back; 0 = none. */
+    private volatile long reconnectBefore;
 
     Pool(String name, BackendTarget target, BufferPool buffers, ReplyClock clock, PoolSettings settings,
-         ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere) {
+         ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere,
+         PauseGate gate) {
         this.name = name;
         this.target = target;
         this.buffers = buffers;
@@ -70,6 +75,7 @@ public final class Pool {
         this.evictElsewhere = evictElsewhere;
         PoolSettings s = settings;
         this.permits = new PoolPermits(name, s.maxSize(), s.reserveSize(), timeouts::increment);
+        this.gate = gate;
     }
 
     /** Applies reloaded settings; the pool's size and reserve stay as created. */
@@ -117,7 +123,20 @@ public final class Pool {
         PoolSettings s = settings;
         long start = System.nanoTime();
         long deadline = start + s.waitTimeout().toNanos();
-        Semaphore permit = permits.take(s, start, deadline);
+        Semaphore permit;
+        while (true) {
+            if (gate.isPaused()) {
+                awaitGate(s, deadline);
+            }
+            permit = permits.take(s, start, deadline);
+            // Checked again with the permit held: a PAUSE that saw every permit back may not
+            // have been seen here, and the drained pool it reported must stay drained.
+            if (!gate.isPaused()) {
+                break;
+            }
+            permit.release();
+            gate.released();
+        }
         long waited = Math.max(0, (System.nanoTime() - start) / 1000);
         waits.recordValue(waited);
         stats.waited(waited);
@@ -147,6 +166,18 @@ public final class Pool {
         }
     }
 
+
+    /** Waits at a closed gate; the pool's wait timeout still applies, as PgBouncer's query_wait_timeout does. */
+    private void awaitGate(PoolSettings s, long deadline) throws PoolExhaustedException {
+        try {
+            if (!gate.awaitOpen(deadline)) {
+                throw permits.timedOut(s);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PoolExhaustedException("interrupted while the pool was paused");
+        }
+    }
 
     /** Janitor work: ends the waits that passed their deadline (53300). */
     public void expireWaiters(long nowNanos) {
@@ -268,8 +299,9 @@ public final class Pool {
         releasePermit(permit);
     }
 
-    private static void releasePermit(Semaphore permit) {
+    private void releasePermit(Semaphore permit) {
         permit.release();
+        gate.released();
     }
 
     /** The ParameterStatus set a new client is greeted with: a backend's, learned once per pool. */
@@ -390,8 +422,38 @@ public final class Pool {
         }
     }
 
-    private static boolean expired(BackendConnection c, PoolSettings s) {
-        return System.nanoTime() - c.createdNanos() > s.serverLifetime().toNanos();
+    private boolean expired(BackendConnection c, PoolSettings s) {
+        long before = reconnectBefore;
+        return System.nanoTime() - c.createdNanos() > s.serverLifetime().toNanos()
+                || (before != 0 && c.createdNanos() - before < 0);
+    }
+
+    /** The gate PAUSE closes for this pool's database. */
+    public PauseGate gate() {
+        return gate;
+    }
+
+    /** Nothing leased and nothing being leased: what PAUSE waits for. */
+    public boolean isDrained() {
+        return permits.allBack();
+    }
+
+    /**
+     * RECONNECT: every backend open now is closed when it is next free (idle ones at once);
+     * new ones open as needed.
+     */
+    public void reconnect() {
+        reconnectBefore = System.nanoTime();
+        evictIdle();
+    }
+
+    /** Whether a backend that RECONNECT or a reload marked is still open (what WAIT_CLOSE waits for). */
+    public boolean hasMarkedConnections() {
+        if (retired) {
+            return open.get() > 0;
+        }
+        long before = reconnectBefore;
+        return before != 0 && connections.stream().anyMatch(c -> c.createdNanos() - before < 0);
     }
 
     private void closeConnection(BackendConnection c) {

@@ -20,6 +20,8 @@ final class PoolPermits {
     private final String name;
     private final Semaphore permits;
     private final Semaphore reserve;
+    private final int size;
+    private final int reserveSize;
     private final Runnable timedOut;
     /** In arrival order: the semaphore is fair, so the one leaving is nearly always at the head. */
     private final ConcurrentLinkedQueue<Waiter> waiters = new ConcurrentLinkedQueue<>();
@@ -28,6 +30,8 @@ final class PoolPermits {
         this.name = name;
         this.permits = new Semaphore(size, true);
         this.reserve = new Semaphore(reserveSize, true);
+        this.size = size;
+        this.reserveSize = reserveSize;
         this.timedOut = timedOut;
     }
 
@@ -38,6 +42,11 @@ final class PoolPermits {
 
     void givePooled() {
         permits.release();
+    }
+
+    /** Every permit is back: nothing leased and nothing being leased. */
+    boolean allBack() {
+        return permits.availablePermits() >= size && reserve.availablePermits() >= reserveSize;
     }
 
     /** Clients waiting for a permit right now. */
@@ -130,7 +139,7 @@ final class PoolPermits {
         }
     }
 
-    private PoolExhaustedException timedOut(PoolSettings s) {
+    PoolExhaustedException timedOut(PoolSettings s) {
         timedOut.run();
         return new PoolExhaustedException("no backend connection available for \"" + name
                 + "\" within " + s.waitTimeout().toMillis() + " ms (pool size " + s.maxSize() + ")");

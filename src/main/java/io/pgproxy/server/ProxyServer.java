@@ -6,6 +6,7 @@ import io.pgproxy.client.ClientContext;
 import io.pgproxy.client.ClientCounters;
 import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
+import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
@@ -72,6 +73,8 @@ public final class ProxyServer implements AutoCloseable {
     private final ScheduledExecutorService janitor;
     private volatile ProxyConfig config;
     private volatile boolean draining;
+    /** The admin console, or null; set once before the listener starts. */
+    private VirtualDatabase console;
     private long lastStatsNanos = System.nanoTime();
     /** Refusals at max-clients, all time and since the last line about them (listener thread only). */
     private long refusedAtMaxClients;
@@ -95,6 +98,15 @@ public final class ProxyServer implements AutoCloseable {
 
     /** Binds the listen address and starts accepting. */
     public static ProxyServer start(ProxyConfig config) throws IOException {
+        return start(config, server -> null);
+    }
+
+    /**
+     * As {@link #start(ProxyConfig)}, with a virtual database (the admin console, made from the
+     * server it watches) in place before the first client is accepted.
+     */
+    public static ProxyServer start(ProxyConfig config,
+                                    java.util.function.Function<ProxyServer, VirtualDatabase> console) throws IOException {
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -105,6 +117,7 @@ public final class ProxyServer implements AutoCloseable {
                     + ": " + e.getMessage(), e);
         }
         ProxyServer server = new ProxyServer(config, ch);
+        server.console = console.apply(server);
         Thread.ofPlatform().name("pgproxy-listener").daemon(false).start(server::acceptLoop);
         server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
                 TimeUnit.MILLISECONDS);
@@ -126,6 +139,11 @@ public final class ProxyServer implements AutoCloseable {
 
     public LeaseManager leases() {
         return leases;
+    }
+
+    /** The logged-in clients (the admin console's SHOW CLIENTS). */
+    public ClientRegistry registry() {
+        return registry;
     }
 
     /** The buffers clients lease per run of requests; none are held by idle clients. */
@@ -179,7 +197,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private void acceptLoop() {
         ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers,
-                statements, counters);
+                statements, counters, console);
         while (true) {
             SocketChannel ch;
             try {

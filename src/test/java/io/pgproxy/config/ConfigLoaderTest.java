@@ -239,6 +239,9 @@ class ConfigLoaderTest {
             pgproxy.users.u { password = hunter2 }           | pgproxy.users.u.password               | `bin/pgproxy passwd u`
             pgproxy.users.u { password = "md5ABC" }          | pgproxy.users.u.password               | is not a valid md5 hash
             pgproxy.users.u { password = "SCRAM-SHA-256$1:x" } | pgproxy.users.u.password             | is not a valid SCRAM-SHA-256 verifier
+            pgproxy.admin-users = [nobody]                   | pgproxy.admin-users[0]                 | is not in pgproxy.users
+            pgproxy.stats-users = nobody                     | pgproxy.stats-users                    | expected a list of user names
+            pgproxy.admin-users = [{ a = 1 }]                | pgproxy.admin-users[0]                 | expected a user name
             """)
     void invalidValueNamesItsKeyPath(String hocon, String path, String reason) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon));
@@ -302,5 +305,17 @@ class ConfigLoaderTest {
         ProxyConfig c = ConfigLoader.parse("pgproxy { users {}, databases {} }");
         assertTrue(c.users().isEmpty());
         assertTrue(c.databases().isEmpty());
+    }
+
+    @Test
+    void consoleRolesNameConfiguredUsers() throws Exception {
+        ProxyConfig c = ConfigLoader.parse("""
+                pgproxy.users { a { auth = trust }, b { auth = trust } }
+                pgproxy.admin-users = [a]
+                pgproxy.stats-users = [b, a]
+                """);
+        assertEquals(java.util.Set.of("a"), c.adminUsers());
+        assertEquals(java.util.List.of("b", "a"), java.util.List.copyOf(c.statsUsers()));
+        assertTrue(ConfigLoader.parse("").adminUsers().isEmpty());
     }
 }
