@@ -39,9 +39,7 @@ public final class Pool {
     private final ReplyClock clock;
     /** Replaced by a reload; read once per operation, not rebuilt. */
     private volatile PoolSettings settings;
-    private final ConnectionBudget databaseBudget;
-    private final ConnectionBudget userBudget;
-    private final BooleanSupplier evictElsewhere;
+    private final PoolBudgets budgets;
     private final PoolPermits permits;
     /** Leases not yet ended; each holds its permit ({@link Lease}). */
     private final AtomicInteger leasedCount = new AtomicInteger();
@@ -70,9 +68,7 @@ public final class Pool {
         this.buffers = buffers;
         this.clock = clock;
         this.settings = settings;
-        this.databaseBudget = databaseBudget;
-        this.userBudget = userBudget;
-        this.evictElsewhere = evictElsewhere;
+        this.budgets = new PoolBudgets(name, databaseBudget, userBudget, evictElsewhere, timeouts::increment);
         PoolSettings s = settings;
         this.permits = new PoolPermits(name, s.maxSize(), s.reserveSize(), timeouts::increment);
         this.gate = gate;
@@ -192,50 +188,21 @@ public final class Pool {
 
     /** Opens a connection within the database's and the user's budgets. */
     private BackendConnection open(long deadline) throws IOException {
-        takeBudget(databaseBudget, deadline, "database");
+        budgets.take(deadline);
+        BackendConnection c = BackendConnection.create(target, buffers, clock);
+        connections.add(c);
         try {
-            takeBudget(userBudget, deadline, "user");
-        } catch (IOException e) {
-            databaseBudget.give();
-            throw e;
-        }
-        try {
-            BackendConnection c = BackendConnection.create(target, buffers, clock);
-            connections.add(c);
-            try {
-                BackendConnector.connect(c);
-            } catch (IOException | RuntimeException e) {
-                connections.remove(c);
-                throw e;
-            }
-            open.incrementAndGet();
-            if (welcome == null) {
-                welcome = Map.copyOf(c.parameters());
-            }
-            return c;
+            BackendConnector.connect(c);
         } catch (IOException | RuntimeException e) {
-            databaseBudget.give();
-            userBudget.give();
+            connections.remove(c);
+            budgets.give();
             throw e;
         }
-    }
-
-    private void takeBudget(ConnectionBudget budget, long deadline, String what) throws PoolExhaustedException {
-        if (budget.tryTake()) {
-            return;
+        open.incrementAndGet();
+        if (welcome == null) {
+            welcome = Map.copyOf(c.parameters());
         }
-        // Room held by an idle connection of another pool is better used here.
-        evictElsewhere.getAsBoolean();
-        try {
-            if (budget.take(deadline)) {
-                return;
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        timeouts.increment();
-        throw new PoolExhaustedException("no backend connection available for \"" + name
-                + "\": the " + what + " connection limit is reached");
+        return c;
     }
 
     /**
@@ -460,7 +427,6 @@ public final class Pool {
         c.close();
         connections.remove(c);
         open.decrementAndGet();
-        databaseBudget.give();
-        userBudget.give();
+        budgets.give();
     }
 }
