@@ -90,10 +90,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         RequestRun run = scanner.takeRun();
         Lease l = lease;
         if (l == null || !l.owe(run)) {
-            l = lease();
-            if (!l.owe(run)) {
-                throw new IllegalStateException(id + " a new lease ended before its first request");
-            }
+            l = lease(run);
         }
         if (run.readyForQueries() > 0) {
             long now = System.nanoTime();
@@ -109,7 +106,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         return l.backend();
     }
 
-    private Lease lease() throws IOException {
+    /** A new lease, brought to the session and attached with what {@code first} owes. */
+    private Lease lease(RequestRun first) throws IOException {
         waitingSinceNanos = System.nanoTime();
         if (!session.moveTo(ClientState.WAITING)) {
             throw new ClosedChannelException();
@@ -130,7 +128,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             session.moveTo(ClientState.IDLE);
             throw e;
         }
-        l.attach(this, this);
+        l.attach(this, this, first);
         lease = l;
         if (!session.moveTo(ClientState.ACTIVE)) {
             // Closed while it waited: end() finds the backend and gives it back.
@@ -302,8 +300,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         BackendConnection b = ended.backend();
         tracker.left(b.session());
         lastBackend = b;
-        lease = null;
+        // IDLE before the lease is let go: the client's thread, seeing no lease, leases anew
+        // from IDLE, never from the ACTIVE this settle is leaving.
         session.moveTo(ClientState.IDLE);
+        lease = null;
         log.trace("{} returned {}", id, b.id());
     }
 

@@ -65,13 +65,19 @@ public final class Lease implements BackendLease {
         state = next;
     }
 
-    /** The backend now relays to {@code sink}, and settles to this lease on behalf of {@code holder}. */
-    public void attach(BackendSink sink, LeaseHolder holder) {
+    /**
+     * The backend now relays to {@code sink}, and settles to this lease on behalf of
+     * {@code holder}; {@code first} is what the run it was leased for owes, recorded in the same
+     * step: the backend's reader may still be reporting the settle of the hidden sync query, and
+     * that settle must not end a lease whose first request is on its way.
+     */
+    public void attach(BackendSink sink, LeaseHolder holder, RequestRun first) {
         lock.lock();
         try {
             moveTo(State.ATTACHED);
             this.holder = holder;
             backend.attach(sink, this);
+            backend.owe(first);
         } finally {
             lock.unlock();
         }
