@@ -1,5 +1,7 @@
 package io.pgproxy.admin;
 
+import io.pgproxy.protocol.message.CommandComplete;
+import io.pgproxy.protocol.message.EmptyQueryResponse;
 import io.pgproxy.client.ConsoleSession;
 import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ProxyConfig;
@@ -137,11 +139,11 @@ public final class AdminConsole implements VirtualDatabase {
 
     private byte[] execute(ConsoleSession session, String query) throws ConsoleError {
         if (query.isBlank()) {
-            return new MessageBuilder().begin((byte) 'I').end().toByteArray();
+            return new EmptyQueryResponse().encode();
         }
         if (SET.matcher(query).matches()) {
             // Drivers set session parameters after login; the console has none, so it agrees and changes nothing.
-            return new MessageBuilder().begin((byte) 'C').cstring("SET").end().toByteArray();
+            return new CommandComplete("SET").encode();
         }
         Role role = role(session.user());
         if (role == Role.NONE) {

@@ -1,11 +1,11 @@
 package io.pgproxy.admin;
 
+import io.pgproxy.protocol.message.CommandComplete;
 import io.pgproxy.client.ClientSession;
 import io.pgproxy.client.ClientState;
 import io.pgproxy.client.ConsoleSession;
 import io.pgproxy.pool.PauseGate;
 import io.pgproxy.pool.Pool;
-import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.server.ProxyServer;
 import org.slf4j.Logger;
@@ -44,7 +44,7 @@ final class Control {
             case "WAIT_CLOSE" -> waitClose(arg, session);
             default -> throw new IllegalArgumentException(verb);
         }
-        return new MessageBuilder().begin((byte) 'C').cstring(verb).end().toByteArray();
+        return new CommandComplete(verb).encode();
     }
 
     /** Closes the gate, then waits until no backend of the paused pools is leased or being leased. */

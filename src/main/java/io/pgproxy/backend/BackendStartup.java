@@ -4,7 +4,6 @@ import io.pgproxy.auth.AuthException;
 import io.pgproxy.auth.Md5Password;
 import io.pgproxy.auth.ScramClientSession;
 import io.pgproxy.protocol.Frame;
-import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.StartupPacket;
@@ -14,6 +13,7 @@ import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.PasswordMessage;
 import io.pgproxy.protocol.message.SaslInitialResponse;
+import io.pgproxy.protocol.message.SaslResponse;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -37,10 +37,10 @@ final class BackendStartup {
     }
 
     static Result run(SocketChannel channel, BackendTarget target) throws IOException {
-        write(channel, new MessageBuilder().beginUntagged().int32(StartupPacket.PROTOCOL_3_0)
-                .cstring("user").cstring(target.user())
-                .cstring("database").cstring(target.database())
-                .int8(0).end().toByteArray());
+        Map<String, String> login = new LinkedHashMap<>();
+        login.put("user", target.user());
+        login.put("database", target.database());
+        write(channel, new StartupPacket.StartupMessage(StartupPacket.PROTOCOL_3_0, login).encode());
         MessageReader reader = new MessageReader(channel);
         ScramClientSession scram = null;
         Map<String, String> parameters = new LinkedHashMap<>();
@@ -90,8 +90,7 @@ final class BackendStartup {
                 }
                 case Authentication.SaslContinue cont -> {
                     requireScram(scram);
-                    write(channel, new MessageBuilder().begin((byte) 'p').bytes(scram.serverFirst(cont.data()))
-                            .end().toByteArray());
+                    write(channel, new SaslResponse(scram.serverFirst(cont.data())).encode());
                 }
                 case Authentication.SaslFinal fin -> {
                     requireScram(scram);

@@ -19,6 +19,13 @@ public sealed interface StartupPacket {
 
     /** StartupMessage: protocol version and name/value parameters (user, database, ...). */
     record StartupMessage(int protocolVersion, Map<String, String> parameters) implements StartupPacket {
+        /** The untagged packet, parameters in the map's order, as the proxy sends it to a backend. */
+        public byte[] encode() {
+            MessageBuilder b = new MessageBuilder().beginUntagged().int32(protocolVersion);
+            parameters.forEach((k, v) -> b.cstring(k).cstring(v));
+            return b.int8(0).end().toByteArray();
+        }
+
         public int majorVersion() {
             return protocolVersion >>> 16;
         }

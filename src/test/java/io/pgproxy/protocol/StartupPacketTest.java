@@ -29,6 +29,15 @@ class StartupPacketTest {
     }
 
     @Test
+    void aStartupMessageTheProxyEncodesDecodesToItself() throws IOException {
+        java.util.Map<String, String> login = new java.util.LinkedHashMap<>();
+        login.put("user", "app");
+        login.put("database", "db");
+        StartupPacket.StartupMessage m = new StartupPacket.StartupMessage(StartupPacket.PROTOCOL_3_0, login);
+        assertEquals(m, read(m.encode()));
+    }
+
+    @Test
     void acceptsMinorVersionTwo() throws IOException {
         byte[] p = new MessageBuilder().beginUntagged().int32(196610).cstring("user").cstring("a").int8(0).end().toByteArray();
         assertEquals(2, ((StartupPacket.StartupMessage) read(p)).minorVersion());
