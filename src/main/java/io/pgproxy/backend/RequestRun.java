@@ -25,4 +25,6 @@ public record RequestRun(int readyForQueries, boolean sawRequest, boolean pendin
                          List<SetStatement.Reset> resets) {
     /** A run that owes nothing and tells nothing. */
     public static final RequestRun NONE = new RequestRun(0, false, false, false, null, -1, null, List.of(), List.of());
+    /** A run of one whole request (a Query, or a batch ending in Sync) and nothing else. */
+    public static final RequestRun ONE_REQUEST = new RequestRun(1, true, false, false, null, -1, null, List.of(), List.of());
 }

@@ -80,7 +80,6 @@ public final class ClientSession implements Runnable {
     private int processId;
     private byte[] secretKey = new byte[0];
     private boolean admitted;
-    private volatile boolean closing;
     private volatile Pool pool;
     private volatile SessionTracker tracker;
     private volatile StatementEditor editor;
@@ -130,7 +129,7 @@ public final class ClientSession implements Runnable {
     }
 
     boolean closing() {
-        return closing;
+        return state.get() == ClientState.CLOSING;
     }
 
     public String user() {
@@ -364,7 +363,6 @@ public final class ClientSession implements Runnable {
 
     /** Ends the session from outside (janitor, shutdown) with a last message where possible. */
     public void terminate(ErrorResponse reason) {
-        closing = true;
         if (moveTo(ClientState.CLOSING)) {
             // Once per session: the janitor and a drain may both end it, but only one message reaches it.
             context.counters().errorSent(reason.sqlState());
@@ -380,7 +378,6 @@ public final class ClientSession implements Runnable {
 
     /** Ends the session from the backend side (its backend was lost): the client's thread notices the closed socket. */
     void close() {
-        closing = true;
         moveTo(ClientState.CLOSING);
         out.close();
     }
@@ -391,7 +388,6 @@ public final class ClientSession implements Runnable {
     }
 
     private void end() {
-        closing = true;
         moveTo(ClientState.CLOSING);
         BackendLink l = link;
         if (l != null) {

@@ -68,14 +68,19 @@ final class RequestScanner extends FrameScanner {
      * Called before those messages are sent.
      */
     RequestRun takeRun() {
-        if (owed == 0 && !sawRequest && !mayDeallocate && kindCount == 0 && pin == null
-                && sets.isEmpty() && resets.isEmpty()) {
+        boolean plain = !mayDeallocate && kindCount == 0 && pin == null && sets.isEmpty() && resets.isEmpty();
+        RequestRun run;
+        if (plain && owed == 0 && !sawRequest) {
             return RequestRun.NONE;
+        } else if (plain && owed == 1 && sawRequest && !pendingAfter) {
+            // The common run, one whole request: shared, so the relay path allocates nothing for it.
+            run = RequestRun.ONE_REQUEST;
+        } else {
+            run = new RequestRun(owed, sawRequest, pendingAfter, mayDeallocate,
+                    kindCount == 0 ? null : java.util.Arrays.copyOf(kinds, kindCount), deallocatingKind, pin,
+                    sets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(sets),
+                    resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets));
         }
-        RequestRun run = new RequestRun(owed, sawRequest, pendingAfter, mayDeallocate,
-                kindCount == 0 ? null : java.util.Arrays.copyOf(kinds, kindCount), deallocatingKind, pin,
-                sets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(sets),
-                resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets));
         owed = 0;
         sawRequest = false;
         mayDeallocate = false;

@@ -7,8 +7,6 @@ import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.session.ReplyClock;
 import io.pgproxy.session.StatementCounters;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +46,6 @@ public final class Pool {
     private final AtomicBoolean warming = new AtomicBoolean();
     private final LongAdder acquired = new LongAdder();
     private final LongAdder timeouts = new LongAdder();
-    private final Recorder waits = new Recorder(3);
     private final StatementCounters statementCounters = new StatementCounters();
     private final PoolStats stats = new PoolStats();
     /** Every open backend of this pool, whatever its state: what SHOW SERVERS lists. */
@@ -134,7 +131,6 @@ public final class Pool {
             gate.released();
         }
         long waited = Math.max(0, (System.nanoTime() - start) / 1000);
-        waits.recordValue(waited);
         stats.waited(waited);
         try {
             BackendConnection c;
@@ -374,11 +370,6 @@ public final class Pool {
 
     public long waitTimeoutsTotal() {
         return timeouts.sum();
-    }
-
-    /** Waits for a backend since the last call, in microseconds; the caller owns the histogram. */
-    public Histogram takeWaitHistogram() {
-        return waits.getIntervalHistogram();
     }
 
     /** Closes every idle backend (shutdown). */

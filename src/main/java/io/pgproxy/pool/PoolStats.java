@@ -1,6 +1,8 @@
 package io.pgproxy.pool;
 
 import io.pgproxy.session.PinReason;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 
 import java.util.EnumMap;
 import java.util.Map;
@@ -26,6 +28,8 @@ public final class PoolStats {
     private final LatencyHistogram transactionTimes = new LatencyHistogram();
     private final LatencyHistogram queryTimes = new LatencyHistogram();
     private final LatencyHistogram waitTimes = new LatencyHistogram();
+    /** The same waits at microsecond precision, per stats period: the stats log line's percentiles. */
+    private final Recorder waitPeriod = new Recorder(3);
 
     public PoolStats() {
         for (PinReason r : PinReason.values()) {
@@ -61,6 +65,12 @@ public final class PoolStats {
     public void waited(long micros) {
         waitMicros.add(micros);
         waitTimes.record(micros);
+        waitPeriod.recordValue(micros);
+    }
+
+    /** Waits since the last call, in microseconds; the caller owns the histogram. */
+    public Histogram takeWaitHistogram() {
+        return waitPeriod.getIntervalHistogram();
     }
 
     /** A session was pinned to its backend for this reason (once per session and reason). */

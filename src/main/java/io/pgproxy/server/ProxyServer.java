@@ -365,7 +365,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         List<String> lines = new ArrayList<>();
         for (Pool p : leases.pools()) {
-            Histogram w = p.takeWaitHistogram();
+            Histogram w = p.stats().takeWaitHistogram();
             lines.add(MessageFormatter.arrayFormat(
                     "stats: pool {} ({}): clients {}, waiting {}, backends open {} leased {} idle {}, leases {}, "
                             + "wait p50 {} us p99 {} us max {} us, wait timeouts {}, prepared statements {}",
