@@ -31,6 +31,8 @@ final class BackendReader extends FrameScanner implements Runnable {
     private int capacity;
     /** Replies are matched against the queue in the run being scanned. */
     private boolean matching;
+    /** The client this read's run is relayed to (the connection's sink when the read began). */
+    private BackendSink runSink;
     private int cutAction;
     /** The batch to run before the ReadyForQuery the scan stopped at ({@link #REPAIR}). */
     private ByteBuffer repairBatch;
@@ -44,7 +46,7 @@ final class BackendReader extends FrameScanner implements Runnable {
     protected int onHeader(byte tag, int length) throws ProtocolException {
         // Before the reply queue sees this ReadyForQuery: it is scanned again after the repair.
         if (tag == 'Z' && repairBatch == null && c.outstanding.get() == 1) {
-            BackendSink s = c.sink;
+            BackendSink s = runSink;
             if (s != null && s.repairPending()) {
                 if (peekable() < 1) {
                     return DEFER;
@@ -94,7 +96,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                 c.outstanding.set(0);
             }
             readyForQuerySeen++;
-            BackendSink s = c.sink;
+            BackendSink s = runSink;
             if (s != null) {
                 s.readyForQuery(c.status, left <= 0);
             }
@@ -102,7 +104,7 @@ final class BackendReader extends FrameScanner implements Runnable {
         }
         if (tag == 'C') {
             // Once per statement in transaction mode: decoded in place.
-            BackendSink s = c.sink;
+            BackendSink s = runSink;
             if (s != null) {
                 s.commandComplete(Wire.cstring(buffer, bodyStart, bodyStart + bodyLength));
             }
@@ -113,7 +115,7 @@ final class BackendReader extends FrameScanner implements Runnable {
             case 'S' -> {
                 ParameterStatus p = ParameterStatus.decode(body);
                 c.parameters.put(p.name(), p.value());
-                BackendSink s = c.sink;
+                BackendSink s = runSink;
                 if (s != null) {
                     s.parameterStatus(p.name(), p.value());
                 }
@@ -123,7 +125,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                 if (e.isFatal()) {
                     c.fatal = e;
                 }
-                BackendSink s = c.sink;
+                BackendSink s = runSink;
                 if (s != null) {
                     s.errorResponse();
                 } else if (c.internalError == null) {
@@ -139,7 +141,7 @@ final class BackendReader extends FrameScanner implements Runnable {
     private int scanAndForward(ByteBuffer buffer) throws IOException {
         int start = buffer.position();
         int end = scan(buffer);
-        BackendSink s = c.sink;
+        BackendSink s = runSink;
         if (s != null && end > start) {
             int limit = buffer.limit();
             buffer.limit(end);
@@ -151,6 +153,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                 log.debug("{} client write failed: {}", c.id, e.getMessage());
                 if (c.sink == s) {
                     c.sink = null;
+                    runSink = null;
                 }
             }
             buffer.limit(limit);
@@ -217,7 +220,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                 }
                 case 'E' -> log.info("{} parameter repair failed: {}", c.id, ErrorResponse.decode(body).message());
                 case 'Z' -> {
-                    BackendSink s = c.sink;
+                    BackendSink s = runSink;
                     if (s != null) {
                         s.repaired(reported);
                     }
@@ -242,7 +245,7 @@ final class BackendReader extends FrameScanner implements Runnable {
     private void emitDue() {
         byte[] reply;
         while ((reply = c.replies.takeSynthetic()) != null) {
-            BackendSink s = c.sink;
+            BackendSink s = runSink;
             if (s != null) {
                 try {
                     s.forward(ByteBuffer.wrap(reply), true);
@@ -250,6 +253,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                     log.debug("{} client write failed: {}", c.id, e.getMessage());
                     if (c.sink == s) {
                         c.sink = null;
+                        runSink = null;
                     }
                 }
             }
@@ -266,6 +270,9 @@ final class BackendReader extends FrameScanner implements Runnable {
                     break;
                 }
                 buffer.flip();
+                // Whom this read's replies go to, decided once: a client attaching while the
+                // reader is still on the hidden sync query's replies must not be sent them.
+                runSink = c.sink;
                 matching = c.tracking;
                 if (matching) {
                     relayMatched(buffer);

@@ -20,7 +20,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Many clients over few backends, every transaction on whichever backend is free: each switch
@@ -69,7 +68,11 @@ class LeaseChurnIT {
             for (Thread t : threads) {
                 t.join();
             }
-            assertTrue(failures.isEmpty(), "failures: " + failures);
+            if (!failures.isEmpty()) {
+                AssertionError e = new AssertionError("failures: " + failures);
+                failures.forEach(e::addSuppressed);
+                throw e;
+            }
             assertEquals((long) CLIENTS * TRANSACTIONS, answered.get());
         }
     }
