@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables used by the scripts that source this file
 # Shared helpers for bench/run.sh and bench/idle-clients.sh: a throwaway PostgreSQL 15 cluster,
-# PgBouncer 1.18 instances and pgproxy, all on 127.0.0.1, all stopped by pid on exit.
+# PgBouncer and Odyssey instances, pgproxy and the relay-lab relays, all on 127.0.0.1, all stopped
+# by pid on exit.
 # Sourced, not executed. Callers must `set -euo pipefail` and call `bench_init` first.
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -10,6 +11,17 @@ PG_BINDIR="${PG_BINDIR:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgr
 PGBOUNCER_BIN="${PGBOUNCER_BIN:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}"
 PGPROXY_BIN="${PGPROXY_BIN:-$ROOT_DIR/bin/pgproxy}"
 PGPROXY_START_TIMEOUT="${PGPROXY_START_TIMEOUT:-300}"   # bin/pgproxy may build the jar first
+ODYSSEY_BIN="${ODYSSEY_BIN:-$(command -v odyssey || echo /work/shared/anchors/odyssey-1.5.1/bin/odyssey)}"
+# shell-style $VARS: WORK target workers port PG_PORT BENCH_DB BENCH_USER SCRAM_VERIFIER BENCH_PASSWORD
+ODYSSEY_CONF_TEMPLATE="${ODYSSEY_CONF_TEMPLATE:-$(dirname "$(dirname "$ODYSSEY_BIN")")/odyssey-tx.conf.template}"
+LEVERS_CONF="${LEVERS_CONF:-$BENCH_DIR/levers.conf}"
+# CPU pinning (taskset -c lists, e.g. PROXY_CPUS=1 LOAD_CPUS=0): every proxy target runs on
+# PROXY_CPUS; the postmaster (so every backend) and pgbench on LOAD_CPUS. Empty = no pinning.
+PROXY_CPUS="${PROXY_CPUS:-}"
+LOAD_CPUS="${LOAD_CPUS:-}"
+PROXY_TASKSET=() LOAD_TASKSET=()
+[[ -n "$PROXY_CPUS" ]] && PROXY_TASKSET=(taskset -c "$PROXY_CPUS")
+[[ -n "$LOAD_CPUS" ]] && LOAD_TASKSET=(taskset -c "$LOAD_CPUS")
 CLK_TCK="$(getconf CLK_TCK)"
 PYTHON="${PYTHON:-python3}"
 
@@ -33,6 +45,12 @@ die() { log "ERROR: $*"; exit 1; }
 AS_PG=(env HOME=/var/lib/postgresql setpriv --reuid=postgres --regid=postgres --init-groups --)
 
 bench_init() {
+  local v
+  for v in PROXY_CPUS LOAD_CPUS; do
+    if [[ -n "${!v}" ]] && ! taskset -c "${!v}" true 2>/dev/null; then
+      die "$v='${!v}' is not a CPU list taskset accepts on this machine ($(nproc) CPUs)"
+    fi
+  done
   WORK="$(mktemp -d /tmp/pgproxy-bench.XXXXXX)"
   chmod 755 "$WORK"
   mkdir -p "$WORK/sock"
@@ -142,7 +160,8 @@ password_encryption = 'scram-sha-256'
 logging_collector = off
 log_min_messages = warning
 EOF
-  "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null \
+  # pg_ctl under LOAD_TASKSET: the postmaster, and so every backend, inherits the affinity
+  "${LOAD_TASKSET[@]}" "${AS_PG[@]}" "$PG_BINDIR/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null \
     || { tail -20 "$WORK/postgres.log" >&2; die "postgres did not start"; }
   PG_PID="$(head -1 "$WORK/data/postmaster.pid")"
   log "postgres up, postmaster pid $PG_PID"
@@ -192,7 +211,7 @@ log_disconnections = 0
 stats_period = 60
 EOF
   chown postgres "$ini"
-  "${AS_PG[@]}" "$PGBOUNCER_BIN" "$ini" >>"$WORK/$target.stderr" 2>&1 &
+  "${PROXY_TASKSET[@]}" "${AS_PG[@]}" "$PGBOUNCER_BIN" "$ini" >>"$WORK/$target.stderr" 2>&1 &
   pid=$!
   KILL_PID[$target]=$pid
   wait_ready "$port" 30 "$pid" "$target"
@@ -210,8 +229,10 @@ pgproxy_available() {
   fi
 }
 
-pgproxy_start() { # pgproxy_start <target> <mode> <pool size> [launcher] [extra config]
-  local target="$1" mode="$2" size="$3" bin="${4:-$PGPROXY_BIN}" extra="${5:-}" port cfg pid jpid c t0
+# pgproxy_start <target> <mode> <pool size> [launcher] [extra config] [java options]
+# java options, when given, go to the launcher as PGPROXY_JAVA_OPTS (they replace its defaults).
+pgproxy_start() {
+  local target="$1" mode="$2" size="$3" bin="${4:-$PGPROXY_BIN}" extra="${5:-}" jopts="${6:-}" port cfg pid jpid c t0
   port="$(free_port)"
   cfg="$WORK/$target.conf"
   cat >"$cfg" <<EOF
@@ -226,9 +247,11 @@ pgproxy {
 }
 EOF
   chmod 600 "$cfg"
-  log "starting $target: $bin $cfg (stderr -> $WORK/$target.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
+  log "starting $target: $bin $cfg${jopts:+ with PGPROXY_JAVA_OPTS=\"$jopts\"} (stderr -> $WORK/$target.log; waiting up to ${PGPROXY_START_TIMEOUT}s)"
   # setsid: own process group, so cleanup also reaches a jar build still in progress.
-  (cd "$ROOT_DIR" && exec setsid "$bin" "$cfg" >>"$WORK/$target.log" 2>&1) &
+  # taskset and setsid both exec, so $! is the launcher, which execs java.
+  (cd "$ROOT_DIR" && if [[ -n "$jopts" ]]; then export PGPROXY_JAVA_OPTS="$jopts"; fi \
+    && exec "${PROXY_TASKSET[@]}" setsid "$bin" "$cfg" >>"$WORK/$target.log" 2>&1) &
   pid=$!
   KILL_PID[$target]=$pid
   wait_ready "$port" "$PGPROXY_START_TIMEOUT" "$pid" "$target"
@@ -244,18 +267,24 @@ EOF
       log "WARNING: pid $pid is '$c', not java; accounting it anyway"
     fi
   fi
+  if [[ -n "$jopts" ]] && ! tr '\0' ' ' <"/proc/$jpid/cmdline" | grep -qF -- " $jopts "; then
+    die "$target: the JVM (pid $jpid) was not started with '$jopts' (does $bin honour PGPROXY_JAVA_OPTS?)"
+  fi
   PORT[$target]=$port
   PROXY_PID[$target]=$jpid
-  log "$target ($mode, pool $size) up on port $port, pid $jpid"
+  log "$target ($mode, pool $size${jopts:+, java $jopts}) up on port $port, pid $jpid"
 }
 
-# relay_start <target> <mode>: bench/relay-lab/RelayLab.java, a bare byte relay in one threading
-# design (BENCHMARKS.md §10). Run from source with the JDK bin/pgproxy uses; one backend per client.
+# relay_start <target> <mode> [java options]: bench/relay-lab/RelayLab.java, a bare byte relay in one
+# threading design (BENCHMARKS.md §10). Run from source with the JDK bin/pgproxy uses; one backend
+# per client. java options (a levers.conf line) replace the default GC and heap options.
 relay_start() {
-  local target="$1" mode="$2" port pid
+  local target="$1" mode="$2" jopts="${3:--XX:+UseSerialGC -Xms64m -Xmx256m}" port pid
+  local -a jo
+  read -r -a jo <<<"$jopts"
   port="$(free_port)"
   # shellcheck source=bin/jdk.sh
-  (source "$ROOT_DIR/bin/jdk.sh" && exec setsid "$JAVA_HOME/bin/java" -XX:+UseSerialGC -Xms64m -Xmx256m \
+  (source "$ROOT_DIR/bin/jdk.sh" && exec "${PROXY_TASKSET[@]}" setsid "$JAVA_HOME/bin/java" "${jo[@]}" \
       --enable-native-access=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
       "$BENCH_DIR/relay-lab/RelayLab.java" "$port" "$PG_PORT" "$mode" >>"$WORK/$target.log" 2>&1) &
   pid=$!
@@ -263,11 +292,72 @@ relay_start() {
   wait_ready "$port" 120 "$pid" "$target"
   PORT[$target]=$port
   PROXY_PID[$target]=$pid
-  log "$target (relay-lab $mode) up on port $port, pid $pid"
+  log "$target (relay-lab $mode${3:+, java $jopts}) up on port $port, pid $pid"
+}
+
+# ---------------------------------------------------------------- Odyssey
+# odyssey_start <target> <workers>: transaction pool 20 (like pgbouncer-tx), config from
+# ODYSSEY_CONF_TEMPLATE with its $VARS filled in. Odyssey refuses root: run as postgres like PgBouncer.
+odyssey_start() {
+  local target="$1" workers="$2" port cfg pid
+  [[ -x "$ODYSSEY_BIN" ]] || die "odyssey not found at $ODYSSEY_BIN (set ODYSSEY_BIN)"
+  [[ -f "$ODYSSEY_CONF_TEMPLATE" ]] || die "odyssey config template not found: $ODYSSEY_CONF_TEMPLATE (set ODYSSEY_CONF_TEMPLATE)"
+  port="$(free_port)"
+  cfg="$WORK/$target.conf"
+  mkdir -p "$WORK/$target-locks"
+  chown postgres "$WORK/$target-locks"
+  # The template is written for an unquoted shell here-document: $VAR and ${VAR} expand, \\ is \.
+  WORK="$WORK" target="$target" workers="$workers" port="$port" PG_PORT="$PG_PORT" BENCH_DB="$BENCH_DB" \
+  BENCH_USER="$BENCH_USER" SCRAM_VERIFIER="$SCRAM_VERIFIER" BENCH_PASSWORD="$BENCH_PASSWORD" \
+    "$PYTHON" - "$ODYSSEY_CONF_TEMPLATE" >"$cfg" <<'PYEOF' || die "cannot fill $ODYSSEY_CONF_TEMPLATE"
+import os, re, sys
+names = "WORK target workers port PG_PORT BENCH_DB BENCH_USER SCRAM_VERIFIER BENCH_PASSWORD".split()
+def sub(m):
+    if m.group(1):
+        return m.group(1)[1]
+    name = m.group(2) or m.group(3)
+    if name not in names:
+        sys.exit(f"unknown variable ${name} in the template")
+    return os.environ[name]
+text = open(sys.argv[1]).read()
+sys.stdout.write(re.sub(r"(\\[\\$`])|\$\{(\w+)\}|\$(\w+)", sub, text))
+PYEOF
+  chown postgres "$cfg"; chmod 600 "$cfg"
+  "${PROXY_TASKSET[@]}" "${AS_PG[@]}" "$ODYSSEY_BIN" "$cfg" >>"$WORK/$target.stderr" 2>&1 &
+  pid=$!
+  KILL_PID[$target]=$pid
+  wait_ready "$port" 30 "$pid" "$target"
+  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == odyssey ]] || die "pid $pid is not odyssey"
+  PORT[$target]=$port
+  PROXY_PID[$target]=$pid
+  log "$target (transaction, pool 20, workers $workers) up on port $port, pid $pid"
+}
+
+# ---------------------------------------------------------------- JDK lever variants
+# lever_opts <name>: the java options of variant <name> in LEVERS_CONF (dies if there is none).
+lever_opts() {
+  local name="$1" n rest
+  [[ -f "$LEVERS_CONF" ]] || die "$LEVERS_CONF not found"
+  while read -r n rest; do
+    [[ -z "$n" || "$n" == \#* ]] && continue
+    if [[ "$n" == "$name" ]]; then
+      [[ -n "$rest" ]] || die "lever $name has no options in $LEVERS_CONF"
+      echo "$rest"; return 0
+    fi
+  done <"$LEVERS_CONF"
+  die "no lever '$name' in $LEVERS_CONF"
+}
+
+# relay_design relay-<design>[@lever]: the RelayLab mode, or dies
+relay_design() {
+  local d="${1%@*}"
+  d="${d#relay-}"
+  case "$d" in vt|epoll-vt|epoll-reply|epoll-loop|selector) echo "$d" ;; *) die "unknown relay design in '$1'" ;; esac
 }
 
 # start_target <target> (check pgproxy_available first: don't call this in an `if`, errexit is off there)
 start_target() {
+  local o d
   case "$1" in
     direct) ;;
     pgbouncer-tx) pgbouncer_start pgbouncer-tx transaction 20 ;;
@@ -279,8 +369,13 @@ start_target() {
         "metrics { listen-port = $(free_port) }" ;;
     # Another build (PGPROXY_PREV_BIN, say the previous main) in the same interleaved run.
     pgproxy-tx-prev) pgproxy_start pgproxy-tx-prev transaction 20 "$PGPROXY_PREV_BIN" ;;
+    # pgproxy-tx with the java options of a levers.conf line
+    pgproxy-tx@*) o="$(lever_opts "${1#*@}")"; pgproxy_start "$1" transaction 20 "$PGPROXY_BIN" "" "$o" ;;
+    odyssey-tx) odyssey_start odyssey-tx 2 ;;
+    odyssey-tx-w1) odyssey_start odyssey-tx-w1 1 ;;
     relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) relay_start "$1" "${1#relay-}" ;;
-    *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, pgproxy, pgproxy-tx)" ;;
+    relay-*@*) d="$(relay_design "$1")"; o="$(lever_opts "${1#*@}")"; relay_start "$1" "$d" "$o" ;;
+    *) die "unknown target '$1' (direct, pgbouncer-session, pgbouncer-tx, odyssey-tx, odyssey-tx-w1, pgproxy, pgproxy-tx, pgproxy-tx@LEVER, relay-*, relay-*@LEVER)" ;;
   esac
 }
 

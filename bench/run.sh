@@ -10,8 +10,12 @@ usage() {
   cat <<'EOF'
 usage: bench/run.sh [options]          (every option can also be set by the env var in brackets)
   -t, --targets LIST   direct,pgbouncer-session,pgbouncer-tx,pgproxy,pgproxy-tx [TARGETS] (default: these five)
-                       also relay-vt, relay-epoll-vt, relay-epoll-reply, relay-epoll-loop, relay-selector:
-                       bare byte relays of bench/relay-lab (one backend per client; BENCHMARKS.md §10)
+                       also odyssey-tx (Odyssey, transaction pool 20, workers 2), odyssey-tx-w1 (workers 1);
+                       relay-vt, relay-epoll-vt, relay-epoll-reply, relay-epoll-loop, relay-selector:
+                       bare byte relays of bench/relay-lab (one backend per client; BENCHMARKS.md §10);
+                       pgproxy-tx@NAME, relay-<design>@NAME: with the java options of line NAME of
+                       bench/levers.conf (LEVERS_CONF); pgproxy-tx-metrics (metrics endpoint on),
+                       pgproxy-tx-prev (the launcher PGPROXY_PREV_BIN)
   -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared,S-connect [MODES]
                        (default: the first five; S-connect is -S -C, a login per transaction)
   -c, --clients LIST   client counts                                    [CLIENTS] (default: "1 10 50")
@@ -22,9 +26,9 @@ usage: bench/run.sh [options]          (every option can also be set by the env 
       --initial-warmup S   one extra S-extended c=10 run per target at start, for JIT   [INITIAL_WARMUP] (default: 10)
   -s, --scale N        pgbench -i scale                                  [SCALE] (default: 10)
   -o, --out DIR        results directory                                 [OUT_DIR] (default: bench/out)
-                       also pgproxy-tx-metrics (metrics endpoint on) and pgproxy-tx-prev (PGPROXY_PREV_BIN)
 Lists may be separated by commas or spaces. Env: PGPROXY_BIN (default <root>/bin/pgproxy),
-PGPROXY_START_TIMEOUT (300), KEEP_WORK=1 keeps the temp dir with all logs.
+PGPROXY_START_TIMEOUT (300), KEEP_WORK=1 keeps the temp dir with all logs, PGBOUNCER_BIN, ODYSSEY_BIN,
+ODYSSEY_CONF_TEMPLATE, PROXY_CPUS / LOAD_CPUS (taskset -c lists: proxies / postgres and pgbench).
 EOF
 }
 
@@ -63,8 +67,16 @@ read -r -a MODE_LIST <<<"${MODES//,/ }"
 read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 [[ "$DURATION" =~ ^[0-9]+$ && "$REPS" =~ ^[0-9]+$ && "$INITIAL_WARMUP" =~ ^[0-9]+$ ]] || die "duration, reps, initial warm-up: integers"
 [[ "$WARMUP" == auto || "$WARMUP" =~ ^[0-9]+$ ]] || die "warm-up: integer seconds or auto"
+declare -A LEVER=()   # target -> java options of its levers.conf line
 for t in "${TARGET_LIST[@]}"; do
-  case "$t" in direct|pgbouncer-session|pgbouncer-tx|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-prev|relay-*) ;; *) die "unknown target $t" ;; esac
+  case "$t" in
+    direct|pgbouncer-session|pgbouncer-tx|odyssey-tx|odyssey-tx-w1|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-prev) ;;
+    relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) ;;
+    pgproxy-tx@*|relay-*@*)
+      [[ "$t" != relay-* ]] || relay_design "$t" >/dev/null
+      LEVER[$t]="$(lever_opts "${t#*@}")" ;;
+    *) die "unknown target $t" ;;
+  esac
 done
 for m in "${MODE_LIST[@]}"; do
   case "$m" in S-simple|S-extended|N-simple|N-extended|S-prepared|S-connect) ;; *) die "unknown mode $m" ;; esac
@@ -96,9 +108,11 @@ warmup_secs() { if [[ "$WARMUP" == auto ]]; then echo $((2 + $1 / 50)); else ech
 # pgbench_run <target> <clients> <seconds> <out-prefix> <mode args...>
 # Writes <prefix>.out/.err and <prefix>.ticks (pgbench's own CPU: the wrapper shell's cutime+cstime,
 # i.e. exactly the waited-for pgbench). Returns pgbench's exit code.
+# The wrapper shell runs under LOAD_TASKSET, so pgbench inherits the affinity.
 pgbench_run() {
   local target="$1" clients="$2" secs="$3" prefix="$4"; shift 4
-  PGPASSWORD="$BENCH_PASSWORD" PGCONNECT_TIMEOUT=30 bash -c '
+  # shellcheck disable=SC2016  # the script is for the inner bash
+  PGPASSWORD="$BENCH_PASSWORD" PGCONNECT_TIMEOUT=30 "${LOAD_TASKSET[@]}" bash -c '
     prefix=$1; shift
     pgbench "$@" >"$prefix.out" 2>"$prefix.err"; rc=$?
     read -r s </proc/$$/stat; s=${s##*) }; read -r -a f <<<"$s"
@@ -106,6 +120,8 @@ pgbench_run() {
     exit $rc' _ "$prefix" \
     -h 127.0.0.1 -p "${PORT[$target]}" -U "$BENCH_USER" -n -j 2 -c "$clients" -T "$secs" "$@" "$BENCH_DB"
 }
+
+cpus_allowed() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null; }
 
 cpu() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/hz}'; }
 
@@ -123,11 +139,25 @@ for t in "${TARGET_LIST[@]}"; do
   ACTIVE+=("$t")
 done
 ((${#ACTIVE[@]})) || die "no target left to run"
+if [[ -n "$PROXY_CPUS$LOAD_CPUS" ]]; then
+  aff="postmaster $(cpus_allowed "$PG_PID")"
+  for t in "${ACTIVE[@]}"; do
+    if [[ -n "${PROXY_PID[$t]:-}" ]]; then aff+=", $t $(cpus_allowed "${PROXY_PID[$t]}")"; fi
+  done
+  log "CPU affinity (PROXY_CPUS=${PROXY_CPUS:-all} LOAD_CPUS=${LOAD_CPUS:-all}): $aff"
+fi
 log "targets: ${ACTIVE[*]}; modes: ${MODE_LIST[*]}; clients: ${CLIENT_LIST[*]}; ${DURATION}s x $REPS reps; warm-up $WARMUP"
 
+ody_version=""
+for t in "${ACTIVE[@]}"; do
+  if [[ "$t" == odyssey-* ]]; then ody_version=", $("$ODYSSEY_BIN" --version 2>/dev/null | head -1 | cut -d' ' -f1-2)"; break; fi
+done
 {
-  echo "# pgproxy bench $STAMP: $(nproc) cores, $(uname -r), $(pgbench --version), $("$PGBOUNCER_BIN" --version 2>/dev/null | head -1)"
-  echo "# duration=$DURATION reps=$REPS warmup=$WARMUP scale=$SCALE targets=${ACTIVE[*]}"
+  echo "# pgproxy bench $STAMP: $(nproc) cores, $(uname -r), $(pgbench --version), $("$PGBOUNCER_BIN" --version 2>/dev/null | head -1)$ody_version"
+  echo "# duration=$DURATION reps=$REPS warmup=$WARMUP scale=$SCALE proxy_cpus=${PROXY_CPUS:-all} load_cpus=${LOAD_CPUS:-all} targets=${ACTIVE[*]}"
+  for t in "${ACTIVE[@]}"; do
+    if [[ -n "${LEVER[$t]:-}" ]]; then echo "# java options of $t: ${LEVER[$t]}"; fi
+  done
 } >"$CSV"
 echo "rep,mode,clients,target,position,rc,tps,latency_ms,transactions,failed,aborted_clients,elapsed_s,pg_cpu_s,proxy_cpu_s,pgbench_cpu_s,proxy_pid,started" >>"$CSV"
 

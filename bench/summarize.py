@@ -12,9 +12,9 @@ import csv
 import statistics
 import sys
 
-ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "pgproxy-tx"]
+ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "odyssey-tx", "odyssey-tx-w1", "pgproxy-tx"]
 SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy",
-         "pgproxy-tx": "pgproxy-tx"}
+         "pgproxy-tx": "pgproxy-tx", "odyssey-tx": "Ody-tx", "odyssey-tx-w1": "Ody-tx-w1"}
 MODE_ORDER = ["S-simple", "S-extended", "N-simple", "N-extended", "S-prepared"]
 
 
