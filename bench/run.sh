@@ -26,6 +26,8 @@ usage: bench/run.sh [options]          (every option can also be set by the env 
       --initial-warmup S   one extra S-extended c=10 run per target at start, for JIT   [INITIAL_WARMUP] (default: 10)
   -s, --scale N        pgbench -i scale                                  [SCALE] (default: 10)
   -o, --out DIR        results directory                                 [OUT_DIR] (default: bench/out)
+      --latency        per-transaction pgbench log (-l) of each measured run: p50/p90/p99/p99.9
+                       latency columns in the CSV (logs in the temp dir, deleted)  [LATENCY=1]
 Lists may be separated by commas or spaces. Env: PGPROXY_BIN (default <root>/bin/pgproxy),
 PGPROXY_START_TIMEOUT (300), KEEP_WORK=1 keeps the temp dir with all logs, PGBOUNCER_BIN, ODYSSEY_BIN,
 ODYSSEY_CONF_TEMPLATE, PROXY_CPUS / LOAD_CPUS (taskset -c lists: proxies / postgres and pgbench).
@@ -41,6 +43,7 @@ WARMUP="${WARMUP:-auto}"
 INITIAL_WARMUP="${INITIAL_WARMUP:-10}"
 SCALE="${SCALE:-10}"
 OUT_DIR="${OUT_DIR:-}"
+LATENCY="${LATENCY:-0}"
 
 while (($#)); do
   case "$1" in
@@ -53,6 +56,7 @@ while (($#)); do
     --initial-warmup) INITIAL_WARMUP="$2"; shift 2 ;;
     -s|--scale) SCALE="$2"; shift 2 ;;
     -o|--out) OUT_DIR="$2"; shift 2 ;;
+    --latency) LATENCY=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -67,6 +71,7 @@ read -r -a MODE_LIST <<<"${MODES//,/ }"
 read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 [[ "$DURATION" =~ ^[0-9]+$ && "$REPS" =~ ^[0-9]+$ && "$INITIAL_WARMUP" =~ ^[0-9]+$ ]] || die "duration, reps, initial warm-up: integers"
 [[ "$WARMUP" == auto || "$WARMUP" =~ ^[0-9]+$ ]] || die "warm-up: integer seconds or auto"
+[[ "$LATENCY" == 0 || "$LATENCY" == 1 ]] || die "LATENCY: 0 or 1"
 declare -A LEVER=()   # target -> java options of its levers.conf line
 for t in "${TARGET_LIST[@]}"; do
   case "$t" in
@@ -129,6 +134,28 @@ grab() { # grab <regex with one group> <file>  -> first match or empty
   sed -nE "s/$1/\1/p" "$2" | head -1
 }
 
+# latency_pcts <log prefix>: "p50,p90,p99,p99.9" in ms over every transaction of pgbench's
+# per-transaction logs <prefix>.<pid>[.<thread>] (3rd field: latency in µs; failed transactions,
+# which have a word there, are left out), then deletes the logs. Nearest-rank percentiles.
+latency_pcts() {
+  "$PYTHON" - "$1" <<'PYEOF'
+import glob, math, os, sys
+files = glob.glob(glob.escape(sys.argv[1]) + ".*")
+lat = []
+for fn in files:
+    with open(fn) as f:
+        for line in f:
+            p = line.split(None, 3)
+            if len(p) >= 3 and p[2].isdigit():
+                lat.append(int(p[2]))
+    os.unlink(fn)
+lat.sort()
+def pct(q):
+    return f"{lat[max(0, math.ceil(q * len(lat)) - 1)] / 1000:.3f}" if lat else ""
+print(",".join(pct(q) for q in (0.50, 0.90, 0.99, 0.999)))
+PYEOF
+}
+
 # ------------------------------------------------------------------------------------------ setup
 bench_init
 pg_setup "$SCALE"
@@ -154,12 +181,13 @@ for t in "${ACTIVE[@]}"; do
 done
 {
   echo "# pgproxy bench $STAMP: $(nproc) cores, $(uname -r), $(pgbench --version), $("$PGBOUNCER_BIN" --version 2>/dev/null | head -1)$ody_version"
-  echo "# duration=$DURATION reps=$REPS warmup=$WARMUP scale=$SCALE proxy_cpus=${PROXY_CPUS:-all} load_cpus=${LOAD_CPUS:-all} targets=${ACTIVE[*]}"
+  echo "# duration=$DURATION reps=$REPS warmup=$WARMUP scale=$SCALE latency=$LATENCY proxy_cpus=${PROXY_CPUS:-all} load_cpus=${LOAD_CPUS:-all} targets=${ACTIVE[*]}"
   for t in "${ACTIVE[@]}"; do
     if [[ -n "${LEVER[$t]:-}" ]]; then echo "# java options of $t: ${LEVER[$t]}"; fi
   done
 } >"$CSV"
-echo "rep,mode,clients,target,position,rc,tps,latency_ms,transactions,failed,aborted_clients,elapsed_s,pg_cpu_s,proxy_cpu_s,pgbench_cpu_s,proxy_pid,started" >>"$CSV"
+echo "rep,mode,clients,target,position,rc,tps,latency_ms,transactions,failed,aborted_clients,elapsed_s,pg_cpu_s,proxy_cpu_s,pgbench_cpu_s,proxy_pid,started,p50_ms,p90_ms,p99_ms,p999_ms" >>"$CSV"
+mkdir -p "$WORK/txlog"
 
 if ((INITIAL_WARMUP > 0)); then
   for t in "${ACTIVE[@]}"; do
@@ -185,7 +213,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
         ppid_="${PROXY_PID[$t]:-}"
         pg0=$(pg_ticks); px0=0; [[ -n "$ppid_" ]] && px0=$(pid_ticks "$ppid_")
         started=$(date -Is); t0=$(date +%s.%N)
-        rc=0; pgbench_run "$t" "$c" "$DURATION" "$prefix" "${margs[@]}" || rc=$?
+        largs=()
+        if ((LATENCY)); then
+          txlog="$WORK/txlog/r$rep-$mode-c$c-$t"
+          largs=(-l "--log-prefix=$txlog")
+        fi
+        rc=0; pgbench_run "$t" "$c" "$DURATION" "$prefix" "${margs[@]}" "${largs[@]}" || rc=$?
         t1=$(date +%s.%N)
         sleep 0.5   # let the backends of the closed connections exit and be reaped (cutime)
         pg1=$(pg_ticks); px1=0; [[ -n "$ppid_" ]] && px1=$(pid_ticks "$ppid_")
@@ -198,9 +231,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
         pgb=$(cat "$prefix.ticks" 2>/dev/null || echo 0)
         elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
         pgcpu=$(cpu "$pg0" "$pg1"); pxcpu=$(cpu "$px0" "$px1"); pbcpu=$(cpu 0 "$pgb")
-        echo "$rep,$mode,$c,$t,$pos,$rc,${tps:-},${lat:-},${txn:-0},${failed:-0},$aborted,$elapsed,$pgcpu,$pxcpu,$pbcpu,${ppid_:-},$started" >>"$CSV"
+        pcts=",,,"; ((LATENCY)) && pcts=$(latency_pcts "$txlog")
+        echo "$rep,$mode,$c,$t,$pos,$rc,${tps:-},${lat:-},${txn:-0},${failed:-0},$aborted,$elapsed,$pgcpu,$pxcpu,$pbcpu,${ppid_:-},$started,$pcts" >>"$CSV"
         note=""; ((rc == 0)) || note="  rc=$rc aborted_clients=$aborted: $(grep -m1 -E 'aborted|error|FATAL' "$prefix.err" | cut -c1-150)"
-        log "[$n/$total] rep $rep $mode c=$c $t: tps=${tps:-?} lat=${lat:-?}ms failed=${failed:-0} cpu pg/proxy/pgbench=$pgcpu/$pxcpu/${pbcpu}s$note"
+        pnote=""; ((LATENCY)) && pnote=" p50/p99=$(cut -d, -f1 <<<"$pcts")/$(cut -d, -f3 <<<"$pcts")ms"
+        log "[$n/$total] rep $rep $mode c=$c $t: tps=${tps:-?} lat=${lat:-?}ms$pnote failed=${failed:-0} cpu pg/proxy/pgbench=$pgcpu/$pxcpu/${pbcpu}s$note"
       done
     done
   done

@@ -7,6 +7,8 @@ Cell = median (min-max) over the reps that completed (pgbench exit code 0); reps
 aborted (exit code != 0, e.g. clients aborted on an error) are counted apart as "aborted k/n".
 Ratio = median TPS of the target / median TPS of direct. Proxy us/tx = proxy CPU seconds * 1e6 /
 transactions processed, median over reps. Cores = CPU seconds / wall seconds of the run.
+When the run had --latency: a table of p50 and p99 transaction latency (ms, median over reps)
+and, when direct ran, what each target adds to direct's p50 and p99 (difference of the medians).
 """
 import csv
 import statistics
@@ -125,6 +127,39 @@ def main(path):
                 else:
                     line.append("-")
             print("|" + "|".join(line) + "|")
+
+    def present(mode, c):
+        return any(runs(mode, c, t) for t in targets)
+
+    def pct(good, k):
+        return [float(r[k]) for r in good if r.get(k)]
+
+    if any(r.get("p50_ms") for r in rows):
+        has_direct = "direct" in targets
+        print("\n## Transaction latency percentiles (ms; median over reps" +
+              ("; +p50/+p99 = added to direct's" if has_direct else "") + ")\n")
+        cols = ["mode", "c"]
+        for t in targets:
+            cols += [f"{SHORT.get(t, t)} p50", f"{SHORT.get(t, t)} p99"]
+            if has_direct and t != "direct":
+                cols += [f"{SHORT.get(t, t)} +p50", f"{SHORT.get(t, t)} +p99"]
+        print("|" + "|".join(cols) + "|")
+        print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+        for mode in modes:
+            for c in clients:
+                if not present(mode, c):
+                    continue
+                dgood = ok(runs(mode, c, "direct"))
+                d50, d99 = pct(dgood, "p50_ms"), pct(dgood, "p99_ms")
+                line = [mode, str(c)]
+                for t in targets:
+                    good = ok(runs(mode, c, t))
+                    p50, p99 = pct(good, "p50_ms"), pct(good, "p99_ms")
+                    line += [cell(p50, "lat"), cell(p99, "lat")]
+                    if has_direct and t != "direct":
+                        for v, d in ((p50, d50), (p99, d99)):
+                            line.append(f"{statistics.median(v) - statistics.median(d):+.3f}" if v and d else "-")
+                print("|" + "|".join(line) + "|")
 
 
 if __name__ == "__main__":
