@@ -7,7 +7,8 @@ Cell = median (min-max) over the reps that completed (pgbench exit code 0); reps
 aborted (exit code != 0, e.g. clients aborted on an error) are counted apart as "aborted k/n".
 Ratio = median TPS of the target / median TPS of direct. Proxy us/tx = proxy CPU seconds * 1e6 /
 transactions processed, median over reps. Cores = CPU seconds / wall seconds of the run.
-When the run had --latency: a table of p50 and p99 transaction latency (ms, median over reps)
+When pgbouncer-tx ran: a table of each target's median TPS / pgbouncer-tx's median TPS, with proxy
+us/tx. When the run had --latency: a table of p50 and p99 transaction latency (ms, median over reps)
 and, when direct ran, what each target adds to direct's p50 and p99 (difference of the medians).
 """
 import csv
@@ -17,6 +18,7 @@ import sys
 ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "odyssey-tx", "odyssey-tx-w1", "pgproxy-tx"]
 SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy",
          "pgproxy-tx": "pgproxy-tx", "odyssey-tx": "Ody-tx", "odyssey-tx-w1": "Ody-tx-w1"}
+PGB = "pgbouncer-tx"
 MODE_ORDER = ["S-simple", "S-extended", "N-simple", "N-extended", "S-prepared"]
 
 
@@ -130,6 +132,37 @@ def main(path):
 
     def present(mode, c):
         return any(runs(mode, c, t) for t in targets)
+
+    def us_tx(good):
+        return [float(r["proxy_cpu_s"]) * 1e6 / int(r["transactions"])
+                for r in good if int(r["transactions"] or 0) > 0]
+
+    def tps_med(mode, c, t):
+        tps = [float(r["tps"]) for r in ok(runs(mode, c, t))]
+        return statistics.median(tps) if tps else None
+
+    if PGB in targets and len(targets) > 1:
+        others = [t for t in targets if t != PGB]
+        print(f"\n## Versus PgBouncer-tx: median TPS / {SHORT[PGB]} median TPS, proxy µs of CPU per transaction\n")
+        cols = ["mode", "c", f"{SHORT[PGB]} TPS", f"{SHORT[PGB]} µs/tx"]
+        for t in others:
+            cols.append(f"{SHORT.get(t, t)}/PgB-tx")
+            if t != "direct":
+                cols.append(f"{SHORT.get(t, t)} µs/tx")
+        print("|" + "|".join(cols) + "|")
+        print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+        for mode in modes:
+            for c in clients:
+                if not present(mode, c):
+                    continue
+                pmed = tps_med(mode, c, PGB)
+                line = [mode, str(c), fmt(pmed, "tps") if pmed else "-", cell(us_tx(ok(runs(mode, c, PGB))), "us")]
+                for t in others:
+                    tmed = tps_med(mode, c, t)
+                    line.append(f"**{tmed / pmed:.2f}**" if tmed and pmed else "-")
+                    if t != "direct":
+                        line.append(cell(us_tx(ok(runs(mode, c, t))), "us"))
+                print("|" + "|".join(line) + "|")
 
     def pct(good, k):
         return [float(r[k]) for r in good if r.get(k)]
