@@ -74,6 +74,10 @@ public final class BackendConnection {
     /** Messages were sent after the last Sync: the backend is inside an unfinished request. */
     private volatile boolean pendingSinceSync;
     private volatile long lastReleasedNanos = createdNanos;
+    /** A hidden batch that leaves with the next write, ahead of the lease holder's run; set and taken on its thread. */
+    private volatile ByteBuffer ahead;
+    /** ReadyForQuery messages of hidden batches sent ahead whose replies the reader has yet to consume. */
+    final AtomicInteger hiddenOwed = new AtomicInteger();
 
     private BackendConnection(BackendTarget target, BufferPool buffers, ReplyClock clock) {
         this.target = target;
@@ -241,8 +245,26 @@ public final class BackendConnection {
         }
     }
 
+    /**
+     * Queues a hidden batch (ending in Sync) to leave in the same write as the lease holder's
+     * next run, so bringing a backend to a client's session costs no round trip of its own. The
+     * reader consumes the batch's replies, then tells the sink ({@link BackendSink#aheadAnswered})
+     * before relaying anything that follows. Called by the lease holder after attaching.
+     */
+    public void sendAhead(ByteBuffer batch) {
+        outstanding.incrementAndGet();
+        hiddenOwed.incrementAndGet();
+        ahead = batch;
+    }
+
     /** Writes bytes to the backend. Called only by the lease holder. */
     public void send(ByteBuffer bytes) throws IOException {
+        ByteBuffer first = ahead;
+        if (first != null) {
+            ahead = null;
+            send(new ByteBuffer[] {first, bytes}, 2);
+            return;
+        }
         writeLock.lock();
         try {
             while (bytes.hasRemaining()) {
@@ -255,6 +277,15 @@ public final class BackendConnection {
 
     /** Writes {@code parts[0, n)} to the backend with gathering writes. Called only by the lease holder. */
     public void send(ByteBuffer[] parts, int n) throws IOException {
+        ByteBuffer batch = ahead;
+        if (batch != null) {
+            ahead = null;
+            ByteBuffer[] all = new ByteBuffer[n + 1];
+            all[0] = batch;
+            System.arraycopy(parts, 0, all, 1, n);
+            parts = all;
+            n++;
+        }
         writeLock.lock();
         try {
             int first = 0;

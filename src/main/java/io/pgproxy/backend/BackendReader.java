@@ -36,6 +36,8 @@ final class BackendReader extends FrameScanner implements Runnable {
     private int cutAction;
     /** The batch to run before the ReadyForQuery the scan stopped at ({@link #REPAIR}). */
     private ByteBuffer repairBatch;
+    /** The ErrorResponse among a hidden batch's replies, until its ReadyForQuery. */
+    private ErrorResponse aheadError;
 
     BackendReader(BackendConnection c, BufferPool buffers) {
         this.c = c;
@@ -234,6 +236,68 @@ final class BackendReader extends FrameScanner implements Runnable {
         }
     }
 
+    /**
+     * Consumes the replies to hidden batches sent ahead of a client's run, whole messages from the
+     * buffer's position, and tells the sink at each batch's ReadyForQuery. True when no such reply
+     * is owed any more; false when more must be read first. Nothing of it reaches the client: a
+     * value the batch made the backend report is the sink's to pass on, as a correction.
+     */
+    private boolean consumeAhead(ByteBuffer buffer) throws IOException {
+        while (c.hiddenOwed.get() > 0) {
+            int at = buffer.position();
+            if (buffer.remaining() < 5) {
+                return false;
+            }
+            byte tag = buffer.get(at);
+            int length = buffer.getInt(at + 1);
+            if (length < 4 || length + 1 > capacity) {
+                throw new ProtocolException("invalid message length " + length + " from backend in a hidden batch's replies");
+            }
+            if (buffer.remaining() < length + 1) {
+                return false;
+            }
+            ByteBuffer body = buffer.slice(at + 5, length - 4);
+            buffer.position(at + 1 + length);
+            switch (tag) {
+                case 'S' -> {
+                    ParameterStatus p = ParameterStatus.decode(body);
+                    c.parameters.put(p.name(), p.value());
+                }
+                case 'E' -> {
+                    ErrorResponse e = ErrorResponse.decode(body);
+                    if (e.isFatal()) {
+                        c.fatal = e;
+                    }
+                    if (aheadError == null) {
+                        aheadError = e;
+                    }
+                }
+                case 'Z' -> {
+                    if (length != 4 + 1) {
+                        throw new ProtocolException("invalid ReadyForQuery length from backend");
+                    }
+                    c.status = TransactionStatus.of(body.get(0));
+                    c.outstanding.decrementAndGet();
+                    c.hiddenOwed.decrementAndGet();
+                    readyForQuerySeen++;
+                    ErrorResponse e = aheadError;
+                    aheadError = null;
+                    BackendSink s = c.sink;
+                    if (s != null) {
+                        s.aheadAnswered(e);
+                    } else if (e != null) {
+                        log.info("{} hidden batch failed: {}", c.id, e.message());
+                    }
+                }
+                default -> {
+                    // ParseComplete, BindComplete, DataRow, CommandComplete of the batch; a
+                    // notice or notification in between is dropped with them.
+                }
+            }
+        }
+        return true;
+    }
+
     private void readFully(ByteBuffer b) throws IOException {
         while (b.hasRemaining()) {
             if (c.channel.read(b) < 0) {
@@ -270,6 +334,10 @@ final class BackendReader extends FrameScanner implements Runnable {
                     break;
                 }
                 buffer.flip();
+                if (c.hiddenOwed.get() > 0 && !consumeAhead(buffer)) {
+                    buffer.compact();
+                    continue;
+                }
                 // Whom this read's replies go to, decided once: a client attaching while the
                 // reader is still on the hidden sync query's replies must not be sent them.
                 runSink = c.sink;

@@ -35,6 +35,14 @@ public interface BackendSink {
     default void repaired(java.util.Map<String, String> reported) {
     }
 
+    /**
+     * The hidden batch sent ahead of the client's run ({@link BackendConnection#sendAhead}) was
+     * answered: {@code error} is its ErrorResponse, or null when it ran. Called on the reader's
+     * thread before anything that follows the batch's replies is relayed.
+     */
+    default void aheadAnswered(ErrorResponse error) {
+    }
+
     /** An ErrorResponse passed by: the statement failed, and the transaction it ran in. */
     default void errorResponse() {
     }

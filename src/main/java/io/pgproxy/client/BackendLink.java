@@ -120,8 +120,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             throw e;
         }
         BackendConnection b = l.backend();
+        SessionTracker.Sync ahead;
         try {
-            syncParameters(b);
+            ahead = syncParameters(b);
         } catch (IOException | RuntimeException e) {
             // Leased but never attached: closed, whatever state it is in.
             l.discard();
@@ -134,33 +135,78 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             // Closed while it waited: end() finds the backend and gives it back.
             throw new ClosedChannelException();
         }
+        if (ahead != null) {
+            b.sendAhead(ahead.batch());
+        }
         log.debug("{} leased {}", id, b.id());
         return l;
     }
 
     /**
-     * Brings a backend to this client's session in at most one hidden round trip (the tracker
-     * says what to run), and tells the client any value that came out differently than it was told.
+     * Brings a backend to this client's session (the tracker says what to run). A batch whose
+     * values this pool's backends have accepted before is returned, to leave in one write with
+     * the client's run; any other runs now, in one hidden round trip, so a value the backend
+     * refuses fails the client's request before it is sent. Values that came out differently
+     * than the client was told are sent to it as ParameterStatus, before any reply.
      */
-    private void syncParameters(BackendConnection b) throws IOException {
+    private SessionTracker.Sync syncParameters(BackendConnection b) throws IOException {
         SessionTracker.Sync sync = tracker.syncFor(b.session());
         if (sync == null) {
-            return;
+            return null;
         }
         log.debug("{} parameters to set on {}{}: {}", id, b.id(), sync.reset() ? " after a reset" : "", sync.diff().keySet());
         if (sync.batch() != null) {
+            if (tracker.verified() || pool.acceptedParameters().contains(tracker.parameters().startup())) {
+                tracker.synced(b.session(), sync);
+                return sync;
+            }
             ErrorResponse e = b.runInternal(sync.batch(), 1, PARAMETER_SYNC_TIMEOUT);
             if (e != null) {
                 // A value the backend refuses (an unknown time zone, say): the caller discards it.
                 throw new ProtocolException(e.sqlState(), e.message());
             }
+            pool.acceptedParameters().add(tracker.parameters().startup());
         }
         tracker.synced(b.session(), sync);
+        sendCorrections(b);
+        return null;
+    }
+
+    private void sendCorrections(BackendConnection b) throws IOException {
         Map<String, String> corrections = tracker.corrections(b.session());
         if (!corrections.isEmpty()) {
             MessageBuilder m = new MessageBuilder();
             corrections.forEach((k, v) -> m.bytes(new ParameterStatus(k, v).encode()));
-            out.send(m.toByteArray());
+            out.forward(ByteBuffer.wrap(m.toByteArray()), true);
+        }
+    }
+
+    /**
+     * The batch sent ahead of the client's run was answered. Values accepted before are refused
+     * only if the server changed meanwhile; the client's run, already sent, then ran with the
+     * backend as the previous client of this pool (the same user) left it, so the client is
+     * told so and closed, and the backend is no longer taken to carry anyone's session.
+     */
+    @Override
+    public void aheadAnswered(ErrorResponse error) {
+        BackendConnection b = backend();
+        if (error == null) {
+            if (b != null) {
+                try {
+                    sendCorrections(b);
+                } catch (IOException e) {
+                    log.debug("{} client write failed: {}", id, e.getMessage());
+                }
+            }
+            return;
+        }
+        log.warn("{} the backend refused the session's parameters: {} {}", id, error.sqlState(), error.message());
+        if (b != null) {
+            b.session().reset(false);
+        }
+        if (!session.closing()) {
+            session.terminate(ErrorResponse.fatal(error.sqlState(),
+                    "the session's parameters could not be restored on a server connection: " + error.message()));
         }
     }
 

@@ -7,6 +7,7 @@ import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.session.ReplyClock;
 import io.pgproxy.session.StatementCounters;
+import io.pgproxy.session.AcceptedParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +49,8 @@ public final class Pool {
     private final LongAdder timeouts = new LongAdder();
     private final StatementCounters statementCounters = new StatementCounters();
     private final PoolStats stats = new PoolStats();
+    /** Startup parameter sets this pool's backends have taken; as many as the proxy interns. */
+    private final AcceptedParameters acceptedParameters = new AcceptedParameters(4096);
     /** Every open backend of this pool, whatever its state: what SHOW SERVERS lists. */
     private final java.util.Set<BackendConnection> connections = ConcurrentHashMap.newKeySet();
     private volatile Map<String, String> welcome;
@@ -86,6 +89,11 @@ public final class Pool {
     }
 
     /** What flowed through this pool. */
+    /** Startup parameter sets this pool's backends have accepted: whose sync may go ahead of a request. */
+    public AcceptedParameters acceptedParameters() {
+        return acceptedParameters;
+    }
+
     public PoolStats stats() {
         return stats;
     }

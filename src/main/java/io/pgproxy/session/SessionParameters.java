@@ -105,6 +105,11 @@ public final class SessionParameters {
         }
     }
 
+    /** What the client asked for at startup (interned: clients asking alike share it). */
+    public Map<String, String> startup() {
+        return startup;
+    }
+
     public synchronized State state() {
         return new State(requested, reported);
     }

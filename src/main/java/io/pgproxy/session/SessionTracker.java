@@ -54,6 +54,8 @@ public final class SessionTracker {
      */
     private final Set<String> trackedSince = new HashSet<>();
     private PinReason pinned;
+    /** A backend has accepted this session's values: every later value came from the backend's own answers. */
+    private boolean verified;
     /** Event-local scratch, turned into a {@link Decision} at the event's end. */
     private EnumSet<PinReason> newPins;
     private boolean pinnedNow;
@@ -242,8 +244,18 @@ public final class SessionTracker {
         return new Sync(reset || !diff.isEmpty() ? SessionParameters.setBatch(diff, reset) : null, reset, diff);
     }
 
-    /** The sync batch, if any, ran without error on {@code backend}. */
+    /**
+     * Whether a backend of the pool has accepted this session's values: its startup values in a
+     * sync, and since then only values a backend confirmed (a SET's CommandComplete, a RESET to
+     * startup values). Its sync batches may then be sent ahead of its requests.
+     */
+    public synchronized boolean verified() {
+        return verified;
+    }
+
+    /** The sync batch, if any, ran (or was sent ahead, when {@link #verified()}) on {@code backend}. */
     public synchronized void synced(BackendSession backend, Sync sync) {
+        verified = true;
         if (sync.reset()) {
             backend.assumed().clear();
         }

@@ -21,6 +21,7 @@ import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -175,6 +176,29 @@ class SessionIsolationIT {
             assertEquals("5MB", one(sa, "SHOW work_mem"), "the committed SET, not the rolled-back ones");
             assertEquals("0", one(sa, "SHOW statement_timeout"));
             assertEquals(untracked, proxy.pins(PinReason.UNTRACKED_SET), "SET LOCAL pins nothing");
+        }
+    }
+
+    @Test
+    void aValueTheServerRefusesAfterAcceptingItEndsOnlyThatSession() throws SQLException {
+        try (Connection admin = pg.superuser(pg.db()); Statement sd = admin.createStatement()) {
+            sd.execute("CREATE TEXT SEARCH CONFIGURATION public.iso_cfg (COPY = pg_catalog.english)");
+        }
+        try (Connection a = connect(PostgresFixture.SUPERUSER, "app"); Statement sa = a.createStatement();
+             Connection b = connect(PostgresFixture.SUPERUSER, "app"); Statement sb = b.createStatement()) {
+            sa.execute("SET default_text_search_config = 'public.iso_cfg'");
+            assertEquals("public.iso_cfg", one(sa, "SHOW default_text_search_config"));
+            assertEquals("pg_catalog.english", one(sb, "SHOW default_text_search_config"), "B took the one backend");
+            try (Connection admin = pg.superuser(pg.db()); Statement sd = admin.createStatement()) {
+                sd.execute("DROP TEXT SEARCH CONFIGURATION public.iso_cfg");
+            }
+            // A's values go ahead of its request, in one write; the server now refuses one.
+            SQLException e = assertThrows(SQLException.class, () -> one(sa, "SELECT 1"));
+            assertEquals("22023", e.getSQLState(), e.getMessage());
+            assertTrue(e.getMessage().contains("could not be restored"), e.getMessage());
+            assertTrue(a.isClosed() || !a.isValid(2), "A's session ended");
+            assertEquals("1", one(sb, "SELECT 1"), "B, on the same backend, goes on");
+            assertEquals("pg_catalog.english", one(sb, "SHOW default_text_search_config"));
         }
     }
 }
