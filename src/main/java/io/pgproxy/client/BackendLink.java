@@ -136,7 +136,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             throw new ClosedChannelException();
         }
         if (ahead != null) {
-            b.sendAhead(ahead.batch());
+            b.sendAhead(ahead.messages());
         }
         log.debug("{} leased {}", id, b.id());
         return l;
@@ -160,7 +160,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
                 tracker.synced(b.session(), sync);
                 return sync;
             }
-            ErrorResponse e = b.runInternal(sync.batch(), 1, PARAMETER_SYNC_TIMEOUT);
+            ErrorResponse e = b.runInternal(sync.messages(), 1, PARAMETER_SYNC_TIMEOUT);
             if (e != null) {
                 // A value the backend refuses (an unknown time zone, say): the caller discards it.
                 throw new ProtocolException(e.sqlState(), e.message());

@@ -3,6 +3,7 @@ package io.pgproxy.client;
 import io.pgproxy.auth.AuthException;
 import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.backend.BackendException;
+import io.pgproxy.config.SessionIsolation;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.PoolExhaustedException;
 import io.pgproxy.pool.RefusalReason;
@@ -275,7 +276,8 @@ public final class ClientSession implements Runnable {
                     () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true),
                     context.statements().clock());
         }
-        tracker = new SessionTracker(route.parameters(), route.transactionMode(), route.statementMode());
+        tracker = new SessionTracker(route.parameters(), route.transactionMode(), route.statementMode(),
+                () -> p.settings().sessionIsolation() == SessionIsolation.RESET);
         link = new BackendLink(this, p, tracker, editor, out, route.transactionMode());
         RequestScanner scanner = new RequestScanner(context.config().get().limits().maxMessageSize(),
                 route.transactionMode(), editor != null);

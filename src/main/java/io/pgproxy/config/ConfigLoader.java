@@ -42,7 +42,7 @@ public final class ConfigLoader {
     private static final int MAX_PREPARED_STATEMENTS = 100_000;
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
             "server-lifetime", "server-connect-timeout", "wait-timeout", "min-size", "reserve-size",
-            "reserve-timeout", "max-prepared-statements");
+            "reserve-timeout", "max-prepared-statements", "session-isolation");
     private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode");
     private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
             "pool-size", "mode");
@@ -172,7 +172,8 @@ public final class ConfigLoader {
                     (int) integer(path(p, "min-size"), 0, MAX_POOL_SIZE),
                     (int) integer(path(p, "reserve-size"), 0, MAX_POOL_SIZE),
                     duration(path(p, "reserve-timeout")),
-                    (int) integer(path(p, "max-prepared-statements"), 0, MAX_PREPARED_STATEMENTS));
+                    (int) integer(path(p, "max-prepared-statements"), 0, MAX_PREPARED_STATEMENTS),
+                    sessionIsolation(path(p, "session-isolation")));
 
             Map<String, UserConfig> users = new LinkedHashMap<>();
             for (String name : keysInFileOrder(object(path(ROOT, "users")))) {

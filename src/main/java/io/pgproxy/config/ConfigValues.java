@@ -109,6 +109,15 @@ class ConfigValues {
         };
     }
 
+    SessionIsolation sessionIsolation(String at) throws ConfigException {
+        String s = string(at);
+        return switch (normalize(s)) {
+            case "reset" -> SessionIsolation.RESET;
+            case "tracked" -> SessionIsolation.TRACKED;
+            default -> throw new ConfigException(at, "must be reset or tracked, was \"" + s + "\"");
+        };
+    }
+
     AuthMethod authMethod(String at) throws ConfigException {
         String s = string(at);
         return switch (normalize(s)) {

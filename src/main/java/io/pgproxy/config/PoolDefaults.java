@@ -14,7 +14,8 @@ public record PoolDefaults(PoolMode mode,
                            int minSize,
                            int reserveSize,
                            Duration reserveTimeout,
-                           int maxPreparedStatements) {
+                           int maxPreparedStatements,
+                           SessionIsolation sessionIsolation) {
     public PoolDefaults {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(resetQuery, "resetQuery");
@@ -23,5 +24,6 @@ public record PoolDefaults(PoolMode mode,
         Objects.requireNonNull(serverConnectTimeout, "serverConnectTimeout");
         Objects.requireNonNull(waitTimeout, "waitTimeout");
         Objects.requireNonNull(reserveTimeout, "reserveTimeout");
+        Objects.requireNonNull(sessionIsolation, "sessionIsolation");
     }
 }

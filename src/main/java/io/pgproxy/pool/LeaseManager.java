@@ -75,7 +75,7 @@ public final class LeaseManager {
         PoolDefaults d = config.pool();
         return new PoolSettings(database.poolSize(), d.waitTimeout(), d.resetQuery(), d.serverIdleTimeout(),
                 d.serverLifetime(), INTERNAL_QUERY_TIMEOUT, d.minSize(), d.reserveSize(), d.reserveTimeout(),
-                d.maxPreparedStatements());
+                d.maxPreparedStatements(), d.sessionIsolation());
     }
 
     /** Closes one idle connection of a pool that shares the database or the user. */

@@ -193,24 +193,29 @@ public final class SessionParameters {
      * reported parameter that differs from what the client last heard.
      */
     public synchronized Map<String, String> corrections(Map<String, String> backendParameters) {
-        Map<String, String> c = new LinkedHashMap<>();
-        backendParameters.forEach((k, v) -> {
-            if (!v.equals(reported.get(k))) {
-                c.put(k, v);
+        Map<String, String> c = null;
+        // Once per lease: allocates only when there is something to tell.
+        for (Map.Entry<String, String> e : backendParameters.entrySet()) {
+            if (!e.getValue().equals(reported.get(e.getKey()))) {
+                if (c == null) {
+                    c = new LinkedHashMap<>();
+                }
+                c.put(e.getKey(), e.getValue());
+            }
+        }
+        if (c == null) {
+            return Map.of();
+        }
+        reported = with(reported, c);
+        // Only the client's own startup role, replayed by the proxy, moves these here.
+        Map<String, String> identity = new LinkedHashMap<>(loginIdentity);
+        c.forEach((k, v) -> {
+            if (IDENTITY.contains(k)) {
+                identity.put(k, v);
             }
         });
-        if (!c.isEmpty()) {
-            reported = with(reported, c);
-            // Only the client's own startup role, replayed by the proxy, moves these here.
-            Map<String, String> identity = new LinkedHashMap<>(loginIdentity);
-            c.forEach((k, v) -> {
-                if (IDENTITY.contains(k)) {
-                    identity.put(k, v);
-                }
-            });
-            loginIdentity = Map.copyOf(identity);
-            updateIdentityChanged();
-        }
+        loginIdentity = Map.copyOf(identity);
+        updateIdentityChanged();
         return c;
     }
 

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * One client's session state as the proxy follows it in transaction pooling, without parsing
@@ -39,11 +40,19 @@ public final class SessionTracker {
         }
     }
 
-    /** The hidden batch that brings a backend to this session (null when only the client's view needs correcting), and what it changes. */
+    /**
+     * The hidden batch that brings a backend to this session (null when only the client's view
+     * needs correcting), and what it changes. A sync may be reused: send {@link #messages()}.
+     */
     public record Sync(ByteBuffer batch, boolean reset, Map<String, String> diff) {
+        /** The batch to send, positioned at its start. */
+        public ByteBuffer messages() {
+            return batch.duplicate();
+        }
     }
 
     private final SessionParameters parameters;
+    private final BooleanSupplier resetsBackends;
     private final boolean transactionMode;
     private final boolean statementMode;
     private final PinDetector pins = new PinDetector();
@@ -54,6 +63,10 @@ public final class SessionTracker {
      */
     private final Set<String> trackedSince = new HashSet<>();
     private PinReason pinned;
+    /** The last reset sync built, for the state and backend login values it was built for. */
+    private Sync lastReset;
+    private SessionParameters.State lastResetState;
+    private Map<String, String> lastResetBaseline;
     /** A backend has accepted this session's values: every later value came from the backend's own answers. */
     private boolean verified;
     /** Event-local scratch, turned into a {@link Decision} at the event's end. */
@@ -61,6 +74,13 @@ public final class SessionTracker {
     private boolean pinnedNow;
 
     public SessionTracker(SessionParameters parameters, boolean transactionMode, boolean statementMode) {
+        this(parameters, transactionMode, statementMode, () -> true);
+    }
+
+    /** @param resetsBackends whether a backend another client used is reset first (pool.session-isolation, reloadable) */
+    public SessionTracker(SessionParameters parameters, boolean transactionMode, boolean statementMode,
+                         BooleanSupplier resetsBackends) {
+        this.resetsBackends = resetsBackends;
         this.parameters = parameters;
         this.transactionMode = transactionMode;
         this.statementMode = statementMode;
@@ -234,14 +254,29 @@ public final class SessionTracker {
      * (a function's set_config, a SET ROLE); then only the values that differ are set.
      */
     public synchronized Sync syncFor(BackendSession backend) {
-        boolean reset = backend.carrier() != BackendSession.Carrier.NOBODY && backend.owner() != parameters;
-        if (!reset && parameters.state().sameAs(backend.applied())) {
+        BackendSession.Carrier carrier = backend.carrier();
+        // Unknown (a reset query other than DISCARD ALL ran) is reset whatever the setting.
+        boolean reset = carrier == BackendSession.Carrier.UNKNOWN || carrier == BackendSession.Carrier.CLIENT
+                && backend.owner() != parameters && resetsBackends.getAsBoolean();
+        SessionParameters.State state = parameters.state();
+        if (!reset && state.sameAs(backend.applied())) {
             backend.broughtTo(parameters, backend.applied());
             return null;
         }
-        Map<String, String> diff = reset ? parameters.diff(backend.baseline(), Map.of())
-                : parameters.diff(backend.reported(), backend.assumed());
-        return new Sync(reset || !diff.isEmpty() ? SessionParameters.setBatch(diff, reset) : null, reset, diff);
+        if (reset) {
+            // Under load nearly every transaction lands on a backend another client left, with
+            // the same state and the same login values: the batch is built once for both.
+            if (lastReset != null && state.sameAs(lastResetState) && backend.baseline().equals(lastResetBaseline)) {
+                return lastReset;
+            }
+            Map<String, String> diff = parameters.diff(backend.baseline(), Map.of());
+            lastReset = new Sync(SessionParameters.setBatch(diff, true).asReadOnlyBuffer(), true, diff);
+            lastResetState = state;
+            lastResetBaseline = backend.baseline();
+            return lastReset;
+        }
+        Map<String, String> diff = parameters.diff(backend.reported(), backend.assumed());
+        return new Sync(!diff.isEmpty() ? SessionParameters.setBatch(diff, false) : null, false, diff);
     }
 
     /**

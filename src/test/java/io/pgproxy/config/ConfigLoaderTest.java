@@ -27,7 +27,7 @@ class ConfigLoaderTest {
         assertEquals(new Limits(10000, 1073741824, 10000, Duration.ofSeconds(15), Duration.ZERO,
                 Duration.ofSeconds(30), 100000, Duration.ZERO, Duration.ZERO, 0, 0, 0, 0, 10000), c.limits());
         assertEquals(new PoolDefaults(PoolMode.SESSION, 20, "DISCARD ALL", Duration.ofSeconds(600),
-                Duration.ofSeconds(3600), Duration.ofSeconds(5), Duration.ofSeconds(30), 0, 0, Duration.ofSeconds(5), 200), c.pool());
+                Duration.ofSeconds(3600), Duration.ofSeconds(5), Duration.ofSeconds(30), 0, 0, Duration.ofSeconds(5), 200, SessionIsolation.RESET), c.pool());
         assertTrue(c.users().isEmpty());
         assertTrue(c.databases().isEmpty());
         assertEquals(new MetricsConfig("127.0.0.1", 0, 100), c.metrics());
@@ -57,7 +57,7 @@ class ConfigLoaderTest {
                     max-scram-iterations = 20000
                   }
                   pool {
-                    mode = transaction, size = 3, reset-query = "", server-idle-timeout = 1m
+                    mode = transaction, size = 3, reset-query = "", session-isolation = tracked, server-idle-timeout = 1m
                     server-lifetime = 2h, server-connect-timeout = 1s, wait-timeout = 0
                     max-prepared-statements = 0
                   }
@@ -78,7 +78,7 @@ class ConfigLoaderTest {
         assertEquals(new Limits(50, 65536, 2048, Duration.ofSeconds(2), Duration.ofMinutes(10),
                 Duration.ofMillis(500), 20000, Duration.ZERO, Duration.ZERO, 0, 0, 0, 0, 10000), c.limits());
         assertEquals(new PoolDefaults(PoolMode.TRANSACTION, 3, "", Duration.ofMinutes(1), Duration.ofHours(2),
-                Duration.ofSeconds(1), Duration.ZERO, 0, 0, Duration.ofSeconds(5), 0), c.pool());
+                Duration.ofSeconds(1), Duration.ZERO, 0, 0, Duration.ofSeconds(5), 0, SessionIsolation.TRACKED), c.pool());
 
         assertEquals(List.of("zed", "bob", "alice", "carol"), List.copyOf(c.users().keySet()), "file order");
         assertEquals(new UserConfig("zed", AuthMethod.SCRAM_SHA_256, VERIFIER), c.users().get("zed"));

@@ -201,4 +201,31 @@ class SessionIsolationIT {
             assertEquals("pg_catalog.english", one(sb, "SHOW default_text_search_config"));
         }
     }
+
+    @Test
+    void trackedIsolationBringsOverWhatTheProxyFollowsAndNothingElse() throws SQLException {
+        try (ProxyFixture tracked = ProxyFixture.start(ProxyFixture.standardConfig(pg)
+                + "pgproxy.pool { mode = transaction, size = 1, session-isolation = tracked }\n"
+                + "pgproxy.users.postgres { auth = trust }\n")) {
+            try (Connection admin = pg.superuser(pg.db()); Statement sd = admin.createStatement()) {
+                sd.execute("CREATE FUNCTION iso_hidden_maintenance_work_mem() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+                        + "PERFORM set_config('maintenance_work_mem', '77MB', false); END $$");
+            }
+            Properties p = new Properties();
+            p.setProperty("prepareThreshold", "0");
+            try (Connection a = tracked.connect(PostgresFixture.SUPERUSER, null, "app", p); Statement sa = a.createStatement();
+                 Connection b = tracked.connect(PostgresFixture.SUPERUSER, null, "app", p); Statement sb = b.createStatement()) {
+                String defaultWorkMem = one(sb, "SHOW work_mem");
+                sa.execute("SET work_mem = '5MB'");
+                sa.execute("SET application_name = 'tracked-a'");
+                assertEquals(defaultWorkMem, one(sb, "SHOW work_mem"), "A's SET goes back to the default for B");
+                assertEquals("PostgreSQL JDBC Driver", one(sb, "SHOW application_name"), "B's own startup value");
+                assertEquals("5MB", one(sa, "SHOW work_mem"));
+                assertEquals("tracked-a", one(sa, "SHOW application_name"));
+                // What no message shows is not followed, as with PgBouncer: the documented trade.
+                sa.execute("SELECT iso_hidden_maintenance_work_mem()");
+                assertEquals("77MB", one(sb, "SHOW maintenance_work_mem"), "tracked isolation does not reset the backend");
+            }
+        }
+    }
 }

@@ -136,4 +136,33 @@ class SessionTrackerTest {
         assertSame(SessionTracker.Decision.NONE, t.onReadyForQuery(TransactionStatus.IDLE, true, backend()));
         assertEquals("x", t.syncFor(backend()).diff().get("application_name"), "and the SET follows the client");
     }
+
+    @Test
+    void aResetSyncIsBuiltOnceForTheSameStateAndLoginValues() {
+        SessionTracker a = transactionPooling();
+        SessionTracker b = transactionPooling();
+        BackendSession one = backend();
+        BackendSession two = backend();
+        a.left(one);
+        a.left(two);
+        SessionTracker.Sync first = b.syncFor(one);
+        assertSame(first, b.syncFor(two), "same state, same login values: the same batch");
+        assertEquals(first.messages(), first.messages(), "each send gets the batch from its start");
+    }
+
+    @Test
+    void trackedIsolationCarriesOnlyTheDiffToABackendAnotherClientLeft() {
+        SessionTracker a = new SessionTracker(new SessionParameters(Map.of()), true, false, () -> false);
+        SessionTracker b = new SessionTracker(new SessionParameters(Map.of()), true, false, () -> false);
+        BackendSession backend = backend();
+        a.sent(null, List.of(WORK_MEM), List.of());
+        a.onCommandComplete("SET");
+        a.onReadyForQuery(IDLE, true, backend);
+        a.left(backend);
+        SessionTracker.Sync sync = b.syncFor(backend);
+        assertFalse(sync.reset(), "tracked: no reset statement");
+        assertEquals(java.util.Collections.singletonMap("work_mem", null), sync.diff(), "a's SET goes back to its default");
+        backend.reset(false);
+        assertTrue(b.syncFor(backend).reset(), "a backend nobody can vouch for is reset whatever the setting");
+    }
 }
