@@ -367,6 +367,9 @@ start_target() {
     # The same build with the Prometheus endpoint on: what metrics cost per transaction.
     pgproxy-tx-metrics) pgproxy_start pgproxy-tx-metrics transaction 20 "$PGPROXY_BIN" \
         "metrics { listen-port = $(free_port) }" ;;
+    # Session isolation as PgBouncer has it: no reset statements between clients.
+    pgproxy-tx-tracked) pgproxy_start pgproxy-tx-tracked transaction 20 "$PGPROXY_BIN" \
+        "pool { session-isolation = tracked }" ;;
     # Another build (PGPROXY_PREV_BIN, say the previous main) in the same interleaved run.
     pgproxy-tx-prev) pgproxy_start pgproxy-tx-prev transaction 20 "$PGPROXY_PREV_BIN" ;;
     # pgproxy-tx with the java options of a levers.conf line

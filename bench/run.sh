@@ -14,7 +14,7 @@ usage: bench/run.sh [options]          (every option can also be set by the env 
                        relay-vt, relay-epoll-vt, relay-epoll-reply, relay-epoll-loop, relay-selector:
                        bare byte relays of bench/relay-lab (one backend per client; BENCHMARKS.md §10);
                        pgproxy-tx@NAME, relay-<design>@NAME: with the java options of line NAME of
-                       bench/levers.conf (LEVERS_CONF); pgproxy-tx-metrics (metrics endpoint on),
+                       bench/levers.conf (LEVERS_CONF); pgproxy-tx-metrics (metrics endpoint on), pgproxy-tx-tracked (pool.session-isolation = tracked),
                        pgproxy-tx-prev (the launcher PGPROXY_PREV_BIN)
   -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared,S-connect [MODES]
                        (default: the first five; S-connect is -S -C, a login per transaction)
@@ -75,7 +75,7 @@ read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 declare -A LEVER=()   # target -> java options of its levers.conf line
 for t in "${TARGET_LIST[@]}"; do
   case "$t" in
-    direct|pgbouncer-session|pgbouncer-tx|odyssey-tx|odyssey-tx-w1|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-prev) ;;
+    direct|pgbouncer-session|pgbouncer-tx|odyssey-tx|odyssey-tx-w1|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-tracked|pgproxy-tx-prev) ;;
     relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) ;;
     pgproxy-tx@*|relay-*@*)
       [[ "$t" != relay-* ]] || relay_design "$t" >/dev/null
