@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * The proxy authenticating a client against its own user list: SCRAM-SHA-256, md5 or trust.
@@ -37,12 +38,13 @@ final class ClientAuthenticator {
         this.maxMessage = maxMessage;
     }
 
-    void authenticate(UserConfig user) throws IOException, AuthException {
+    /** @param verifier the user's parsed SCRAM verifier, asked for only when the user logs in with SCRAM */
+    void authenticate(UserConfig user, Supplier<ScramVerifier> verifier) throws IOException, AuthException {
         switch (user.auth()) {
             case TRUST -> {
             }
             case MD5 -> md5(user);
-            case SCRAM_SHA_256 -> scram(user);
+            case SCRAM_SHA_256 -> scram(user, verifier.get());
         }
     }
 
@@ -56,8 +58,8 @@ final class ClientAuthenticator {
         }
     }
 
-    private void scram(UserConfig user) throws IOException, AuthException {
-        ScramServerSession scram = new ScramServerSession(ScramVerifier.parse(user.secret()));
+    private void scram(UserConfig user, ScramVerifier verifier) throws IOException, AuthException {
+        ScramServerSession scram = new ScramServerSession(verifier);
         out.send(new Authentication.Sasl(List.of(SCRAM)).encode());
         SaslInitialResponse initial = SaslInitialResponse.decode(passwordMessage().body());
         if (!initial.mechanism().equals(SCRAM)) {

@@ -1,5 +1,6 @@
 package io.pgproxy.client;
 
+import io.pgproxy.auth.ScramVerifierCache;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.config.ProxyConfig;
@@ -9,11 +10,11 @@ import io.pgproxy.session.StatementRegistry;
 import java.util.function.Supplier;
 
 /**
- * What every client session shares: the current config snapshot, the pools, the registry, and
- * the server's counts of refusals and of errors it sent itself, and the virtual database (admin
- * console) or null.
+ * What every client session shares: the current config snapshot and its parsed SCRAM verifiers,
+ * the pools, the registry, and the server's counts of refusals and of errors it sent itself, and
+ * the virtual database (admin console) or null.
  */
-public record ClientContext(Supplier<ProxyConfig> config, LeaseManager leases, ClientRegistry registry,
-                            BufferPool buffers, SlabBuffers requestBuffers, StatementRegistry statements,
-                            ClientCounters counters, VirtualDatabase console) {
+public record ClientContext(Supplier<ProxyConfig> config, ScramVerifierCache verifiers, LeaseManager leases,
+                            ClientRegistry registry, BufferPool buffers, SlabBuffers requestBuffers,
+                            StatementRegistry statements, ClientCounters counters, VirtualDatabase console) {
 }

@@ -19,6 +19,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,7 +68,7 @@ final class ClientLogin {
         if (db == null) {
             throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
         }
-        UserConfig userConfig = authenticate(config, channel, out);
+        UserConfig userConfig = authenticate(context, config, channel, out);
         context.registry().admit(database, user, config.limits().maxDbClients(), config.limits().maxUserClients());
         admitted.run();
         Pool pool = context.leases().pool(db, user);
@@ -90,7 +91,7 @@ final class ClientLogin {
      */
     void runForConsole(ClientContext context, SocketChannel channel, ClientChannel out) throws IOException, AuthException {
         checkStartup(out);
-        authenticate(context.config().get(), channel, out);
+        authenticate(context, context.config().get(), channel, out);
     }
 
     /** What the startup packet asks that pgproxy cannot give is refused; returns the options' values. */
@@ -99,7 +100,12 @@ final class ClientLogin {
         if (user.isEmpty()) {
             throw new ProtocolException("28000", "no PostgreSQL user name specified in startup packet");
         }
-        List<String> unrecognized = params.keySet().stream().filter(k -> k.startsWith("_pq_.")).toList();
+        List<String> unrecognized = new ArrayList<>(0);
+        for (String k : params.keySet()) {
+            if (k.startsWith("_pq_.")) {
+                unrecognized.add(k);
+            }
+        }
         if (startup.minorVersion() > 0 || !unrecognized.isEmpty()) {
             out.send(new NegotiateProtocolVersion(0, unrecognized).encode());
         }
@@ -115,7 +121,7 @@ final class ClientLogin {
         return optionValues;
     }
 
-    private UserConfig authenticate(ProxyConfig config, SocketChannel channel, ClientChannel out)
+    private UserConfig authenticate(ClientContext context, ProxyConfig config, SocketChannel channel, ClientChannel out)
             throws IOException, AuthException {
         UserConfig userConfig = config.users().get(user);
         if (userConfig == null) {
@@ -123,7 +129,7 @@ final class ClientLogin {
         }
         log.debug("{} login {}@{}", id, user, database);
         new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
-                .authenticate(userConfig);
+                .authenticate(userConfig, () -> context.verifiers().verifier(config, userConfig));
         return userConfig;
     }
 
@@ -135,7 +141,13 @@ final class ClientLogin {
                                                          Map<String, String> server) {
         Map<String, String> all = new LinkedHashMap<>(options);
         params.forEach((k, v) -> {
-            String earlierKey = all.keySet().stream().filter(k::equalsIgnoreCase).findFirst().orElse(null);
+            String earlierKey = null;
+            for (String e : all.keySet()) {
+                if (e.equalsIgnoreCase(k)) {
+                    earlierKey = e;
+                    break;
+                }
+            }
             String value = v;
             if (earlierKey != null) {
                 String earlier = all.remove(earlierKey);

@@ -284,7 +284,9 @@ public final class ClientSession implements Runnable {
         relay = new RequestRelay(context, in, scanner, editor, link, this::closing);
 
         greet(route.greeting());
-        log.info("{} {}@{} logged in", id, user, database);
+        // Debug, like the closing line: at info every login would pay for a formatted timestamp
+        // and a write to stderr, which a client that connects per transaction pays every time.
+        log.debug("{} {}@{} logged in", id, user, database);
     }
 
     /** Registers the client for cancel requests and sends AuthenticationOk, the parameters, its key and ReadyForQuery. */

@@ -58,10 +58,11 @@ final class RequestScanner extends FrameScanner {
      * Kept across runs, since the Execute may come in a later read.
      */
     private boolean deallocatingParse;
+    // Both start at no slots: every idle client holds them, and few runs carry a SET or RESET.
     /** Statements starting with SET seen in this run, in order; handed to the session with the run. */
-    private final java.util.ArrayDeque<SetStatement.Sent> sets = new java.util.ArrayDeque<>();
+    private final java.util.ArrayDeque<SetStatement.Sent> sets = new java.util.ArrayDeque<>(0);
     /** RESETs of parameters seen in this run, in order; handed to the session with the run. */
-    private final java.util.ArrayDeque<SetStatement.Reset> resets = new java.util.ArrayDeque<>();
+    private final java.util.ArrayDeque<SetStatement.Reset> resets = new java.util.ArrayDeque<>(0);
 
     /**
      * Hands over what the messages scanned since the last hand-over owe, and starts afresh.

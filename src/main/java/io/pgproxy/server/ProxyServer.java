@@ -1,5 +1,6 @@
 package io.pgproxy.server;
 
+import io.pgproxy.auth.ScramVerifierCache;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.buffer.SlabBuffers;
 import io.pgproxy.client.ClientContext;
@@ -196,7 +197,7 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        ClientContext context = new ClientContext(() -> config, leases, registry, buffers, requestBuffers,
+        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), leases, registry, buffers, requestBuffers,
                 statements, counters, console);
         while (true) {
             SocketChannel ch;

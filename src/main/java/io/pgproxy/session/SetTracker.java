@@ -37,8 +37,10 @@ public final class SetTracker {
         static final Outcome NOTHING = new Outcome(List.of(), false);
     }
 
-    private final ArrayDeque<SetStatement.Sent> sentSets = new ArrayDeque<>();
-    private final ArrayDeque<SetStatement.Reset> sentResets = new ArrayDeque<>();
+    // Sized for the usual nothing: every idle client holds these, and the default 16 slots each
+    // were a tenth of an idle client's heap. They grow on the first SET or RESET as before.
+    private final ArrayDeque<SetStatement.Sent> sentSets = new ArrayDeque<>(0);
+    private final ArrayDeque<SetStatement.Reset> sentResets = new ArrayDeque<>(0);
     private final List<Change> tentative = new ArrayList<>();
     /**
      * Parameters (lower case; {@link #ALL} for every one) a RESET, SET ... TO DEFAULT or DISCARD
