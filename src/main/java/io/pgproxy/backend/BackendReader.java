@@ -256,15 +256,14 @@ final class BackendReader extends FrameScanner implements Runnable {
             if (buffer.remaining() < length + 1) {
                 return false;
             }
-            ByteBuffer body = buffer.slice(at + 5, length - 4);
             buffer.position(at + 1 + length);
             switch (tag) {
                 case 'S' -> {
-                    ParameterStatus p = ParameterStatus.decode(body);
+                    ParameterStatus p = ParameterStatus.decode(buffer.slice(at + 5, length - 4));
                     c.parameters.put(p.name(), p.value());
                 }
                 case 'E' -> {
-                    ErrorResponse e = ErrorResponse.decode(body);
+                    ErrorResponse e = ErrorResponse.decode(buffer.slice(at + 5, length - 4));
                     if (e.isFatal()) {
                         c.fatal = e;
                     }
@@ -276,7 +275,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                     if (length != 4 + 1) {
                         throw new ProtocolException("invalid ReadyForQuery length from backend");
                     }
-                    c.status = TransactionStatus.of(body.get(0));
+                    c.status = TransactionStatus.of(buffer.get(at + 5));
                     c.outstanding.decrementAndGet();
                     c.hiddenOwed.decrementAndGet();
                     readyForQuerySeen++;

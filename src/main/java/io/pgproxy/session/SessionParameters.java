@@ -59,6 +59,8 @@ public final class SessionParameters {
     /** session_authorization and is_superuser as the client was greeted. */
     private Map<String, String> loginIdentity = Map.of();
     private volatile boolean identityChanged;
+    /** The last snapshot {@link #state()} gave. */
+    private State state;
 
     /** @throws IllegalArgumentException when the client names a parameter fixed by the server */
     public SessionParameters(Map<String, String> startupParameters) {
@@ -111,7 +113,12 @@ public final class SessionParameters {
     }
 
     public synchronized State state() {
-        return new State(requested, reported);
+        State s = state;
+        // Asked at every lease and settle; a new snapshot only when a value changed.
+        if (s == null || s.requested != requested || s.reported != reported) {
+            state = s = new State(requested, reported);
+        }
+        return s;
     }
 
     public synchronized Map<String, String> requested() {
