@@ -246,7 +246,7 @@ public final class BackendConnection {
     }
 
     /**
-     * Queues a hidden batch (ending in Sync) to leave in the same write as the lease holder's
+     * Queues a hidden batch (one request, owing one ReadyForQuery) to leave in the same write as the lease holder's
      * next run, so bringing a backend to a client's session costs no round trip of its own. The
      * reader consumes the batch's replies, then tells the sink ({@link BackendSink#aheadAnswered})
      * before relaying anything that follows. Called by the lease holder after attaching.

@@ -229,7 +229,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                     return;
                 }
                 default -> {
-                    // ParseComplete, BindComplete, DataRow, CommandComplete of the batch;
+                    // RowDescription, DataRow, CommandComplete of the batch;
                     // a notice or notification in between is dropped with them.
                 }
             }
@@ -289,7 +289,7 @@ final class BackendReader extends FrameScanner implements Runnable {
                     }
                 }
                 default -> {
-                    // ParseComplete, BindComplete, DataRow, CommandComplete of the batch; a
+                    // RowDescription, DataRow, CommandComplete of the batch; a
                     // notice or notification in between is dropped with them.
                 }
             }

@@ -23,8 +23,8 @@ public interface BackendSink {
     }
 
     /**
-     * The last ReadyForQuery owed, with this status, is about to be relayed: a batch (ending
-     * in Sync) to run first, whose replies the client never sees, or null. Called on the
+     * The last ReadyForQuery owed, with this status, is about to be relayed: a batch (one request
+     * owing one ReadyForQuery) to run first, whose replies the client never sees, or null. Called on the
      * backend's reader thread.
      */
     default ByteBuffer repairBeforeReady(TransactionStatus status) {

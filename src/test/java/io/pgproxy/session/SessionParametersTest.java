@@ -3,6 +3,7 @@ package io.pgproxy.session;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -117,15 +118,25 @@ class SessionParametersTest {
     }
 
     @Test
-    void setBatchIsOneParseManyBindExecuteAndOneSync() {
-        ByteBuffer b = SessionParameters.setBatch(Map.of("TimeZone", "UTC"));
-        StringBuilder tags = new StringBuilder();
-        while (b.hasRemaining()) {
-            tags.append((char) b.get());
-            int len = b.getInt();
-            b.position(b.position() + len - 4);
-        }
-        assertEquals("PBES", tags.toString());
-        assertFalse(b.hasRemaining());
+    void setBatchIsOneSimpleQuery() {
+        Map<String, String> values = new LinkedHashMap<>();
+        values.put("TimeZone", "UTC");
+        values.put("work_mem", null);
+        ByteBuffer b = SessionParameters.setBatch(values, true);
+        assertEquals('Q', b.get());
+        int len = b.getInt();
+        assertEquals(b.remaining() + 4, len, "one message");
+        String sql = new String(b.array(), 5, len - 5, java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals("SET SESSION AUTHORIZATION DEFAULT; RESET ALL; SELECT pg_catalog.set_config($p$TimeZone$p$, "
+                + "$p$UTC$p$, false), pg_catalog.set_config($p$work_mem$p$, NULL, false)", sql);
+    }
+
+    @Test
+    void literalsAreDollarQuotedWithATagTheValueCannotEnd() {
+        assertEquals("$p$it's \\ fine$p$", SessionParameters.literal("it's \\ fine"));
+        assertEquals("$p0$a$p$b$p0$", SessionParameters.literal("a$p$b"));
+        // "x$p" + "$p$" would read as "x" then "p$": another tag.
+        assertEquals("$p0$x$p$p0$", SessionParameters.literal("x$p"));
+        assertEquals("$p$$p$", SessionParameters.literal(""));
     }
 }
