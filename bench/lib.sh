@@ -178,6 +178,14 @@ EOF
 psql_su() { psql -X -q -v ON_ERROR_STOP=1 -h "$WORK/sock" -p "$PG_PORT" -U postgres -d postgres "$@"; }
 
 # ---------------------------------------------------------------- PgBouncer
+# PgBouncer 1.21+ tracks protocol-level prepared statements in transaction mode (pgbench -M
+# prepared) when max_prepared_statements is set; 1.18 has no such key.
+pgbouncer_prepared_line() {
+  local v
+  v="$("$PGBOUNCER_BIN" --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+' | head -1)"
+  if [[ -n "$v" ]] && (( ${v%%.*} > 1 || ${v#*.} >= 21 )); then echo "max_prepared_statements = 200"; fi
+}
+
 # pgbouncer_start <target> <pool_mode> <pool_size>
 pgbouncer_start() {
   local target="$1" mode="$2" size="$3" port ini pid
@@ -204,6 +212,7 @@ max_client_conn = 20000
 server_idle_timeout = 10
 ; pgjdbc (not pgbench) sends extra_float_digits in the startup packet
 ignore_startup_parameters = extra_float_digits
+$(pgbouncer_prepared_line)
 logfile = $WORK/$target.log
 pidfile = $WORK/$target.pid
 log_connections = 0
