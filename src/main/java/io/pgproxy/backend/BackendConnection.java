@@ -145,9 +145,13 @@ public final class BackendConnection {
         return createdNanos;
     }
 
-    /** The backend's process id (its BackendKeyData): what pg_stat_activity shows as pid. */
+    /**
+     * The backend's process id (its BackendKeyData): what pg_stat_activity shows as pid; 0 while
+     * the connection is still logging in (SHOW SERVERS lists it from the moment it is opened).
+     */
     public int backendPid() {
-        return keyData.processId();
+        BackendKeyData k = keyData;
+        return k == null ? 0 : k.processId();
     }
 
     public long lastReleasedNanos() {

@@ -67,4 +67,9 @@ class BackendStateTest {
         assertEquals(BackendState.CONNECTING, c.state());
         assertEquals(BackendConnection.Readiness.BROKEN, c.readiness());
     }
+
+    @Test
+    void aConnectionStillLoggingInHasNoBackendPidYet() {
+        assertEquals(0, connection().backendPid(), "SHOW SERVERS lists it before BackendKeyData arrives");
+    }
 }
