@@ -29,13 +29,22 @@ public final class ScramServerSession {
 
     /** @param verifierOrNull null for an unknown user: the exchange runs to the end and then fails. */
     public ScramServerSession(ScramVerifier verifierOrNull) {
-        this(verifierOrNull, ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)));
+        this(verifierOrNull, "", ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)));
+    }
+
+    /** The exchange for a user that does not exist: a challenge like any other, failing at the proof. */
+    public static ScramServerSession forUnknownUser(String user) {
+        return new ScramServerSession(null, user, ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)));
     }
 
     /** Fixed server nonce, for reproducing published test vectors. */
     ScramServerSession(ScramVerifier verifierOrNull, String serverNonce) {
+        this(verifierOrNull, "", serverNonce);
+    }
+
+    private ScramServerSession(ScramVerifier verifierOrNull, String user, String serverNonce) {
         this.unknownUser = verifierOrNull == null;
-        this.verifier = unknownUser ? MockVerifier.INSTANCE : verifierOrNull;
+        this.verifier = unknownUser ? MockVerifier.forUser(user) : verifierOrNull;
         this.serverNonce = serverNonce;
     }
 

@@ -48,6 +48,15 @@ final class ClientAuthenticator {
         }
     }
 
+    /**
+     * A user the proxy does not know gets what a known SCRAM user gets, as from PostgreSQL: a
+     * challenge with a salt stable for its name, then 28P01 at the proof. Always throws.
+     */
+    void scramForUnknownUser(String user) throws IOException, AuthException {
+        exchange(user, ScramServerSession.forUnknownUser(user));
+        throw new AuthException("28P01", "password authentication failed for user \"" + user + "\"");
+    }
+
     private void md5(UserConfig user) throws IOException, AuthException {
         byte[] salt = new byte[4];
         RANDOM.nextBytes(salt);
@@ -59,7 +68,10 @@ final class ClientAuthenticator {
     }
 
     private void scram(UserConfig user, ScramVerifier verifier) throws IOException, AuthException {
-        ScramServerSession scram = new ScramServerSession(verifier);
+        exchange(user.name(), new ScramServerSession(verifier));
+    }
+
+    private void exchange(String user, ScramServerSession scram) throws IOException, AuthException {
         out.send(new Authentication.Sasl(List.of(SCRAM)).encode());
         SaslInitialResponse initial = SaslInitialResponse.decode(passwordMessage().body());
         if (!initial.mechanism().equals(SCRAM)) {
@@ -72,7 +84,7 @@ final class ClientAuthenticator {
             out.send(new Authentication.SaslFinal(scram.clientFinal(clientFinal)).encode());
         } catch (AuthException e) {
             if (e.sqlState().equals("28P01")) {
-                throw new AuthException("28P01", "password authentication failed for user \"" + user.name() + "\"");
+                throw new AuthException("28P01", "password authentication failed for user \"" + user + "\"");
             }
             throw e;
         }

@@ -64,11 +64,12 @@ final class ClientLogin {
             throws IOException, AuthException {
         ProxyConfig config = context.config().get();
         Map<String, String> optionValues = checkStartup(out);
+        // As PostgreSQL: an unknown database is told only to a client that authenticated.
+        UserConfig userConfig = authenticate(context, config, channel, out);
         DatabaseConfig db = config.databases().get(database);
         if (db == null) {
             throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
         }
-        UserConfig userConfig = authenticate(context, config, channel, out);
         context.registry().admit(database, user, config.limits().maxDbClients(), config.limits().maxUserClients());
         admitted.run();
         Pool pool = context.leases().pool(db, user);
@@ -124,12 +125,22 @@ final class ClientLogin {
     private UserConfig authenticate(ClientContext context, ProxyConfig config, SocketChannel channel, ClientChannel out)
             throws IOException, AuthException {
         UserConfig userConfig = config.users().get(user);
+        ClientAuthenticator authenticator = new ClientAuthenticator(out, new MessageReader(channel),
+                config.limits().maxStartupPacketSize());
         if (userConfig == null) {
-            throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28000", "role \"" + user + "\" is not allowed to connect through pgproxy");
+            // Refused only after a SCRAM exchange that fails at the proof, as for a wrong
+            // password: an unknown name must not be told apart from a known one. The log and
+            // the refusal counters still say what it was. A client that hangs up at the
+            // challenge (pg_isready) is the same refusal.
+            try {
+                authenticator.scramForUnknownUser(user);
+            } catch (AuthException | java.io.EOFException | java.nio.channels.ClosedChannelException e) {
+                throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28P01",
+                        "password authentication failed for user \"" + user + "\"");
+            }
         }
         log.debug("{} login {}@{}", id, user, database);
-        new ClientAuthenticator(out, new MessageReader(channel), config.limits().maxStartupPacketSize())
-                .authenticate(userConfig, () -> context.verifiers().verifier(config, userConfig));
+        authenticator.authenticate(userConfig, () -> context.verifiers().verifier(config, userConfig));
         return userConfig;
     }
 

@@ -3,6 +3,7 @@ package io.pgproxy.auth;
 import static io.pgproxy.auth.Rfc7677.bytes;
 import static io.pgproxy.auth.Rfc7677.text;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -52,6 +53,20 @@ class ScramServerSessionTest {
         String a = text(new ScramServerSession(null).clientFirst(bytes("n,,n=,r=abc")));
         String b = text(new ScramServerSession(null).clientFirst(bytes("n,,n=,r=abc")));
         assertEquals(a.substring(a.indexOf(",s=")), b.substring(b.indexOf(",s=")));
+    }
+
+    @Test
+    void eachUnknownNameHasItsOwnStableSalt() throws AuthException {
+        String a1 = salt(ScramServerSession.forUnknownUser("alice"));
+        String a2 = salt(ScramServerSession.forUnknownUser("alice"));
+        String b = salt(ScramServerSession.forUnknownUser("bob"));
+        assertEquals(a1, a2, "stable for one name");
+        assertNotEquals(a1, b, "one salt shared by every unknown name would give them away");
+    }
+
+    private static String salt(ScramServerSession s) throws AuthException {
+        String first = text(s.clientFirst(bytes("n,,n=,r=abc")));
+        return first.substring(first.indexOf(",s="));
     }
 
     @Test

@@ -15,7 +15,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.Set;
 
 import static io.pgproxy.fixtures.PostgresFixture.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -86,18 +85,21 @@ class AuthIT {
     }
 
     @Test
-    void unknownUserIsRefusedWithAnAuthenticationSqlState() {
-        SQLException e = assertThrows(SQLException.class, () -> proxy.connect("nobody_here", "whatever", "app_trust").close());
-        // DESIGN §5: authentication failed -> 28P01 (password) / 28000. PostgreSQL answers 28P01 for an
-        // unknown role under password methods, so as not to tell which roles exist.
-        assertTrue(Set.of("28P01", "28000").contains(e.getSQLState()), e.getSQLState() + ": " + e.getMessage());
-        assertFalse(e.getMessage().contains("does not exist"), "must not reveal that the role is unknown: " + e.getMessage());
+    void anUnknownUserCannotBeToldFromAWrongPassword() {
+        // As PostgreSQL: a SCRAM challenge like any user's, then 28P01 at the proof, word for word
+        // what a known user with a wrong password gets.
+        SQLException unknown = assertThrows(SQLException.class, () -> proxy.connect("nobody_here", "whatever", "app_trust").close());
+        SQLException wrong = assertThrows(SQLException.class, () -> proxy.connect(SCRAM_USER, "whatever", "app_trust").close());
+        assertEquals("28P01", unknown.getSQLState(), unknown.getMessage());
+        assertEquals(wrong.getMessage().replace(SCRAM_USER, "nobody_here"), unknown.getMessage());
     }
 
     @Test
-    void unknownDatabaseIs3D000() {
+    void anUnknownDatabaseIsToldOnlyAfterAuthentication() {
         SQLException e = assertThrows(SQLException.class, () -> proxy.connect(TRUST_USER, null, "no_such_db").close());
         assertEquals("3D000", e.getSQLState(), e.getMessage());
+        SQLException wrong = assertThrows(SQLException.class, () -> proxy.connect(SCRAM_USER, "wrong", "no_such_db").close());
+        assertEquals("28P01", wrong.getSQLState(), "a wrong password learns nothing of the database: " + wrong.getMessage());
     }
 
     @Test
