@@ -1,15 +1,18 @@
 package io.pgproxy.client;
 
 import io.pgproxy.auth.AuthException;
+import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.PoolMode;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.config.UserConfig;
+import io.pgproxy.pool.Lease;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.RefusalReason;
 import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.StartupPacket.StartupMessage;
+import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.NegotiateProtocolVersion;
 import io.pgproxy.session.ParameterValues;
 import io.pgproxy.session.SessionParameters;
@@ -19,6 +22,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,6 +36,7 @@ import java.util.Map;
  */
 final class ClientLogin {
     private static final Logger log = LoggerFactory.getLogger(ClientLogin.class);
+    private static final Duration VALIDATION_TIMEOUT = Duration.ofSeconds(10);
 
     /** Where a logged-in client goes and what it starts with. */
     record Route(Pool pool, boolean transactionMode, boolean statementMode, SessionParameters parameters,
@@ -82,8 +87,41 @@ final class ClientLogin {
         } catch (IllegalArgumentException e) {
             throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
         }
+        validate(pool, parameters);
         return new Route(pool, mode != PoolMode.SESSION, mode == PoolMode.STATEMENT, parameters,
                 parameters.greeting(server));
+    }
+
+    /**
+     * Startup values no backend of the pool has taken yet are tried on one now, as PostgreSQL
+     * applies them at its own login: a value the server refuses (work_mem=abc, an unknown
+     * parameter in options) refuses the login with the server's SQLSTATE, instead of letting it
+     * succeed and ending the session at its first query. Once per distinct set per pool; later
+     * clients asking the same have their values sent ahead of their first request.
+     */
+    private void validate(Pool pool, SessionParameters parameters) throws IOException {
+        Map<String, String> startup = parameters.startup();
+        if (startup.isEmpty() || pool.acceptedParameters().contains(startup)) {
+            return;
+        }
+        Lease lease = pool.acquire(null);
+        BackendConnection b = lease.backend();
+        ErrorResponse refused;
+        try {
+            Map<String, String> values = parameters.diff(b.session().baseline(), Map.of());
+            refused = b.runInternal(SessionParameters.setBatch(values, true), 1, VALIDATION_TIMEOUT);
+        } catch (IOException | RuntimeException e) {
+            lease.discard();
+            throw e;
+        }
+        // It now carries this client's values, or a failed batch's leftovers: reset before reuse.
+        b.session().reset(false);
+        lease.release();
+        if (refused != null) {
+            log.debug("{} startup parameters refused by the server: {} {}", id, refused.sqlState(), refused.message());
+            throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, refused.sqlState(), refused.message());
+        }
+        pool.acceptedParameters().add(startup);
     }
 
     /**

@@ -228,4 +228,21 @@ class SessionIsolationIT {
             }
         }
     }
+
+    @Test
+    void aStartupValueTheServerRefusesRefusesTheLoginWithItsSqlState() throws SQLException {
+        Properties bad = new Properties();
+        bad.setProperty("options", "-c work_mem=abc");
+        SQLException e = assertThrows(SQLException.class, () -> proxy.connect(PostgresFixture.SUPERUSER, null, "app", bad).close());
+        assertEquals("22023", e.getSQLState(), "at login, as PostgreSQL: " + e.getMessage());
+        Properties unknown = new Properties();
+        unknown.setProperty("options", "-c no_such_guc=1");
+        e = assertThrows(SQLException.class, () -> proxy.connect(PostgresFixture.SUPERUSER, null, "app", unknown).close());
+        assertEquals("42704", e.getSQLState(), e.getMessage());
+        Properties good = new Properties();
+        good.setProperty("options", "-c work_mem=3MB");
+        try (Connection c = proxy.connect(PostgresFixture.SUPERUSER, null, "app", good); Statement s = c.createStatement()) {
+            assertEquals("3MB", one(s, "SHOW work_mem"), "a value the server takes logs in and applies");
+        }
+    }
 }
