@@ -7,7 +7,6 @@ import io.pgproxy.pool.Lease;
 import io.pgproxy.pool.LeaseHolder;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.protocol.MessageBuilder;
-import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
 import io.pgproxy.protocol.message.TransactionStatus;
@@ -29,7 +28,6 @@ import java.util.Map;
  */
 final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backends {
     private static final Logger log = LoggerFactory.getLogger(BackendLink.class);
-    private static final Duration PARAMETER_SYNC_TIMEOUT = Duration.ofSeconds(10);
 
     private final ClientSession session;
     private final String id;
@@ -143,11 +141,11 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     }
 
     /**
-     * Brings a backend to this client's session (the tracker says what to run). A batch whose
-     * values this pool's backends have accepted before is returned, to leave in one write with
-     * the client's run; any other runs now, in one hidden round trip, so a value the backend
-     * refuses fails the client's request before it is sent. Values that came out differently
-     * than the client was told are sent to it as ParameterStatus, before any reply.
+     * Brings a backend to this client's session (the tracker says what to run). A batch is
+     * returned, to leave in one write with the client's run: its values were tried on a backend
+     * of this pool at login (startup values) or confirmed by one since (SETs, RESETs), so the
+     * server takes them. Without a batch, values that came out differently than the client was
+     * told are sent to it as ParameterStatus now; with one, when its replies are in.
      */
     private SessionTracker.Sync syncParameters(BackendConnection b) throws IOException {
         SessionTracker.Sync sync = tracker.syncFor(b.session());
@@ -155,19 +153,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             return null;
         }
         log.debug("{} parameters to set on {}{}: {}", id, b.id(), sync.reset() ? " after a reset" : "", sync.diff().keySet());
-        if (sync.batch() != null) {
-            if (tracker.verified() || pool.acceptedParameters().contains(tracker.parameters().startup())) {
-                tracker.synced(b.session(), sync);
-                return sync;
-            }
-            ErrorResponse e = b.runInternal(sync.messages(), 1, PARAMETER_SYNC_TIMEOUT);
-            if (e != null) {
-                // A value the backend refuses (an unknown time zone, say): the caller discards it.
-                throw new ProtocolException(e.sqlState(), e.message());
-            }
-            pool.acceptedParameters().add(tracker.parameters().startup());
-        }
         tracker.synced(b.session(), sync);
+        if (sync.batch() != null) {
+            return sync;
+        }
         sendCorrections(b);
         return null;
     }

@@ -96,8 +96,8 @@ final class ClientLogin {
      * Startup values no backend of the pool has taken yet are tried on one now, as PostgreSQL
      * applies them at its own login: a value the server refuses (work_mem=abc, an unknown
      * parameter in options) refuses the login with the server's SQLSTATE, instead of letting it
-     * succeed and ending the session at its first query. Once per distinct set per pool; later
-     * clients asking the same have their values sent ahead of their first request.
+     * succeed and ending the session at its first query; the values a client's leases then
+     * send ahead of its requests are known to be taken. Once per distinct set per pool.
      */
     private void validate(Pool pool, SessionParameters parameters) throws IOException {
         Map<String, String> startup = parameters.startup();
@@ -114,8 +114,7 @@ final class ClientLogin {
             lease.discard();
             throw e;
         }
-        // It now carries this client's values, or a failed batch's leftovers: reset before reuse.
-        b.session().reset(false);
+        // Released through the pool's reset, which takes the values (or a failed batch's leftovers) off.
         lease.release();
         if (refused != null) {
             log.debug("{} startup parameters refused by the server: {} {}", id, refused.sqlState(), refused.message());

@@ -67,8 +67,6 @@ public final class SessionTracker {
     private Sync lastReset;
     private SessionParameters.State lastResetState;
     private Map<String, String> lastResetBaseline;
-    /** A backend has accepted this session's values: every later value came from the backend's own answers. */
-    private boolean verified;
     /** Event-local scratch, turned into a {@link Decision} at the event's end. */
     private EnumSet<PinReason> newPins;
     private boolean pinnedNow;
@@ -279,18 +277,8 @@ public final class SessionTracker {
         return new Sync(!diff.isEmpty() ? SessionParameters.setBatch(diff, false) : null, false, diff);
     }
 
-    /**
-     * Whether a backend of the pool has accepted this session's values: its startup values in a
-     * sync, and since then only values a backend confirmed (a SET's CommandComplete, a RESET to
-     * startup values). Its sync batches may then be sent ahead of its requests.
-     */
-    public synchronized boolean verified() {
-        return verified;
-    }
-
-    /** The sync batch, if any, ran (or was sent ahead, when {@link #verified()}) on {@code backend}. */
+    /** The sync batch, if any, is on its way to {@code backend}, ahead of the client's run. */
     public synchronized void synced(BackendSession backend, Sync sync) {
-        verified = true;
         if (sync.reset()) {
             backend.assumed().clear();
         }
