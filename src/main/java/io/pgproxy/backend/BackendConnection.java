@@ -51,8 +51,7 @@ public final class BackendConnection {
     private volatile BackendSession session;
     final AtomicInteger outstanding = new AtomicInteger();
     private final ReentrantLock lock = new ReentrantLock();
-    /** Writes from the client's thread and the reader's repair never interleave on the socket. */
-    private final ReentrantLock writeLock = new ReentrantLock();
+    private final BackendWriter writer = new BackendWriter();
     private final Condition settled = lock.newCondition();
     private final long createdNanos = System.nanoTime();
     private volatile BackendReader reader;
@@ -74,8 +73,6 @@ public final class BackendConnection {
     /** Messages were sent after the last Sync: the backend is inside an unfinished request. */
     private volatile boolean pendingSinceSync;
     private volatile long lastReleasedNanos = createdNanos;
-    /** A hidden batch that leaves with the next write, ahead of the lease holder's run; set and taken on its thread. */
-    private volatile ByteBuffer ahead;
     /** ReadyForQuery messages of hidden batches sent ahead whose replies the reader has yet to consume. */
     final AtomicInteger hiddenOwed = new AtomicInteger();
 
@@ -250,58 +247,26 @@ public final class BackendConnection {
     }
 
     /**
-     * Queues a hidden batch (one request, owing one ReadyForQuery) to leave in the same write as the lease holder's
-     * next run, so bringing a backend to a client's session costs no round trip of its own. The
-     * reader consumes the batch's replies, then tells the sink ({@link BackendSink#aheadAnswered})
-     * before relaying anything that follows. Called by the lease holder after attaching.
+     * Queues a hidden batch (one request, owing one ReadyForQuery) to leave in the same write as
+     * the lease holder's next run, so bringing a backend to a client's session costs no round
+     * trip of its own. The reader consumes the batch's replies, then tells the sink
+     * ({@link BackendSink#aheadAnswered}) before relaying anything that follows. Called by the
+     * lease holder after attaching.
      */
     public void sendAhead(ByteBuffer batch) {
         outstanding.incrementAndGet();
         hiddenOwed.incrementAndGet();
-        ahead = batch;
+        writer.ahead(batch);
     }
 
     /** Writes bytes to the backend. Called only by the lease holder. */
     public void send(ByteBuffer bytes) throws IOException {
-        ByteBuffer first = ahead;
-        if (first != null) {
-            ahead = null;
-            send(new ByteBuffer[] {first, bytes}, 2);
-            return;
-        }
-        writeLock.lock();
-        try {
-            while (bytes.hasRemaining()) {
-                channel.write(bytes);
-            }
-        } finally {
-            writeLock.unlock();
-        }
+        writer.send(channel, bytes);
     }
 
     /** Writes {@code parts[0, n)} to the backend with gathering writes. Called only by the lease holder. */
     public void send(ByteBuffer[] parts, int n) throws IOException {
-        ByteBuffer batch = ahead;
-        if (batch != null) {
-            ahead = null;
-            ByteBuffer[] all = new ByteBuffer[n + 1];
-            all[0] = batch;
-            System.arraycopy(parts, 0, all, 1, n);
-            parts = all;
-            n++;
-        }
-        writeLock.lock();
-        try {
-            int first = 0;
-            while (first < n) {
-                channel.write(parts, first, n - first);
-                while (first < n && !parts[first].hasRemaining()) {
-                    first++;
-                }
-            }
-        } finally {
-            writeLock.unlock();
-        }
+        writer.send(channel, parts, n);
     }
 
     /**
