@@ -186,9 +186,22 @@ pgbouncer_prepared_line() {
   if [[ -n "$v" ]] && (( ${v%%.*} > 1 || ${v#*.} >= 21 )); then echo "max_prepared_statements = 200"; fi
 }
 
+# peer_start <target> <port> <comm> <binary> <config>: a peer proxy run as postgres (it refuses
+# root), ready on <port>, checked to be <comm>, its pid recorded to account and to stop.
+peer_start() {
+  local target="$1" port="$2" comm="$3" bin="$4" cfg="$5" pid
+  "${PROXY_TASKSET[@]}" "${AS_PG[@]}" "$bin" "$cfg" >>"$WORK/$target.stderr" 2>&1 &
+  pid=$!
+  KILL_PID[$target]=$pid
+  wait_ready "$port" 30 "$pid" "$target"
+  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$comm" ]] || die "pid $pid is not $comm"
+  PORT[$target]=$port
+  PROXY_PID[$target]=$pid
+}
+
 # pgbouncer_start <target> <pool_mode> <pool_size>
 pgbouncer_start() {
-  local target="$1" mode="$2" size="$3" port ini pid
+  local target="$1" mode="$2" size="$3" port ini
   [[ -x "$PGBOUNCER_BIN" ]] || die "pgbouncer not found (apt-get install -y pgbouncer)"
   port="$(free_port)"
   ini="$WORK/$target.ini"
@@ -220,14 +233,8 @@ log_disconnections = 0
 stats_period = 60
 EOF
   chown postgres "$ini"
-  "${PROXY_TASKSET[@]}" "${AS_PG[@]}" "$PGBOUNCER_BIN" "$ini" >>"$WORK/$target.stderr" 2>&1 &
-  pid=$!
-  KILL_PID[$target]=$pid
-  wait_ready "$port" 30 "$pid" "$target"
-  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == pgbouncer ]] || die "pid $pid is not pgbouncer"
-  PORT[$target]=$port
-  PROXY_PID[$target]=$pid
-  log "$target ($mode, pool $size) up on port $port, pid $pid"
+  peer_start "$target" "$port" pgbouncer "$PGBOUNCER_BIN" "$ini"
+  log "$target ($mode, pool $size) up on port $port, pid ${PROXY_PID[$target]}"
 }
 
 # ---------------------------------------------------------------- pgproxy
@@ -308,7 +315,7 @@ relay_start() {
 # odyssey_start <target> <workers>: transaction pool 20 (like pgbouncer-tx), config from
 # ODYSSEY_CONF_TEMPLATE with its $VARS filled in. Odyssey refuses root: run as postgres like PgBouncer.
 odyssey_start() {
-  local target="$1" workers="$2" port cfg pid
+  local target="$1" workers="$2" port cfg
   [[ -x "$ODYSSEY_BIN" ]] || die "odyssey not found at $ODYSSEY_BIN (set ODYSSEY_BIN)"
   [[ -f "$ODYSSEY_CONF_TEMPLATE" ]] || die "odyssey config template not found: $ODYSSEY_CONF_TEMPLATE (set ODYSSEY_CONF_TEMPLATE)"
   port="$(free_port)"
@@ -332,14 +339,8 @@ text = open(sys.argv[1]).read()
 sys.stdout.write(re.sub(r"(\\[\\$`])|\$\{(\w+)\}|\$(\w+)", sub, text))
 PYEOF
   chown postgres "$cfg"; chmod 600 "$cfg"
-  "${PROXY_TASKSET[@]}" "${AS_PG[@]}" "$ODYSSEY_BIN" "$cfg" >>"$WORK/$target.stderr" 2>&1 &
-  pid=$!
-  KILL_PID[$target]=$pid
-  wait_ready "$port" 30 "$pid" "$target"
-  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == odyssey ]] || die "pid $pid is not odyssey"
-  PORT[$target]=$port
-  PROXY_PID[$target]=$pid
-  log "$target (transaction, pool 20, workers $workers) up on port $port, pid $pid"
+  peer_start "$target" "$port" odyssey "$ODYSSEY_BIN" "$cfg"
+  log "$target (transaction, pool 20, workers $workers) up on port $port, pid ${PROXY_PID[$target]}"
 }
 
 # ---------------------------------------------------------------- JDK lever variants

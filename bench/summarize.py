@@ -61,6 +61,10 @@ def main(path):
     def ok(rs):
         return [r for r in rs if r["rc"] == "0" and r["tps"]]
 
+    def table_head(cols):
+        print("|" + "|".join(cols) + "|")
+        print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+
     for h in header:
         print(h.strip().lstrip("# ").rstrip())
         print()
@@ -70,8 +74,7 @@ def main(path):
         cols.append(f"{SHORT.get(t, t)} TPS")
         if t != "direct":
             cols += [f"{SHORT.get(t, t)}/d", f"{SHORT.get(t, t)} µs/tx"]
-    print("|" + "|".join(cols) + "|")
-    print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+    table_head(cols)
     failures = []
     for mode in modes:
         for c in clients:
@@ -112,8 +115,7 @@ def main(path):
     cols = ["mode", "c"]
     for t in targets:
         cols += [f"{SHORT.get(t, t)} lat ms", f"{SHORT.get(t, t)} cores"]
-    print("|" + "|".join(cols) + "|")
-    print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+    table_head(cols)
     for mode in modes:
         for c in clients:
             if not any(runs(mode, c, t) for t in targets):
@@ -149,8 +151,7 @@ def main(path):
             cols.append(f"{SHORT.get(t, t)}/PgB-tx")
             if t != "direct":
                 cols.append(f"{SHORT.get(t, t)} µs/tx")
-        print("|" + "|".join(cols) + "|")
-        print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+        table_head(cols)
         for mode in modes:
             for c in clients:
                 if not present(mode, c):
@@ -176,8 +177,7 @@ def main(path):
             cols += [f"{SHORT.get(t, t)} p50", f"{SHORT.get(t, t)} p99"]
             if has_direct and t != "direct":
                 cols += [f"{SHORT.get(t, t)} +p50", f"{SHORT.get(t, t)} +p99"]
-        print("|" + "|".join(cols) + "|")
-        print("|" + "|".join(["---", "--:"] + ["--:"] * (len(cols) - 2)) + "|")
+        table_head(cols)
         for mode in modes:
             for c in clients:
                 if not present(mode, c):
