@@ -63,7 +63,8 @@ final class Sockets {
             r.row("C", s.user(), s.database(), "none", clientState(st, b), host(s.remoteAddress()),
                     port(s.remoteAddress()), server.config().listen().host(), server.port(),
                     TIME.format(Instant.ofEpochMilli(s.connectedAtMillis())), TIME.format(Instant.ofEpochMilli(requestMillis)),
-                    wait / 1_000_000, wait % 1_000_000, 0, s.id(), b == null ? "" : b.id(), 0, "", s.applicationName(),
+                    wait / 1_000_000, wait % 1_000_000, 0, s.id(), b == null ? "" : b.id(), 0,
+                    s.tls() == null ? "" : s.tls().describe(), s.applicationName(),
                     s.preparedStatements(), number(s.id()),
                     st.name().toLowerCase(Locale.ROOT), pin == null ? "" : pin.name().toLowerCase(Locale.ROOT));
         }

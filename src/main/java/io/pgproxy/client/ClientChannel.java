@@ -2,6 +2,7 @@ package io.pgproxy.client;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.locks.ReentrantLock;
@@ -9,20 +10,29 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Writes to one client. Two threads write here: the backend's reader relaying replies, and the
  * client's own thread (greeting, errors). A lock keeps their writes whole, and the proxy's own
- * messages go out only between relayed messages, never inside one.
+ * messages go out only between relayed messages, never inside one. Writes go through the
+ * transport: the socket itself, or the TLS channel over it once a handshake has run.
  */
 final class ClientChannel {
-    private final SocketChannel channel;
+    private final SocketChannel socket;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Set before login, when only the client's own thread writes; read by every writer after. */
+    private volatile ByteChannel transport;
     private boolean atBoundary = true;
     private boolean closed;
 
-    ClientChannel(SocketChannel channel) {
-        this.channel = channel;
+    ClientChannel(SocketChannel socket) {
+        this.socket = socket;
+        this.transport = socket;
     }
 
-    SocketChannel channel() {
-        return channel;
+    /** From now on, writes go through {@code tls} (a finished handshake over the socket). */
+    void upgrade(ByteChannel tls) {
+        transport = tls;
+    }
+
+    boolean isOpen() {
+        return socket.isOpen();
     }
 
     /** Relays a run from the backend. */
@@ -62,32 +72,35 @@ final class ClientChannel {
         }
     }
 
+    /** Closes once no write is in progress; over TLS, with a close_notify first, as PostgreSQL does. */
     void close() {
         lock.lock();
         try {
             closed = true;
+            if (transport != socket) {
+                transport.close();
+            }
+        } catch (IOException ignored) {
+            // The client is gone; the socket is closed below.
         } finally {
             lock.unlock();
         }
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // Already closed.
-        }
+        abort();
     }
 
     /** Closes without waiting for a writer that may be blocked on a slow client. */
     void abort() {
         try {
-            channel.close();
+            socket.close();
         } catch (IOException ignored) {
             // Already closed.
         }
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
+        ByteChannel t = transport;
         while (b.hasRemaining()) {
-            channel.write(b);
+            t.write(b);
         }
     }
 }

@@ -21,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -65,7 +65,7 @@ final class ClientLogin {
     }
 
     /** Runs the login; {@code admitted} is called once the client counts against the limits. */
-    Route run(ClientContext context, SocketChannel channel, ClientChannel out, Runnable admitted)
+    Route run(ClientContext context, ReadableByteChannel channel, ClientChannel out, Runnable admitted)
             throws IOException, AuthException {
         ProxyConfig config = context.config().get();
         Map<String, String> optionValues = checkStartup(out);
@@ -127,7 +127,7 @@ final class ClientLogin {
      * The login of an admin console client: checked and authenticated like any user; it then
      * holds no pool and counts against no per-database limit. Its role is checked per command.
      */
-    void runForConsole(ClientContext context, SocketChannel channel, ClientChannel out) throws IOException, AuthException {
+    void runForConsole(ClientContext context, ReadableByteChannel channel, ClientChannel out) throws IOException, AuthException {
         checkStartup(out);
         authenticate(context, context.config().get(), channel, out);
     }
@@ -159,7 +159,7 @@ final class ClientLogin {
         return optionValues;
     }
 
-    private UserConfig authenticate(ClientContext context, ProxyConfig config, SocketChannel channel, ClientChannel out)
+    private UserConfig authenticate(ClientContext context, ProxyConfig config, ReadableByteChannel channel, ClientChannel out)
             throws IOException, AuthException {
         UserConfig userConfig = config.users().get(user);
         ClientAuthenticator authenticator = new ClientAuthenticator(out, new MessageReader(channel),

@@ -30,6 +30,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
+import io.pgproxy.tls.ClientTls;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -50,7 +51,9 @@ public final class ClientSession implements Runnable {
 
     private final String id = "c" + IDS.incrementAndGet();
     private final ClientContext context;
-    private final SocketChannel channel;
+    private final SocketChannel socket;
+    /** What requests are read from: the socket, or the TLS channel over it after a handshake. */
+    private ReadableByteChannel transport; // the client's own thread only
     private final ClientChannel out;
     private final long acceptedNanos = System.nanoTime();
     private final long connectedAtMillis = System.currentTimeMillis();
@@ -59,7 +62,7 @@ public final class ClientSession implements Runnable {
     private final ReadableByteChannel in = new ReadableByteChannel() {
         @Override
         public int read(ByteBuffer dst) throws IOException {
-            int n = channel.read(dst);
+            int n = transport.read(dst);
             Pool p = pool;
             if (n > 0 && p != null) {
                 p.stats().received(n);
@@ -69,12 +72,12 @@ public final class ClientSession implements Runnable {
 
         @Override
         public boolean isOpen() {
-            return channel.isOpen();
+            return socket.isOpen();
         }
 
         @Override
         public void close() throws IOException {
-            channel.close();
+            socket.close();
         }
     };
 
@@ -88,16 +91,19 @@ public final class ClientSession implements Runnable {
     private volatile RequestRelay relay;
     private volatile String user = "?";
     private volatile String database = "?";
+    /** The client's TLS session, or null for a plaintext connection. */
+    private volatile ClientTls tls;
     /** The virtual database (admin console) this client logged in to, or null. */
     private volatile VirtualDatabase console;
     /** A console client between commands: idle, since when (System.nanoTime). */
     private volatile boolean waitingForCommand;
     private volatile long commandWaitSinceNanos;
 
-    public ClientSession(ClientContext context, SocketChannel channel) {
+    public ClientSession(ClientContext context, SocketChannel socket) {
         this.context = context;
-        this.channel = channel;
-        this.out = new ClientChannel(channel);
+        this.socket = socket;
+        this.transport = socket;
+        this.out = new ClientChannel(socket);
     }
 
     public String id() {
@@ -166,10 +172,15 @@ public final class ClientSession implements Runnable {
     /** The client's address, or null when the socket is gone. */
     public java.net.SocketAddress remoteAddress() {
         try {
-            return channel.getRemoteAddress();
+            return socket.getRemoteAddress();
         } catch (IOException e) {
             return null;
         }
+    }
+
+    /** The client's TLS session (version, cipher, certificate), or null for plaintext. */
+    public ClientTls tls() {
+        return tls;
     }
 
     /** The process id the client was given in BackendKeyData; 0 before login. */
@@ -213,14 +224,20 @@ public final class ClientSession implements Runnable {
     @Override
     public void run() {
         try {
-            StartupMessage startup = new StartupNegotiation(id, channel, out, context).run();
-            if (startup == null) {
+            StartupNegotiation.Negotiated negotiated = new StartupNegotiation(id, socket, out, context).run();
+            if (negotiated == null) {
                 return;
             }
-            login(startup);
+            String certificateProblem = null;
+            if (negotiated.tls() != null) {
+                transport = negotiated.tls().channel();
+                tls = negotiated.tls().info();
+                certificateProblem = negotiated.tls().certificateProblem();
+            }
+            login(negotiated.startup(), certificateProblem);
             VirtualDatabase c = console;
             if (c != null) {
-                c.run(new ConsoleSession(this, out, new MessageReader(channel), c.maxMessageSize()));
+                c.run(new ConsoleSession(this, out, new MessageReader(in), c.maxMessageSize()));
             } else {
                 relay.run();
             }
@@ -255,19 +272,20 @@ public final class ClientSession implements Runnable {
         }
     }
 
-    private void login(StartupMessage startup) throws IOException, AuthException {
+    private void login(StartupMessage startup, String certificateProblem) throws IOException, AuthException {
         ClientLogin login = new ClientLogin(id, startup);
         user = login.user();
         database = login.database();
+        TlsRequirement.check(context.config().get(), database, user, tls, certificateProblem);
         VirtualDatabase virtual = context.console();
         if (virtual != null && virtual.serves(database)) {
-            login.runForConsole(context, channel, out);
+            login.runForConsole(context, in, out);
             greet(virtual.parameters());
             console = virtual;
             log.info("{} {}@{} logged in to the admin console", id, user, database);
             return;
         }
-        ClientLogin.Route route = login.run(context, channel, out, () -> admitted = true);
+        ClientLogin.Route route = login.run(context, in, out, () -> admitted = true);
         Pool p = route.pool();
         pool = p;
         if (route.transactionMode() && p.settings().maxPreparedStatements() > 0) {

@@ -57,6 +57,6 @@ public final class ConsoleSession {
 
     /** Whether the session is still open (not closed by shutdown, KILL or the client). */
     public boolean isOpen() {
-        return out.channel().isOpen() && client.state() != ClientState.CLOSING;
+        return out.isOpen() && client.state() != ClientState.CLOSING;
     }
 }

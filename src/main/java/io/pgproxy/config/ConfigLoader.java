@@ -29,7 +29,9 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period", "metrics", "admin-users", "stats-users");
+            "stats-period", "metrics", "admin-users", "stats-users", "client-tls");
+    private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
+            "ca-file", "min-version", "ciphers", "direct");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> METRICS_KEYS = Set.of("listen-host", "listen-port", "max-labelled-pools");
     /** Each labelled pool adds some 60 series to a scrape; past this, a scrape is too large to be useful. */
@@ -45,7 +47,7 @@ public final class ConfigLoader {
             "reserve-timeout", "max-prepared-statements", "session-isolation");
     private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode");
     private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
-            "pool-size", "mode");
+            "pool-size", "mode", "client-tls-mode");
 
     /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match. */
     private static final long GIB = 1L << 30;
@@ -138,6 +140,7 @@ public final class ConfigLoader {
             checkKeys(path(ROOT, "limits"), object(path(ROOT, "limits")), LIMITS_KEYS);
             checkKeys(path(ROOT, "pool"), object(path(ROOT, "pool")), POOL_KEYS);
             checkKeys(path(ROOT, "metrics"), object(path(ROOT, "metrics")), METRICS_KEYS);
+            checkKeys(path(ROOT, "client-tls"), object(path(ROOT, "client-tls")), CLIENT_TLS_KEYS);
 
             ListenConfig listen = new ListenConfig(
                     nonEmptyString(path(ROOT, "listen", "host")),
@@ -189,7 +192,32 @@ public final class ConfigLoader {
                     (int) integer(path(m, "listen-port"), 0, 65535),
                     (int) integer(path(m, "max-labelled-pools"), 0, MAX_LABELLED_POOLS));
             return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
-                    metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users));
+                    metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users),
+                    clientTls());
+        }
+
+        /** Only the shape here: the files are read when the server puts the snapshot in force. */
+        private ClientTlsConfig clientTls() throws ConfigException {
+            String at = path(ROOT, "client-tls");
+            ClientTlsMode mode = clientTlsMode(path(at, "mode"));
+            java.nio.file.Path cert = optionalPath(path(at, "cert-file"));
+            java.nio.file.Path key = optionalPath(path(at, "key-file"));
+            if (mode != ClientTlsMode.DISABLE && (cert == null || key == null)) {
+                throw new ConfigException(path(at, cert == null ? "cert-file" : "key-file"),
+                        "is required when mode is " + string(path(at, "mode")));
+            }
+            java.nio.file.Path ca = optionalPath(path(at, "ca-file"));
+            if (mode.requiresCertificate() && ca == null) {
+                throw new ConfigException(path(at, "ca-file"), "is required to verify client certificates (mode "
+                        + string(path(at, "mode")) + ")");
+            }
+            String passphraseEnv = string(path(at, "key-passphrase-env"));
+            String minVersion = string(path(at, "min-version"));
+            if (!minVersion.equals("TLSv1.2") && !minVersion.equals("TLSv1.3")) {
+                throw new ConfigException(path(at, "min-version"), "must be TLSv1.2 or TLSv1.3, was \"" + minVersion + "\"");
+            }
+            return new ClientTlsConfig(mode, cert, key, passphraseEnv.isEmpty() ? null : passphraseEnv, ca, minVersion,
+                    stringList(path(at, "ciphers")), bool(path(at, "direct")));
         }
 
         /** An admin console role: names of users that exist, since only they can log in. */
@@ -291,7 +319,9 @@ public final class ConfigLoader {
             int poolSize = config.hasPath(path(at, "pool-size"))
                     ? (int) integer(path(at, "pool-size"), 1, MAX_POOL_SIZE) : pool.size();
             PoolMode mode = config.hasPath(path(at, "mode")) ? poolMode(path(at, "mode")) : pool.mode();
-            return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode);
+            ClientTlsMode clientTls = config.hasPath(path(at, "client-tls-mode"))
+                    ? clientTlsMode(path(at, "client-tls-mode")) : null;
+            return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode, clientTls);
         }
     }
 

@@ -118,6 +118,50 @@ class ConfigValues {
         };
     }
 
+    ClientTlsMode clientTlsMode(String at) throws ConfigException {
+        String s = string(at);
+        return switch (normalize(s)) {
+            case "disable" -> ClientTlsMode.DISABLE;
+            case "allow" -> ClientTlsMode.ALLOW;
+            case "prefer" -> ClientTlsMode.PREFER;
+            case "require" -> ClientTlsMode.REQUIRE;
+            case "verify-ca" -> ClientTlsMode.VERIFY_CA;
+            case "verify-full" -> ClientTlsMode.VERIFY_FULL;
+            default -> throw new ConfigException(at,
+                    "must be disable, allow, prefer, require, verify-ca or verify-full, was \"" + s + "\"");
+        };
+    }
+
+    /** A file name, or null for "". Relative names are taken from the working directory. */
+    java.nio.file.Path optionalPath(String at) throws ConfigException {
+        String s = string(at);
+        return s.isEmpty() ? null : java.nio.file.Path.of(s);
+    }
+
+    boolean bool(String at) throws ConfigException {
+        ConfigValue v = valueOrNull(at);
+        if (v == null || v.valueType() != ConfigValueType.BOOLEAN) {
+            throw wrongType(at, "true or false", v);
+        }
+        return (Boolean) v.unwrapped();
+    }
+
+    List<String> stringList(String at) throws ConfigException {
+        ConfigValue v = valueOrNull(at);
+        if (v == null || v.valueType() != ConfigValueType.LIST) {
+            throw wrongType(at, "a list of strings", v);
+        }
+        List<String> out = new java.util.ArrayList<>();
+        List<?> items = (List<?>) v.unwrapped();
+        for (int i = 0; i < items.size(); i++) {
+            if (!(items.get(i) instanceof String item)) {
+                throw new ConfigException(at + "[" + i + "]", "expected a string");
+            }
+            out.add(item);
+        }
+        return out;
+    }
+
     AuthMethod authMethod(String at) throws ConfigException {
         String s = string(at);
         return switch (normalize(s)) {

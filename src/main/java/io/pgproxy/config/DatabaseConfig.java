@@ -5,7 +5,8 @@ import java.util.Objects;
 /**
  * A database clients can ask for by {@code name}, and the backend it maps to. {@code user} is
  * {@code null} when the client's own user name is used on the backend; {@code password} is
- * {@code null} when the backend needs none.
+ * {@code null} when the backend needs none. {@code clientTlsMode} tightens pgproxy.client-tls.mode
+ * for the clients of this database; {@code null} leaves it.
  */
 public record DatabaseConfig(String name,
                              String host,
@@ -14,7 +15,8 @@ public record DatabaseConfig(String name,
                              String user,
                              String password,
                              int poolSize,
-                             PoolMode mode) {
+                             PoolMode mode,
+                             ClientTlsMode clientTlsMode) {
     public DatabaseConfig {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(host, "host");
@@ -27,6 +29,6 @@ public record DatabaseConfig(String name,
     public String toString() {
         return "DatabaseConfig[name=" + name + ", host=" + host + ", port=" + port + ", dbname=" + dbname
                 + ", user=" + user + ", password=" + (password == null ? "null" : "<redacted>")
-                + ", poolSize=" + poolSize + ", mode=" + mode + "]";
+                + ", poolSize=" + poolSize + ", mode=" + mode + ", clientTlsMode=" + clientTlsMode + "]";
     }
 }

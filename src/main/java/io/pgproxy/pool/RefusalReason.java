@@ -30,7 +30,11 @@ public enum RefusalReason {
     /** A replication connection (walsender), which pgproxy does not relay (0A000). */
     REPLICATION("replication refused", Level.INFO),
     /** A startup parameter or {@code options} value pgproxy cannot honour (0A000, 55P02). */
-    STARTUP_PARAMETER("startup parameter refused", Level.INFO);
+    STARTUP_PARAMETER("startup parameter refused", Level.INFO),
+    /** A plaintext client where client-tls mode (the listener's or the database's) requires TLS (28000). */
+    TLS_REQUIRED("TLS required", Level.INFO),
+    /** No client certificate, or one that is not valid or not the user's, where the mode requires one (28000). */
+    CLIENT_CERTIFICATE("client certificate refused", Level.INFO);
 
     private final String description;
     private final Level level;

@@ -9,12 +9,15 @@ import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
 import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
+import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.RefusalReason;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.StatementRegistry;
+import io.pgproxy.tls.ServerTls;
+import io.pgproxy.tls.TlsMaterialException;
 import org.HdrHistogram.Histogram;
 import io.pgproxy.protocol.message.ErrorResponse;
 import org.slf4j.Logger;
@@ -73,6 +76,8 @@ public final class ProxyServer implements AutoCloseable {
     private final AtomicInteger clients = new AtomicInteger();
     private final ScheduledExecutorService janitor;
     private volatile ProxyConfig config;
+    /** TLS towards clients, from the snapshot in force; null when off. */
+    private volatile ServerTls tls;
     private volatile boolean draining;
     /** The admin console, or null; set once before the listener starts. */
     private VirtualDatabase console;
@@ -85,8 +90,9 @@ public final class ProxyServer implements AutoCloseable {
     /** Prepared statements and the reply clock, shared by this server's clients and backends. */
     private final StatementRegistry statements = new StatementRegistry();
 
-    private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
+    private ProxyServer(ProxyConfig config, ServerTls tls, ServerSocketChannel listener) {
         this.config = config;
+        this.tls = tls;
         this.listener = listener;
         this.leases = new LeaseManager(config, backendBuffers, statements.clock());
         this.leases.createConfiguredPools();
@@ -108,6 +114,12 @@ public final class ProxyServer implements AutoCloseable {
      */
     public static ProxyServer start(ProxyConfig config,
                                     java.util.function.Function<ProxyServer, VirtualDatabase> console) throws IOException {
+        ServerTls tls;
+        try {
+            tls = ServerTls.load(config.clientTls());
+        } catch (TlsMaterialException e) {
+            throw new IOException("pgproxy.client-tls: " + e.getMessage(), e);
+        }
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -117,7 +129,7 @@ public final class ProxyServer implements AutoCloseable {
             throw new IOException("cannot listen on " + config.listen().host() + ":" + config.listen().port()
                     + ": " + e.getMessage(), e);
         }
-        ProxyServer server = new ProxyServer(config, ch);
+        ProxyServer server = new ProxyServer(config, tls, ch);
         server.console = console.apply(server);
         Thread.ofPlatform().name("pgproxy-listener").daemon(false).start(server::acceptLoop);
         server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
@@ -175,9 +187,17 @@ public final class ProxyServer implements AutoCloseable {
     /**
      * Applies a new configuration to new logins and new leases. Clients already connected keep
      * their backends; removed databases stop taking new clients. Keys that need a restart keep
-     * their running values in the snapshot put in force. Returns what changed.
+     * their running values in the snapshot put in force. TLS files are read again (a renewed
+     * certificate at the same path is taken); one that cannot be used refuses the whole reload,
+     * and the material in force keeps serving. Returns what changed.
      */
-    public ConfigDiff reload(ProxyConfig requested) {
+    public ConfigDiff reload(ProxyConfig requested) throws ConfigException {
+        ServerTls nextTls;
+        try {
+            nextTls = ServerTls.load(requested.clientTls());
+        } catch (TlsMaterialException e) {
+            throw new ConfigException("pgproxy.client-tls", e.getMessage());
+        }
         ConfigDiff diff = ConfigDiff.between(config, requested);
         ProxyConfig next = ConfigDiff.applicable(config, requested);
         for (String key : diff.restartRequired()) {
@@ -190,6 +210,7 @@ public final class ProxyServer implements AutoCloseable {
         diff.removedUsers().forEach(u -> log.info("reload: user \"{}\" removed", u));
         diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
         config = next;
+        tls = nextTls;
         leases.reconfigure(next);
         leases.createConfiguredPools();
         log.info("reload: configuration applied");
@@ -198,7 +219,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private void acceptLoop() {
         ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), leases, registry, buffers, requestBuffers,
-                statements, counters, console);
+                statements, counters, console, () -> tls);
         while (true) {
             SocketChannel ch;
             try {

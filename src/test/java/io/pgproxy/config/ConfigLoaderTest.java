@@ -87,11 +87,27 @@ class ConfigLoaderTest {
         assertEquals(AuthMethod.SCRAM_SHA_256, c.users().get("carol").auth());
 
         assertEquals(List.of("zoo", "my.db"), List.copyOf(c.databases().keySet()));
-        assertEquals(new DatabaseConfig("zoo", "db1", 5433, "real_zoo", "owner", "pw", 7, PoolMode.SESSION),
+        assertEquals(new DatabaseConfig("zoo", "db1", 5433, "real_zoo", "owner", "pw", 7, PoolMode.SESSION, null),
                 c.databases().get("zoo"));
         // Unset database fields fall back to the name, the client's user and the pool defaults.
-        assertEquals(new DatabaseConfig("my.db", "db2", 5432, "my.db", null, null, 3, PoolMode.TRANSACTION),
+        assertEquals(new DatabaseConfig("my.db", "db2", 5432, "my.db", null, null, 3, PoolMode.TRANSACTION, null),
                 c.databases().get("my.db"));
+    }
+
+    @Test
+    void clientTlsIsOffByDefaultAndADatabaseCanTightenIt() throws Exception {
+        ProxyConfig off = ConfigLoader.parse("");
+        assertEquals(ClientTlsConfig.DISABLED, off.clientTls());
+        ProxyConfig on = ConfigLoader.parse("""
+                pgproxy.client-tls { mode = verify-full, cert-file = server.crt, key-file = server.key, ca-file = ca.crt,
+                                     key-passphrase-env = KEY_PASS, min-version = TLSv1.3, ciphers = [TLS_AES_256_GCM_SHA384], direct = false }
+                pgproxy.databases.d { host = h, client-tls-mode = require }
+                """);
+        assertEquals(new ClientTlsConfig(ClientTlsMode.VERIFY_FULL, Path.of("server.crt"), Path.of("server.key"), "KEY_PASS",
+                Path.of("ca.crt"), "TLSv1.3", List.of("TLS_AES_256_GCM_SHA384"), false), on.clientTls());
+        assertEquals(ClientTlsMode.REQUIRE, on.databases().get("d").clientTlsMode());
+        assertEquals(ClientTlsMode.VERIFY_FULL, ClientTlsMode.VERIFY_FULL.atLeast(ClientTlsMode.REQUIRE));
+        assertEquals(ClientTlsMode.REQUIRE, ClientTlsMode.PREFER.atLeast(ClientTlsMode.REQUIRE));
     }
 
     @Test
@@ -123,7 +139,7 @@ class ConfigLoaderTest {
                 pgproxy.databases.a { host = "10.0.0.1", port = 5433 }
                 pgproxy.databases.b = ${pgproxy.databases.a} { dbname = other }
                 """);
-        assertEquals(new DatabaseConfig("b", "10.0.0.1", 5433, "other", null, null, 20, PoolMode.SESSION),
+        assertEquals(new DatabaseConfig("b", "10.0.0.1", 5433, "other", null, null, 20, PoolMode.SESSION, null),
                 c.databases().get("b"));
     }
 
@@ -242,6 +258,15 @@ class ConfigLoaderTest {
             pgproxy.admin-users = [nobody]                   | pgproxy.admin-users[0]                 | is not in pgproxy.users
             pgproxy.stats-users = nobody                     | pgproxy.stats-users                    | expected a list of user names
             pgproxy.admin-users = [{ a = 1 }]                | pgproxy.admin-users[0]                 | expected a user name
+            pgproxy.client-tls.mode = on                     | pgproxy.client-tls.mode                | must be disable, allow, prefer, require, verify-ca or verify-full
+            pgproxy.client-tls.mode = require                | pgproxy.client-tls.cert-file           | is required when mode is require
+            pgproxy.client-tls { mode = prefer, cert-file = c } | pgproxy.client-tls.key-file         | is required when mode is prefer
+            pgproxy.client-tls { mode = verify-ca, cert-file = c, key-file = k } | pgproxy.client-tls.ca-file | is required to verify client certificates
+            pgproxy.client-tls.min-version = TLSv1.1         | pgproxy.client-tls.min-version         | must be TLSv1.2 or TLSv1.3
+            pgproxy.client-tls.ciphers = x                   | pgproxy.client-tls.ciphers             | expected a list of strings
+            pgproxy.client-tls.direct = maybe                | pgproxy.client-tls.direct              | expected true or false
+            pgproxy.client-tls.sslmode = require             | pgproxy.client-tls.sslmode             | unknown key
+            pgproxy.databases.d { host = h, client-tls-mode = x } | pgproxy.databases.d.client-tls-mode | must be disable, allow
             """)
     void invalidValueNamesItsKeyPath(String hocon, String path, String reason) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon));
