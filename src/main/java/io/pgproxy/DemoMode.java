@@ -7,6 +7,7 @@ import io.pgproxy.config.ConfigLoader;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.metrics.MetricsServer;
 import io.pgproxy.server.ProxyServer;
+import io.pgproxy.tls.SelfSignedCertificate;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 
 import java.io.IOException;
@@ -19,7 +20,8 @@ import java.sql.Statement;
 /**
  * {@code pgproxy --demo}: a throwaway embedded PostgreSQL behind the proxy, so a newcomer can
  * connect with psql in one command. The database lives in a temporary directory and is deleted
- * on exit. A config file, if given, supplies the listen address and limits.
+ * on exit. A config file, if given, supplies the listen address and limits. Clients may use TLS:
+ * the demo makes itself a certificate for localhost.
  */
 final class DemoMode {
     private static final String DEMO_USER = "demo";
@@ -40,6 +42,9 @@ final class DemoMode {
             return 2;
         }
         Path dataDir = Files.createTempDirectory("pgproxy-demo-");
+        Path tlsDir = Files.createTempDirectory("pgproxy-demo-tls-");
+        Path cert = SelfSignedCertificate.write(tlsDir, "server", java.time.Duration.ofDays(30));
+        Path key = tlsDir.resolve("server.key");
         System.out.println("pgproxy demo: starting an embedded PostgreSQL in " + dataDir + " ...");
         try (EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(dataDir).setCleanDataDirectory(true).start()) {
             createDemoDatabase(pg);
@@ -52,11 +57,12 @@ final class DemoMode {
                       users { %s { password = "%s" } }
                       admin-users = [%s]
                       databases { %s { host = "127.0.0.1", port = %d, dbname = "%s", user = "postgres" } }
+                      client-tls { mode = prefer, cert-file = "%s", key-file = "%s" }
                     }
                     """.formatted(base.listen().host(), base.listen().port(), base.metrics().listenHost(),
                     base.metrics().enabled() ? base.metrics().listenPort() : DEMO_METRICS_PORT,
                     base.pool().mode().name().toLowerCase(java.util.Locale.ROOT), base.pool().size(), DEMO_USER, verifier,
-                    DEMO_USER, DEMO_USER, pg.getPort(), DEMO_USER));
+                    DEMO_USER, DEMO_USER, pg.getPort(), DEMO_USER, cert, key));
             Main.Stopper stopper = new Main.Stopper();
             ProxyServer server = ProxyServer.start(config, s -> new AdminConsole(s, () -> {
                 throw new IllegalStateException("the demo has no configuration file to reload");
@@ -67,22 +73,28 @@ final class DemoMode {
                     pgproxy is running in demo mode on %1$s:%2$d, with PostgreSQL on port %3$d behind it.
                     Connect through it with:
 
-                        PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=%5$s user=%5$s sslmode=disable"
+                        PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=%5$s user=%5$s sslmode=require"
 
-                    and to its admin console (SHOW POOLS, SHOW CLIENTS, SHOW HELP, ...) with:
+                    (TLS with a certificate made for this run; sslmode=verify-full sslrootcert=%8$s
+                    checks it too, with host=localhost) and to its admin console (SHOW POOLS,
+                    SHOW CLIENTS, SHOW HELP, ...) with:
 
-                        PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=pgbouncer user=%5$s sslmode=disable"
+                        PGPASSWORD=%4$s psql "host=%1$s port=%2$d dbname=pgbouncer user=%5$s sslmode=require"
 
                     Metrics: http://%6$s:%7$d/metrics
 
-                    Press Ctrl-C to stop; the demo database is deleted on exit.
+                    Press Ctrl-C to stop; the demo database and certificate are deleted on exit.
                     %n""", config.listen().host(), server.port(), pg.getPort(), DEMO_PASSWORD, DEMO_USER,
-                    config.metrics().listenHost(), metrics.port());
+                    config.metrics().listenHost(), metrics.port(), cert);
             Main.runUntilSignalled(server, () -> System.out.println("pgproxy demo: SIGHUP ignored in demo mode"), stopper);
             metrics.close();
         } catch (IOException e) {
             System.err.println("pgproxy demo: " + e.getMessage());
             return 1;
+        } finally {
+            Files.deleteIfExists(key);
+            Files.deleteIfExists(cert);
+            Files.deleteIfExists(tlsDir);
         }
         return 0;
     }

@@ -34,6 +34,7 @@ final class ConfigView {
         section(r, "pgproxy.listen", c.listen(), DEFAULTS.listen(), false);
         section(r, "pgproxy.limits", c.limits(), DEFAULTS.limits(), true);
         section(r, "pgproxy.pool", c.pool(), DEFAULTS.pool(), true);
+        section(r, "pgproxy.client-tls", c.clientTls(), DEFAULTS.clientTls(), true);
         r.row("pgproxy.stats-period", format(c.statsPeriod()), format(DEFAULTS.statsPeriod()), "yes");
         r.row("pgproxy.admin-users", String.join(",", c.adminUsers()), "", "yes");
         r.row("pgproxy.stats-users", String.join(",", c.statsUsers()), "", "yes");
@@ -62,8 +63,8 @@ final class ConfigView {
             return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
         }
         if (v instanceof Enum<?> e) {
-            return e.name().toLowerCase(Locale.ROOT);
+            return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
-        return String.valueOf(v);
+        return v == null ? "" : String.valueOf(v);
     }
 }

@@ -139,6 +139,7 @@ class ClientTlsIT {
             Map<String, String> row = clients.stream().filter(r -> r.get("database").equals("app_scram"))
                     .findFirst().orElseThrow();
             assertTrue(row.get("tls").matches("TLSv1\\.[23]/TLS_\\w+"), row.get("tls"));
+            assertEquals("prefer", ConsoleClient.rowFor(admin, "SHOW CONFIG", "key", "pgproxy.client-tls.mode").get("value"));
         }
         try (Connection plain = proxy.connect(SCRAM_USER, SCRAM_PW, "app_scram");
              Connection admin = tls(proxy, "localhost", SCRAM_USER, SCRAM_PW, "pgbouncer", "require",
