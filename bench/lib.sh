@@ -199,9 +199,21 @@ peer_start() {
   PROXY_PID[$target]=$pid
 }
 
-# pgbouncer_start <target> <pool_mode> <pool_size>
+# tls_material: a self-signed certificate for localhost in $WORK (tls.crt, tls.key), once, readable by
+# the postgres user PgBouncer runs as. Prints the two paths.
+tls_material() {
+  if [[ ! -f "$WORK/tls.crt" ]]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null \
+      || die "openssl could not make the bench certificate"
+    chown postgres "$WORK/tls.key" "$WORK/tls.crt"; chmod 600 "$WORK/tls.key"
+  fi
+  echo "$WORK/tls.crt $WORK/tls.key"
+}
+
+# pgbouncer_start <target> <pool_mode> <pool_size> [extra [pgbouncer] lines]
 pgbouncer_start() {
-  local target="$1" mode="$2" size="$3" port ini
+  local target="$1" mode="$2" size="$3" extra="${4:-}" port ini
   [[ -x "$PGBOUNCER_BIN" ]] || die "pgbouncer not found (apt-get install -y pgbouncer)"
   port="$(free_port)"
   ini="$WORK/$target.ini"
@@ -231,6 +243,7 @@ pidfile = $WORK/$target.pid
 log_connections = 0
 log_disconnections = 0
 stats_period = 60
+$extra
 EOF
   chown postgres "$ini"
   peer_start "$target" "$port" pgbouncer "$PGBOUNCER_BIN" "$ini"
@@ -367,11 +380,22 @@ relay_design() {
 
 # start_target <target> (check pgproxy_available first: don't call this in an `if`, errexit is off there)
 start_target() {
-  local o d
+  local o d crt key
   case "$1" in
     direct) ;;
     pgbouncer-tx) pgbouncer_start pgbouncer-tx transaction 20 ;;
     pgbouncer-session) pgbouncer_start pgbouncer-session session 1000 ;;
+    # Clients must use TLS (pgbench gets PGSSLMODE=require for every *-tls target).
+    pgbouncer-tx-tls) read -r crt key <<<"$(tls_material)"
+      pgbouncer_start pgbouncer-tx-tls transaction 20 "client_tls_sslmode = require
+client_tls_cert_file = $crt
+client_tls_key_file = $key" ;;
+    pgproxy-tx-tls) read -r crt key <<<"$(tls_material)"
+      pgproxy_start pgproxy-tx-tls transaction 20 "$PGPROXY_BIN" \
+        "client-tls { mode = require, cert-file = \"$crt\", key-file = \"$key\" }" ;;
+    pgproxy-tx-tls-cs) read -r crt key <<<"$(tls_material)"
+      pgproxy_start pgproxy-tx-tls-cs transaction 20 "$PGPROXY_BIN" \
+        "client-tls { mode = require, cert-file = \"$crt\", key-file = \"$key\", provider = conscrypt }" ;;
     pgproxy) pgproxy_start pgproxy session 1000 ;;
     pgproxy-tx) pgproxy_start pgproxy-tx transaction 20 ;;
     # The same build with the Prometheus endpoint on: what metrics cost per transaction.

@@ -15,7 +15,9 @@ usage: bench/run.sh [options]          (every option can also be set by the env 
                        bare byte relays of bench/relay-lab (one backend per client; BENCHMARKS.md §10);
                        pgproxy-tx@NAME, relay-<design>@NAME: with the java options of line NAME of
                        bench/levers.conf (LEVERS_CONF); pgproxy-tx-metrics (metrics endpoint on), pgproxy-tx-tracked (pool.session-isolation = tracked),
-                       pgproxy-tx-prev (the launcher PGPROXY_PREV_BIN)
+                       pgproxy-tx-prev (the launcher PGPROXY_PREV_BIN); pgbouncer-tx-tls, pgproxy-tx-tls:
+                       clients must use TLS (self-signed certificate made by openssl; pgbench gets PGSSLMODE=require);
+                       pgproxy-tx-tls-cs: the same with client-tls.provider = conscrypt
   -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared,S-connect [MODES]
                        (default: the first five; S-connect is -S -C, a login per transaction)
   -c, --clients LIST   client counts                                    [CLIENTS] (default: "1 10 50")
@@ -76,6 +78,7 @@ declare -A LEVER=()   # target -> java options of its levers.conf line
 for t in "${TARGET_LIST[@]}"; do
   case "$t" in
     direct|pgbouncer-session|pgbouncer-tx|odyssey-tx|odyssey-tx-w1|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-tracked|pgproxy-tx-prev) ;;
+    pgbouncer-tx-tls|pgproxy-tx-tls|pgproxy-tx-tls-cs) ;;
     relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) ;;
     pgproxy-tx@*|relay-*@*)
       [[ "$t" != relay-* ]] || relay_design "$t" >/dev/null
@@ -102,7 +105,7 @@ mode_args() { # pgbench arguments of a mode name
     S-simple) echo "-S -M simple" ;;
     S-extended) echo "-S -M extended" ;;
     S-prepared) echo "-S -M prepared" ;;
-    S-connect) echo "-S -M simple -C" ;;  # a new connection (and SCRAM login) per transaction
+    S-connect) echo "-S -M simple -C" ;;  # a new connection (and SCRAM login; TLS handshake for *-tls) per transaction
     N-simple) echo "-N -M simple" ;;
     N-extended) echo "-N -M extended" ;;
   esac
@@ -115,9 +118,10 @@ warmup_secs() { if [[ "$WARMUP" == auto ]]; then echo $((2 + $1 / 50)); else ech
 # i.e. exactly the waited-for pgbench). Returns pgbench's exit code.
 # The wrapper shell runs under LOAD_TASKSET, so pgbench inherits the affinity.
 pgbench_run() {
-  local target="$1" clients="$2" secs="$3" prefix="$4"; shift 4
+  local target="$1" clients="$2" secs="$3" prefix="$4" sslmode=prefer; shift 4
+  [[ "$target" == *-tls ]] && sslmode=require
   # shellcheck disable=SC2016  # the script is for the inner bash
-  PGPASSWORD="$BENCH_PASSWORD" PGCONNECT_TIMEOUT=30 "${LOAD_TASKSET[@]}" bash -c '
+  PGSSLMODE="$sslmode" PGPASSWORD="$BENCH_PASSWORD" PGCONNECT_TIMEOUT=30 "${LOAD_TASKSET[@]}" bash -c '
     prefix=$1; shift
     pgbench "$@" >"$prefix.out" 2>"$prefix.err"; rc=$?
     read -r s </proc/$$/stat; s=${s##*) }; read -r -a f <<<"$s"

@@ -15,10 +15,14 @@ import csv
 import statistics
 import sys
 
-ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "odyssey-tx", "odyssey-tx-w1", "pgproxy-tx"]
+ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "odyssey-tx", "odyssey-tx-w1", "pgproxy-tx",
+         "pgbouncer-tx-tls", "pgproxy-tx-tls", "pgproxy-tx-tls-cs"]
 SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy",
-         "pgproxy-tx": "pgproxy-tx", "odyssey-tx": "Ody-tx", "odyssey-tx-w1": "Ody-tx-w1"}
-PGB = "pgbouncer-tx"
+         "pgproxy-tx": "pgproxy-tx", "odyssey-tx": "Ody-tx", "odyssey-tx-w1": "Ody-tx-w1",
+         "pgbouncer-tx-tls": "PgB-tx-tls", "pgproxy-tx-tls": "pgproxy-tx-tls",
+         "pgproxy-tx-tls-cs": "pgproxy-tls-cs"}
+# The PgBouncer the versus table divides by: the plain one, else the one clients reach over TLS.
+PGB_CHOICES = ["pgbouncer-tx", "pgbouncer-tx-tls"]
 MODE_ORDER = ["S-simple", "S-extended", "N-simple", "N-extended", "S-prepared"]
 
 
@@ -143,12 +147,13 @@ def main(path):
         tps = [float(r["tps"]) for r in ok(runs(mode, c, t))]
         return statistics.median(tps) if tps else None
 
-    if PGB in targets and len(targets) > 1:
+    PGB = next((t for t in PGB_CHOICES if t in targets), None)
+    if PGB and len(targets) > 1:
         others = [t for t in targets if t != PGB]
-        print(f"\n## Versus PgBouncer-tx: median TPS / {SHORT[PGB]} median TPS, proxy µs of CPU per transaction\n")
-        cols = ["mode", "c", f"{SHORT[PGB]} TPS", f"{SHORT[PGB]} µs/tx"]
+        print(f"\n## Versus PgBouncer: median TPS / {SHORT.get(PGB, PGB)} median TPS, proxy µs of CPU per transaction\n")
+        cols = ["mode", "c", f"{SHORT.get(PGB, PGB)} TPS", f"{SHORT.get(PGB, PGB)} µs/tx"]
         for t in others:
-            cols.append(f"{SHORT.get(t, t)}/PgB-tx")
+            cols.append(f"{SHORT.get(t, t)}/{SHORT.get(PGB, PGB)}")
             if t != "direct":
                 cols.append(f"{SHORT.get(t, t)} µs/tx")
         table_head(cols)

@@ -1,7 +1,9 @@
 package io.pgproxy.tls;
 
+import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.config.ClientTlsConfig;
 import io.pgproxy.config.ClientTlsMode;
+import io.pgproxy.config.TlsProvider;
 import tlschannel.ServerTlsChannel;
 import tlschannel.TlsChannel;
 
@@ -35,12 +37,25 @@ import java.util.List;
 public final class ServerTls {
     /** PostgreSQL 17's ALPN protocol name, required on direct TLS connections. */
     public static final String ALPN = "postgresql";
+    /** Bounds what the pool keeps, not what it hands out: a burst beyond it allocates and drops. */
+    private static final int MAX_POOLED_BUFFERS = 512;
+
+    static {
+        // No TLS 1.3 session tickets, as PostgreSQL sends none (it turns resumption off): libpq
+        // never resumes a session, so each ticket was an encryption and a record per login for
+        // nothing. Read once by the JDK's TLS configuration, so set before the first SSLContext;
+        // an operator's own -D value wins.
+        if (System.getProperty("jdk.tls.server.newSessionTicketCount") == null) {
+            System.setProperty("jdk.tls.server.newSessionTicketCount", "0");
+        }
+    }
 
     private final ClientTlsConfig config;
     private final SSLContext context;
     private final X509TrustManager clientVerifier;
     private final byte[] serverEndPoint;
     private final String[] protocols;
+    private final PooledTlsBuffers buffers;
 
     private ServerTls(ClientTlsConfig config, SSLContext context, X509TrustManager clientVerifier,
                       byte[] serverEndPoint) {
@@ -50,6 +65,9 @@ public final class ServerTls {
         this.serverEndPoint = serverEndPoint;
         this.protocols = config.minVersion().equals("TLSv1.3")
                 ? new String[] {"TLSv1.3"} : new String[] {"TLSv1.3", "TLSv1.2"};
+        javax.net.ssl.SSLSession s = newEngine().getSession();
+        this.buffers = new PooledTlsBuffers(new BufferPool(Math.max(s.getPacketBufferSize(), s.getApplicationBufferSize()),
+                MAX_POOLED_BUFFERS));
     }
 
     /** Reads the files of {@code config}; null when TLS is disabled. */
@@ -71,12 +89,11 @@ public final class ServerTls {
             keys.setKeyEntry("server", key, new char[0], chain.toArray(Certificate[]::new));
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(keys, new char[0]);
-            SSLContext context = SSLContext.getInstance("TLS");
+            SSLContext context = sslContext(config);
             context.init(kmf.getKeyManagers(),
                     new TrustManager[] {new HandshakeTrustManager(authorities.toArray(X509Certificate[]::new))}, null);
-            ServerTls tls = new ServerTls(config, context, verifier, Certificates.tlsServerEndPoint(chain.getFirst()));
-            tls.newEngine(); // unknown cipher names fail the reload here, not the first client
-            return tls;
+            // Unknown cipher names fail here, in the reload, not at the first client.
+            return new ServerTls(config, context, verifier, Certificates.tlsServerEndPoint(chain.getFirst()));
         } catch (GeneralSecurityException | IOException | IllegalArgumentException e) {
             throw new TlsMaterialException(config.keyFile(), "does not make a usable TLS key with "
                     + config.certFile() + ": " + e.getMessage(), e);
@@ -99,6 +116,8 @@ public final class ServerTls {
     public Established handshake(ByteChannel raw, boolean direct) throws IOException {
         TlsChannel tls = ServerTlsChannel.newBuilder(raw, context)
                 .withEngineFactory(c -> newEngine())
+                .withPlainBufferAllocator(buffers)
+                .withEncryptedBufferAllocator(buffers)
                 .build();
         tls.handshake();
         SSLEngine engine = tls.getSslEngine();
@@ -162,6 +181,19 @@ public final class ServerTls {
         }
         engine.setSSLParameters(p);
         return engine;
+    }
+
+    private static SSLContext sslContext(ClientTlsConfig config) throws GeneralSecurityException, TlsMaterialException {
+        if (config.provider() == TlsProvider.JDK) {
+            return SSLContext.getInstance("TLS");
+        }
+        try {
+            // TLSv1.3 is Conscrypt's name for its context that also speaks 1.2.
+            return SSLContext.getInstance("TLSv1.3", org.conscrypt.Conscrypt.newProvider());
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+            throw new TlsMaterialException(config.certFile(),
+                    "provider conscrypt is not available on this platform: " + e.getMessage(), null);
+        }
     }
 
     private static char[] passphrase(ClientTlsConfig config) throws TlsMaterialException {
