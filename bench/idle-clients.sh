@@ -14,11 +14,12 @@ usage: bench/idle-clients.sh [N] [options]          (N default 10000, at most ~1
   --hold S       seconds to keep all N open at the end (default 0)
   --active C     while all N are open, run pgbench -S with C more clients (needs pgbench -i, done here)
   --active-seconds T   length of that pgbench run (default 15)
+  --tls          clients use TLS (SSLRequest, sslmode=require): targets pgproxy-tx-tls, pgbouncer-tx-tls
 Env: PGPROXY_BIN, PGPROXY_START_TIMEOUT, KEEP_WORK=1 (as bench/run.sh).
 EOF
 }
 
-N=10000 TARGET=pgproxy STEPS="" REPS=1 PARALLEL=64 SETTLE=1 HOLD=0 ACTIVE=0 ACTIVE_SECONDS=15
+N=10000 TARGET=pgproxy TLS=0 STEPS="" REPS=1 PARALLEL=64 SETTLE=1 HOLD=0 ACTIVE=0 ACTIVE_SECONDS=15
 while (($#)); do
   case "$1" in
     --target) TARGET="$2"; shift 2 ;;
@@ -29,13 +30,15 @@ while (($#)); do
     --hold) HOLD="$2"; shift 2 ;;
     --active) ACTIVE="$2"; shift 2 ;;
     --active-seconds) ACTIVE_SECONDS="$2"; shift 2 ;;
+    --tls) TLS=1; shift ;;
     -h|--help) usage; exit 0 ;;
     [0-9]*) N="$1"; shift ;;
     *) usage >&2; exit 2 ;;
   esac
 done
 [[ "$TARGET" == pgbouncer ]] && TARGET=pgbouncer-tx
-case "$TARGET" in pgproxy|pgproxy-tx|pgbouncer-tx|pgbouncer-session) ;; *) usage >&2; exit 2 ;; esac
+case "$TARGET" in pgproxy|pgproxy-tx|pgbouncer-tx|pgbouncer-session|pgproxy-tx-tls|pgproxy-tx-tls-cs|pgbouncer-tx-tls) ;; *) usage >&2; exit 2 ;; esac
+TLS_ARG=(); ((TLS)) && TLS_ARG=(--tls)
 ((ACTIVE == 0 || HOLD >= ACTIVE_SECONDS + 5)) || HOLD=$((ACTIVE_SECONDS + 30))
 [[ "$N" =~ ^[0-9]+$ ]] && ((N > 0)) || { usage >&2; exit 2; }
 LIMIT=$(ulimit -n)
@@ -57,7 +60,7 @@ bench_init
 pg_setup 1
 {
   echo "# Idle authenticated clients: $TARGET, N=$N, steps ${STEPS// /,}, $(date -Is)"
-  echo "one client process (bench/idle_clients.py, SCRAM-SHA-256, $PARALLEL logins in flight), 127.0.0.1"
+  echo "one client process (bench/idle_clients.py, SCRAM-SHA-256, $PARALLEL logins in flight$( ((TLS)) && echo ", TLS")), 127.0.0.1"
 } | tee "$REPORT"
 for ((rep = 1; rep <= REPS; rep++)); do
   start_target "$TARGET"
@@ -68,7 +71,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
     idle_out="$WORK/idle-$rep.out"
     PGPASSWORD="$BENCH_PASSWORD" "$PYTHON" "$BENCH_DIR/idle_clients.py" --host 127.0.0.1 --port "${PORT[$TARGET]}" \
         --user "$BENCH_USER" --dbname "$BENCH_DB" --steps "${STEPS// /,}" --pid "$pid" \
-        --parallel "$PARALLEL" --settle "$SETTLE" --hold "$HOLD" >"$idle_out" 2>&1 &
+        --parallel "$PARALLEL" --settle "$SETTLE" --hold "$HOLD" "${TLS_ARG[@]}" >"$idle_out" 2>&1 &
     idle_pid=$!
     for ((w = 0; w < 600; w++)); do
       grep -q "^|$N|" "$idle_out" && break
@@ -94,7 +97,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
   else
     PGPASSWORD="$BENCH_PASSWORD" "$PYTHON" "$BENCH_DIR/idle_clients.py" --host 127.0.0.1 --port "${PORT[$TARGET]}" \
         --user "$BENCH_USER" --dbname "$BENCH_DB" --steps "${STEPS// /,}" --pid "$pid" \
-        --parallel "$PARALLEL" --settle "$SETTLE" --hold "$HOLD" | tee -a "$REPORT" || rc=$?
+        --parallel "$PARALLEL" --settle "$SETTLE" --hold "$HOLD" "${TLS_ARG[@]}" | tee -a "$REPORT" || rc=$?
   fi
   ((rc == 0)) || log "client run exited $rc"
   # stop this proxy instance (a fresh one per rep)

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import os
+import ssl
 import struct
 import sys
 import time
@@ -145,11 +146,44 @@ class Login(asyncio.Protocol):
         return False
 
 
-async def connect(host, port, user, password, dbname, timeout):
+class SslRequest(asyncio.Protocol):
+    """Sends SSLRequest and waits for the one-byte answer, before the TLS handshake (libpq's sslmode=require)."""
+
+    def __init__(self, answered):
+        self.answered = answered
+
+    def connection_made(self, transport):
+        transport.write(struct.pack("!II", 8, 80877103))
+
+    def data_received(self, data):
+        if not self.answered.done():
+            self.answered.set_result(data[:1])
+
+    def connection_lost(self, exc):
+        if not self.answered.done():
+            self.answered.set_exception(PgError(f"closed before answering SSLRequest: {exc}"))
+
+
+_TLS = ssl.create_default_context()
+_TLS.check_hostname = False
+_TLS.verify_mode = ssl.CERT_NONE   # sslmode=require: encrypted, not verified
+
+
+async def connect(host, port, user, password, dbname, timeout, tls=False):
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
     async with asyncio.timeout(timeout):
-        transport, proto = await loop.create_connection(lambda: Login(user, password, dbname, ready), host, port)
+        login = Login(user, password, dbname, ready)
+        if tls:
+            answered = loop.create_future()
+            transport, _ = await loop.create_connection(lambda: SslRequest(answered), host, port)
+            if await answered != b"S":
+                transport.close()
+                raise PgError("server refused TLS")
+            transport = await loop.start_tls(transport, login, _TLS)
+            login.connection_made(transport)
+        else:
+            transport, _ = await loop.create_connection(lambda: login, host, port)
         try:
             return await ready
         except BaseException:
@@ -186,6 +220,7 @@ async def main():
     ap.add_argument("--settle", type=float, default=1.0, help="seconds to wait before reading RSS")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to hold all connections at the end")
     ap.add_argument("--timeout", type=float, default=60.0, help="per-login timeout, seconds")
+    ap.add_argument("--tls", action="store_true", help="SSLRequest then TLS, as sslmode=require")
     a = ap.parse_args()
     steps = sorted({int(s) for s in a.steps.replace(",", " ").split()})
 
@@ -196,7 +231,7 @@ async def main():
     async def one():
         async with sem:
             try:
-                conns.append(await connect(a.host, a.port, a.user, a.password, a.dbname, a.timeout))
+                conns.append(await connect(a.host, a.port, a.user, a.password, a.dbname, a.timeout, a.tls))
             except Exception as e:  # noqa: BLE001 - report, don't crash the other logins
                 errors.append(f"{type(e).__name__}: {e}")
 

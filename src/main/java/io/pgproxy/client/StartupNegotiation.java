@@ -3,6 +3,7 @@ package io.pgproxy.client;
 import io.pgproxy.protocol.ProtocolException;
 import io.pgproxy.protocol.StartupPacket;
 import io.pgproxy.protocol.StartupPacket.StartupMessage;
+import io.pgproxy.tls.ReadAheadChannel;
 import io.pgproxy.tls.ServerTls;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -10,7 +11,7 @@ import org.slf4j.LoggerFactory;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.ByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 
 /**
@@ -46,19 +47,19 @@ final class StartupNegotiation {
     Negotiated run() throws IOException {
         int maxLength = context.config().get().limits().maxStartupPacketSize();
         ServerTls tls = context.tls().get();
-        ByteBuffer first = ByteBuffer.allocate(1);
-        if (socket.read(first) < 0) {
+        ReadAheadChannel raw = new ReadAheadChannel(socket);
+        int first = raw.peek();
+        if (first < 0) {
             throw new EOFException("connection closed by peer");
         }
-        first.flip();
-        ByteChannel source = new PrefixedChannel(first, socket);
+        ReadableByteChannel source = raw;
         ServerTls.Established established = null;
-        if (first.get(0) == TLS_HANDSHAKE_RECORD) {
+        if (first == TLS_HANDSHAKE_RECORD) {
             if (tls == null || !tls.direct()) {
                 // A TLS client cannot read a plaintext ErrorResponse; PostgreSQL just closes too.
                 throw new EOFException("direct TLS connection refused: client TLS or direct TLS is off");
             }
-            established = handshake(tls, source, true);
+            established = handshake(tls, raw, true);
             source = established.channel();
         }
         boolean encryptionAsked = established != null;
@@ -72,7 +73,7 @@ final class StartupNegotiation {
                         out.send(ENCRYPTION_NOT_SUPPORTED);
                     } else {
                         out.send(TLS_ACCEPTED);
-                        established = handshake(tls, source, false);
+                        established = handshake(tls, raw, false);
                         source = established.channel();
                     }
                 }
@@ -98,7 +99,7 @@ final class StartupNegotiation {
         }
     }
 
-    private ServerTls.Established handshake(ServerTls tls, ByteChannel raw, boolean direct) throws IOException {
+    private ServerTls.Established handshake(ServerTls tls, ReadAheadChannel raw, boolean direct) throws IOException {
         ServerTls.Established e = tls.handshake(raw, direct);
         out.upgrade(e.channel());
         log.debug("{} TLS established ({}{})", id, e.info().describe(), direct ? ", direct" : "");

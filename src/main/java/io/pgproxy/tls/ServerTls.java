@@ -16,7 +16,6 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 import java.io.IOException;
-import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -55,7 +54,7 @@ public final class ServerTls {
     private final X509TrustManager clientVerifier;
     private final byte[] serverEndPoint;
     private final String[] protocols;
-    private final PooledTlsBuffers buffers;
+    private final BufferPool buffers;
 
     private ServerTls(ClientTlsConfig config, SSLContext context, X509TrustManager clientVerifier,
                       byte[] serverEndPoint) {
@@ -66,8 +65,7 @@ public final class ServerTls {
         this.protocols = config.minVersion().equals("TLSv1.3")
                 ? new String[] {"TLSv1.3"} : new String[] {"TLSv1.3", "TLSv1.2"};
         javax.net.ssl.SSLSession s = newEngine().getSession();
-        this.buffers = new PooledTlsBuffers(new BufferPool(Math.max(s.getPacketBufferSize(), s.getApplicationBufferSize()),
-                MAX_POOLED_BUFFERS));
+        this.buffers = new BufferPool(Math.max(s.getPacketBufferSize(), s.getApplicationBufferSize()), MAX_POOLED_BUFFERS);
     }
 
     /** Reads the files of {@code config}; null when TLS is disabled. */
@@ -113,11 +111,12 @@ public final class ServerTls {
      * Runs the server side of a TLS handshake over {@code raw} on the calling thread. For a
      * direct connection the client must have chosen ALPN "postgresql", as PostgreSQL insists.
      */
-    public Established handshake(ByteChannel raw, boolean direct) throws IOException {
+    public Established handshake(ReadAheadChannel raw, boolean direct) throws IOException {
+        PooledTlsBuffers connectionBuffers = new PooledTlsBuffers(buffers);
         TlsChannel tls = ServerTlsChannel.newBuilder(raw, context)
                 .withEngineFactory(c -> newEngine())
-                .withPlainBufferAllocator(buffers)
-                .withEncryptedBufferAllocator(buffers)
+                .withPlainBufferAllocator(connectionBuffers)
+                .withEncryptedBufferAllocator(connectionBuffers)
                 .build();
         tls.handshake();
         SSLEngine engine = tls.getSslEngine();
@@ -142,7 +141,7 @@ public final class ServerTls {
         }
         ClientTls info = new ClientTls(engine.getSession().getProtocol(), engine.getSession().getCipherSuite(), peer,
                 serverEndPoint);
-        return new Established(tls, info, problem);
+        return new Established(new ClientTlsChannel(tls, raw, connectionBuffers), info, problem);
     }
 
     /**
@@ -151,7 +150,7 @@ public final class ServerTls {
      * @param certificateProblem why the client's certificate was not accepted, or null when it
      *                           was or when the client sent none
      */
-    public record Established(TlsChannel channel, ClientTls info, String certificateProblem) {
+    public record Established(ClientTlsChannel channel, ClientTls info, String certificateProblem) {
     }
 
     private String verify(List<X509Certificate> chain) {
