@@ -170,6 +170,23 @@ class ClientTlsIT {
                 assertEquals('R', in.readByte());
             }
             assertEquals(server.x509().getSerialNumber(), presented(p.port()).getSerialNumber());
+
+            // Each Conscrypt connection holds more descriptors than its socket; all go with it.
+            long before = openFileDescriptors();
+            for (int i = 0; i < 30; i++) {
+                try (Connection c = tls(p, "localhost", TRUST_USER, null, "app_trust", "require", null)) {
+                    assertEquals("1", scalar(c, "SELECT 1"));
+                }
+            }
+            org.awaitility.Awaitility.await("descriptors of closed TLS connections released")
+                    .atMost(java.time.Duration.ofSeconds(20))
+                    .until(() -> openFileDescriptors() <= before + 5);
+        }
+    }
+
+    private static long openFileDescriptors() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
         }
     }
 
