@@ -225,7 +225,8 @@ public final class ClientSession implements Runnable {
                 relay.run();
             }
         } catch (ClientRefusedException e) {
-            log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
+            log.atLevel(e.reason().level()).log("{} refused ({}): {} {}", id, e.reason().description(), e.getMessage(),
+                    e.logDetail());
             context.counters().refused(e.reason());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (ProtocolException e) {
@@ -261,13 +262,14 @@ public final class ClientSession implements Runnable {
         database = login.database();
         VirtualDatabase virtual = context.console();
         if (virtual != null && virtual.serves(database)) {
-            login.runForConsole(context, channel, out);
+            // The TLS session reaches the login here once the TLS transport is wired in; plaintext until then.
+            login.runForConsole(context, channel, out, null);
             greet(virtual.parameters());
             console = virtual;
             log.info("{} {}@{} logged in to the admin console", id, user, database);
             return;
         }
-        ClientLogin.Route route = login.run(context, channel, out, () -> admitted = true);
+        ClientLogin.Route route = login.run(context, channel, out, null, () -> admitted = true);
         Pool p = route.pool();
         pool = p;
         if (route.transactionMode() && p.settings().maxPreparedStatements() > 0) {

@@ -29,7 +29,7 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period", "metrics", "admin-users", "stats-users");
+            "stats-period", "metrics", "admin-users", "stats-users", "hba", "ident-maps", "auth-query");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> METRICS_KEYS = Set.of("listen-host", "listen-port", "max-labelled-pools");
     /** Each labelled pool adds some 60 series to a scrape; past this, a scrape is too large to be useful. */
@@ -189,7 +189,8 @@ public final class ConfigLoader {
                     (int) integer(path(m, "listen-port"), 0, 65535),
                     (int) integer(path(m, "max-labelled-pools"), 0, MAX_LABELLED_POOLS));
             return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
-                    metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users));
+                    metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users),
+                    new AuthConfigReader(config).read(databases));
         }
 
         /** An admin console role: names of users that exist, since only they can log in. */

@@ -9,6 +9,7 @@ import java.util.Objects;
  * The whole validated configuration. Maps are keyed by user name and by the database name clients
  * ask for, in the order of the configuration file. {@code adminUsers} may use every admin console
  * command, {@code statsUsers} only its SHOW commands.
+ * {@code auth} holds the hba rules, ident maps and auth query.
  */
 public record ProxyConfig(ListenConfig listen,
                           Limits limits,
@@ -18,13 +19,15 @@ public record ProxyConfig(ListenConfig listen,
                           java.time.Duration statsPeriod,
                           MetricsConfig metrics,
                           java.util.Set<String> adminUsers,
-                          java.util.Set<String> statsUsers) {
+                          java.util.Set<String> statsUsers,
+                          AuthConfig auth) {
     public ProxyConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(pool, "pool");
         Objects.requireNonNull(statsPeriod, "statsPeriod");
         Objects.requireNonNull(metrics, "metrics");
+        Objects.requireNonNull(auth, "auth");
         // Map.copyOf would lose the file order, which operators expect in listings and logs.
         users = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(users, "users")));
         databases = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(databases, "databases")));

@@ -27,6 +27,18 @@ public enum RefusalReason {
     UNKNOWN_USER("unknown user", Level.INFO),
     /** Wrong password or a failed SASL exchange. */
     AUTHENTICATION_FAILED("authentication failed", Level.INFO),
+    /** The user exists but has no usable password: none, or past its rolvaliduntil (28P01, as a wrong one). */
+    NO_PASSWORD("no valid password for the user", Level.INFO),
+    /** {@code hba} rules are configured and none covers the connection (28000). */
+    NO_HBA_ENTRY("no hba rule covers the connection", Level.INFO),
+    /** The first {@code hba} rule covering the connection says {@code reject} (28000). */
+    HBA_REJECT("rejected by an hba rule", Level.INFO),
+    /** The rule's method needs TLS and the connection has none: cleartext password, SCRAM-SHA-256-PLUS (28000). */
+    TLS_REQUIRED("the method needs TLS", Level.INFO),
+    /** Method cert: no client certificate, or its name is not the user's (28000). */
+    CERTIFICATE("client certificate refused", Level.INFO),
+    /** The auth query could not be run on the backend (08001); an operator must look at it. */
+    AUTH_QUERY_FAILED("auth query failed", Level.WARN),
     /** A replication connection (walsender), which pgproxy does not relay (0A000). */
     REPLICATION("replication refused", Level.INFO),
     /** A startup parameter or {@code options} value pgproxy cannot honour (0A000, 55P02). */

@@ -7,6 +7,7 @@ import io.pgproxy.client.ClientContext;
 import io.pgproxy.client.ClientCounters;
 import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
+import io.pgproxy.client.UserDirectory;
 import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ProxyConfig;
@@ -197,7 +198,7 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), leases, registry, buffers, requestBuffers,
+        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), new UserDirectory(), leases, registry, buffers, requestBuffers,
                 statements, counters, console);
         while (true) {
             SocketChannel ch;
