@@ -221,9 +221,10 @@ final class ClientLogin {
     private ClientRefusedException failed(RefusalReason reason, String sqlState, String message, InetAddress address,
                                           AuthMethod method) {
         // The failed-login record of issue 13: who, from where, how, and why; never a password or secret.
-        String detail = "user=\"" + user + "\" database=\"" + database + "\" address="
+        String detail = "; user=\"" + user + "\" database=\"" + database + "\" address="
                 + (address == null ? "?" : address.getHostAddress())
-                + " method=" + (method == null ? "none" : method.configName()) + " reason=" + reason.name().toLowerCase(java.util.Locale.ROOT);
+                + " method=" + (method != null ? method.configName() : reason == RefusalReason.HBA_REJECT ? "reject" : "none")
+                + " reason=" + reason.name().toLowerCase(java.util.Locale.ROOT);
         return new ClientRefusedException(reason, sqlState, message, detail);
     }
 

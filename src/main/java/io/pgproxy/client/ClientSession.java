@@ -225,7 +225,7 @@ public final class ClientSession implements Runnable {
                 relay.run();
             }
         } catch (ClientRefusedException e) {
-            log.atLevel(e.reason().level()).log("{} refused ({}): {} {}", id, e.reason().description(), e.getMessage(),
+            log.atLevel(e.reason().level()).log("{} refused ({}): {}{}", id, e.reason().description(), e.getMessage(),
                     e.logDetail());
             context.counters().refused(e.reason());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));

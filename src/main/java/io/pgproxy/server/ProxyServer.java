@@ -190,6 +190,9 @@ public final class ProxyServer implements AutoCloseable {
         diff.addedUsers().forEach(u -> log.info("reload: user \"{}\" added", u));
         diff.removedUsers().forEach(u -> log.info("reload: user \"{}\" removed", u));
         diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
+        if (!config.auth().equals(next.auth())) {
+            log.info("reload: hba rules, ident maps or auth query changed; new logins use them");
+        }
         config = next;
         leases.reconfigure(next);
         leases.createConfiguredPools();
