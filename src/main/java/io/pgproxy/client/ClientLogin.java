@@ -205,6 +205,10 @@ final class ClientLogin {
                     : found instanceof UserLookup.WithoutSecret ? RefusalReason.NO_PASSWORD
                     : RefusalReason.AUTHENTICATION_FAILED;
             throw failed(reason, e.sqlState(), e.getMessage(), address, method);
+        } catch (ProtocolException e) {
+            // A malformed or unexpected message during authentication: the same 08P01 and close,
+            // logged as a failed login so the operator sees who it was.
+            throw failed(RefusalReason.AUTHENTICATION_FAILED, e.sqlState(), e.getMessage(), address, method);
         } catch (java.io.EOFException | java.nio.channels.ClosedChannelException e) {
             // A client that hangs up at the challenge (pg_isready) is refused like a failed login.
             throw failed(found instanceof UserLookup.Known ? RefusalReason.AUTHENTICATION_FAILED : RefusalReason.UNKNOWN_USER,

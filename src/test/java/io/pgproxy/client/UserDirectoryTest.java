@@ -10,8 +10,13 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.time.Duration;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -106,5 +111,45 @@ class UserDirectoryTest {
         failWith = null;
         assertInstanceOf(UserLookup.Known.class, directory.find(c, "bob", "app", "c"));
         assertEquals(2, queried.size());
+    }
+
+    @Test
+    void loginsMissingTheCacheTogetherShareOneLookup() throws Exception {
+        // TTL 0: nothing is served from the cache, so only sharing the running lookup can save a query.
+        ProxyConfig c = config("pgproxy.auth-query.cache-ttl = 0s");
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger runs = new AtomicInteger();
+        UserDirectory slow = new UserDirectory((q, db, user, config) -> {
+            runs.incrementAndGet();
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                throw new IOException(e);
+            }
+            return new UserLookup.Known(new UserConfig(user, AuthMethod.MD5, MD5));
+        }, now::get);
+        AtomicReference<UserLookup> first = new AtomicReference<>();
+        AtomicReference<UserLookup> second = new AtomicReference<>();
+        Thread t1 = Thread.ofVirtual().start(() -> first.set(find(slow, c)));
+        entered.await();
+        Thread t2 = Thread.ofVirtual().start(() -> second.set(find(slow, c)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> t2.getState() == Thread.State.WAITING);
+        release.countDown();
+        t1.join();
+        t2.join();
+        assertEquals(first.get(), second.get());
+        assertEquals(1, runs.get());
+        find(slow, c);
+        assertEquals(2, runs.get(), "once it is answered, the next login asks again (TTL 0)");
+    }
+
+    private static UserLookup find(UserDirectory d, ProxyConfig c) {
+        try {
+            return d.find(c, "bob", "app", "c");
+        } catch (ClientRefusedException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }
