@@ -210,8 +210,13 @@ final class ClientLogin {
             // logged as a failed login so the operator sees who it was.
             throw failed(RefusalReason.AUTHENTICATION_FAILED, e.sqlState(), e.getMessage(), address, method);
         } catch (java.io.EOFException | java.nio.channels.ClosedChannelException e) {
-            // A client that hangs up at the challenge (pg_isready) is refused like a failed login.
-            throw failed(found instanceof UserLookup.Known ? RefusalReason.AUTHENTICATION_FAILED : RefusalReason.UNKNOWN_USER,
+            if (found instanceof UserLookup.Known) {
+                // psql hangs up at the challenge to prompt for the password, then comes back: as
+                // PostgreSQL, that is no failed login.
+                throw e;
+            }
+            // A probe of a name that hangs up at the challenge (pg_isready) still counts as what it was.
+            throw failed(found instanceof UserLookup.WithoutSecret ? RefusalReason.NO_PASSWORD : RefusalReason.UNKNOWN_USER,
                     "28P01", "password authentication failed for user \"" + user + "\"", address, method);
         }
     }
