@@ -1,5 +1,6 @@
 package io.pgproxy.it;
 
+import io.pgproxy.fixtures.PgWire;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
 import io.pgproxy.fixtures.SharedPostgres;
@@ -17,10 +18,12 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 
 import static io.pgproxy.fixtures.PostgresFixture.*;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -203,5 +206,26 @@ class AuthRulesIT {
                 assertEquals(TRUST_USER, scalar(again, "SELECT current_user"));
             }
         }
+    }
+
+    @Test
+    void aKnownUserHangingUpAtTheChallengeIsNoFailedLoginButAProbeIs() throws Exception {
+        // psql without a password does this: it hangs up at the challenge, prompts, and comes back.
+        java.util.Map<RefusalReason, Long> before = proxy.server().counters().refusals();
+        hangUpAtTheChallenge(SCRAM_USER, "app_scram");
+        assertEquals(before, proxy.server().counters().refusals());
+        // A name pgproxy does not know, probed the same way (pg_isready), is counted as what it was.
+        hangUpAtTheChallenge("nobody_here", "app_trust");
+        assertEquals(before.get(RefusalReason.UNKNOWN_USER) + 1, proxy.server().counters().refusals().get(RefusalReason.UNKNOWN_USER));
+    }
+
+    private static void hangUpAtTheChallenge(String user, String database) throws Exception {
+        try (PgWire w = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+            w.write(PgWire.startupMessage(user, database));
+            PgWire.Message sasl = w.readMessage();
+            assertEquals('R', sasl.tag());
+            assertEquals(10, sasl.buffer().getInt(), "AuthenticationSASL");
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().clientCount() == 0);
     }
 }
