@@ -92,6 +92,7 @@ final class AuthQuery {
         MessageBuilder b = new MessageBuilder();
         new Parse("", q.query()).encodeTo(b);
         Bind.of("", user).encodeTo(b);
+        // Two rows at most: enough to tell an ambiguous answer, without letting a bad query stream a table.
         new Execute("", 2).encodeTo(b);
         new Sync().encodeTo(b);
         write(channel, b.toByteArray());

@@ -10,6 +10,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -23,6 +27,7 @@ import java.util.Properties;
 import static io.pgproxy.fixtures.PostgresFixture.*;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Users missing from pgproxy.users, found by the auth query on the backend (PgBouncer's
@@ -211,5 +216,18 @@ class AuthQueryIT {
             // A configured user never needs the auth query.
             assertDoesNotThrow(() -> p.connect(TRUST_USER, null, "app_trust").close());
         }
+    }
+
+    @Test
+    void psqlLogsInAsARoleFoundByTheAuthQuery(@TempDir Path dir) throws Exception {
+        assumeTrue(Files.isExecutable(ClientToolsIT.PSQL), "psql not installed");
+        ClientToolsIT.Result ok = ClientToolsIT.run(ClientToolsIT.libpqEnv(proxy.port(), "aq_md5", "aq_md5_pw", "app_trust"),
+                List.of(ClientToolsIT.PSQL.toString(), "-X", "-At", "-c", "SELECT current_user"), dir);
+        assertEquals(0, ok.exit(), ok.output());
+        assertEquals(TRUST_USER, ok.output().strip());
+        ClientToolsIT.Result expired = ClientToolsIT.run(ClientToolsIT.libpqEnv(proxy.port(), "aq_expired", "aq_pw", "app_trust"),
+                List.of(ClientToolsIT.PSQL.toString(), "-X", "-c", "SELECT 1"), dir);
+        assertEquals(2, expired.exit(), expired.output());
+        assertTrue(expired.output().contains("password authentication failed for user \"aq_expired\""), expired.output());
     }
 }
