@@ -7,8 +7,11 @@ import java.security.MessageDigest;
  * Server side of SCRAM-SHA-256 (RFC 5802/7677) as PostgreSQL does it: the proxy verifying a
  * connecting client. One instance per authentication attempt; any failure ends the session.
  *
- * <p>Channel binding is not offered, so only the gs2 headers {@code n,,} and {@code y,,} are
- * accepted; the user name in {@code n=} is ignored because the startup packet already named the user.
+ * <p>Channel binding ({@link ChannelBinding}) follows PostgreSQL: {@code p=tls-server-end-point}
+ * only when the client selected SCRAM-SHA-256-PLUS, {@code n} or {@code y} only when it did not, and
+ * {@code y} (the client thinks the server cannot bind) refused when PLUS was offered, since a
+ * man in the middle stripping PLUS from the mechanism list would produce exactly that. The user
+ * name in {@code n=} is ignored because the startup packet already named the user.
  */
 public final class ScramServerSession {
 
@@ -21,31 +24,43 @@ public final class ScramServerSession {
     private final ScramVerifier verifier;
     private final boolean unknownUser;
     private final String serverNonce;
+    private final ChannelBinding binding;
     private State state = State.AWAIT_CLIENT_FIRST;
     private String gs2Header;
+    /** What the client-final's {@code c=} must carry, base64-encoded: the gs2 header, then the binding data with p=. */
+    private byte[] channelBindingInput;
     private String clientFirstBare;
     private String serverFirst;
     private String combinedNonce;
 
     /** @param verifierOrNull null for an unknown user: the exchange runs to the end and then fails. */
     public ScramServerSession(ScramVerifier verifierOrNull) {
-        this(verifierOrNull, "", ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)));
+        this(verifierOrNull, ChannelBinding.NONE);
+    }
+
+    public ScramServerSession(ScramVerifier verifierOrNull, ChannelBinding binding) {
+        this(verifierOrNull, "", ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)), binding);
     }
 
     /** The exchange for a user that does not exist: a challenge like any other, failing at the proof. */
     public static ScramServerSession forUnknownUser(String user) {
-        return new ScramServerSession(null, user, ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)));
+        return forUnknownUser(user, ChannelBinding.NONE);
+    }
+
+    public static ScramServerSession forUnknownUser(String user, ChannelBinding binding) {
+        return new ScramServerSession(null, user, ScramCrypto.base64(ScramCrypto.randomBytes(SERVER_NONCE_BYTES)), binding);
     }
 
     /** Fixed server nonce, for reproducing published test vectors. */
     ScramServerSession(ScramVerifier verifierOrNull, String serverNonce) {
-        this(verifierOrNull, "", serverNonce);
+        this(verifierOrNull, "", serverNonce, ChannelBinding.NONE);
     }
 
-    private ScramServerSession(ScramVerifier verifierOrNull, String user, String serverNonce) {
+    private ScramServerSession(ScramVerifier verifierOrNull, String user, String serverNonce, ChannelBinding binding) {
         this.unknownUser = verifierOrNull == null;
         this.verifier = unknownUser ? MockVerifier.forUser(user) : verifierOrNull;
         this.serverNonce = serverNonce;
+        this.binding = binding;
     }
 
     public byte[] clientFirst(byte[] clientFirstMessage) throws AuthException {
@@ -53,6 +68,7 @@ public final class ScramServerSession {
         try {
             String text = ScramMessage.decode(clientFirstMessage);
             gs2Header = parseGs2Header(text);
+            channelBindingInput = channelBindingInput(gs2Header);
             clientFirstBare = text.substring(gs2Header.length());
             ScramMessage bare = ScramMessage.of(clientFirstBare);
             if (bare.nextIs('m')) {
@@ -78,12 +94,13 @@ public final class ScramServerSession {
         expectState(State.AWAIT_CLIENT_FINAL);
         try {
             ScramMessage message = ScramMessage.of(ScramMessage.decode(clientFinalMessage));
-            String binding = message.require('c', "channel binding");
+            String cbind = message.require('c', "channel binding");
             String nonce = message.require('r', "nonce");
             String withoutProof = message.consumed();
             String proofText = message.require('p', "proof");
             message.requireEnd();
-            if (!binding.equals(ScramCrypto.base64(gs2Header.getBytes(StandardCharsets.UTF_8)))) {
+            if (!MessageDigest.isEqual(cbind.getBytes(StandardCharsets.UTF_8),
+                    ScramCrypto.base64(channelBindingInput).getBytes(StandardCharsets.UTF_8))) {
                 throw ScramMessage.malformed("SCRAM channel binding does not match the client-first-message");
             }
             if (!nonce.equals(combinedNonce)) {
@@ -110,6 +127,17 @@ public final class ScramServerSession {
         }
     }
 
+    private byte[] channelBindingInput(String header) {
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        if (!header.startsWith("p=")) {
+            return h;
+        }
+        byte[] data = binding.serverEndPoint();
+        byte[] all = java.util.Arrays.copyOf(h, h.length + data.length);
+        System.arraycopy(data, 0, all, h.length, data.length);
+        return all;
+    }
+
     private void expectState(State expected) throws AuthException {
         if (state != expected) {
             state = State.FAILED;
@@ -117,12 +145,35 @@ public final class ScramServerSession {
         }
     }
 
-    private static String parseGs2Header(String text) throws AuthException {
-        if (text.startsWith("n,,") || text.startsWith("y,,")) {
+    private String parseGs2Header(String text) throws AuthException {
+        String plusWithout = "The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include channel binding data.";
+        if (text.startsWith("n,,")) {
+            if (binding.selected()) {
+                throw ScramMessage.malformed(plusWithout);
+            }
+            return text.substring(0, 3);
+        }
+        if (text.startsWith("y,,")) {
+            if (binding.selected()) {
+                throw ScramMessage.malformed(plusWithout);
+            }
+            if (binding.offered()) {
+                throw ScramMessage.malformed("SCRAM channel binding negotiation error: the client supports channel binding "
+                        + "but thinks the server does not, though it does");
+            }
             return text.substring(0, 3);
         }
         if (text.startsWith("p=")) {
-            throw ScramMessage.malformed("channel binding not supported");
+            if (!binding.selected()) {
+                throw ScramMessage.malformed("The client selected SCRAM-SHA-256 without channel binding, "
+                        + "but the SCRAM message includes channel binding data.");
+            }
+            String prefix = "p=" + ChannelBinding.TLS_SERVER_END_POINT + ",,";
+            if (!text.startsWith(prefix)) {
+                throw ScramMessage.malformed(text.startsWith("p=" + ChannelBinding.TLS_SERVER_END_POINT + ",")
+                        ? "SCRAM authorization identity is not supported" : "unsupported SCRAM channel-binding type");
+            }
+            return prefix;
         }
         if (text.startsWith("n,") || text.startsWith("y,")) {
             throw ScramMessage.malformed("SCRAM authorization identity is not supported");

@@ -1,7 +1,10 @@
 package io.pgproxy.client;
 
 import io.pgproxy.auth.AuthException;
+import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.config.AuthMethod;
+import io.pgproxy.config.AuthRule;
 import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.PoolMode;
 import io.pgproxy.config.ProxyConfig;
@@ -17,10 +20,12 @@ import io.pgproxy.protocol.message.NegotiateProtocolVersion;
 import io.pgproxy.session.ParameterValues;
 import io.pgproxy.session.SessionParameters;
 import io.pgproxy.session.StartupOptions;
+import io.pgproxy.tls.ClientTls;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,6 +38,8 @@ import java.util.Map;
  * finds the database and the user in the configuration, authenticates, admits the client
  * against the per-database and per-user limits, and works out its pool, pooling mode and
  * session parameters. Each refusal names its reason.
+ *
+ * @see AuthPolicy the hba rules and methods
  */
 final class ClientLogin {
     private static final Logger log = LoggerFactory.getLogger(ClientLogin.class);
@@ -65,12 +72,13 @@ final class ClientLogin {
     }
 
     /** Runs the login; {@code admitted} is called once the client counts against the limits. */
-    Route run(ClientContext context, ReadableByteChannel channel, ClientChannel out, Runnable admitted)
-            throws IOException, AuthException {
+    Route run(ClientContext context, ReadableByteChannel in, InetAddress address, ClientChannel out, ClientTls tls,
+              Runnable admitted)
+            throws IOException {
         ProxyConfig config = context.config().get();
         Map<String, String> optionValues = checkStartup(out);
         // As PostgreSQL: an unknown database is told only to a client that authenticated.
-        UserConfig userConfig = authenticate(context, config, channel, out);
+        UserConfig userConfig = authenticate(context, config, in, address, out, tls);
         DatabaseConfig db = config.databases().get(database);
         if (db == null) {
             throw new ClientRefusedException(RefusalReason.UNKNOWN_DATABASE, "3D000", "database \"" + database + "\" does not exist");
@@ -124,12 +132,14 @@ final class ClientLogin {
     }
 
     /**
-     * The login of an admin console client: checked and authenticated like any user; it then
+     * The login of an admin console client: checked and authenticated like any user, through the
+     * same hba rules (its database is the console's name); it then
      * holds no pool and counts against no per-database limit. Its role is checked per command.
      */
-    void runForConsole(ClientContext context, ReadableByteChannel channel, ClientChannel out) throws IOException, AuthException {
+    void runForConsole(ClientContext context, ReadableByteChannel in, InetAddress address, ClientChannel out, ClientTls tls)
+            throws IOException {
         checkStartup(out);
-        authenticate(context, context.config().get(), channel, out);
+        authenticate(context, context.config().get(), in, address, out, tls);
     }
 
     /** What the startup packet asks that pgproxy cannot give is refused; returns the options' values. */
@@ -159,27 +169,75 @@ final class ClientLogin {
         return optionValues;
     }
 
-    private UserConfig authenticate(ClientContext context, ProxyConfig config, ReadableByteChannel channel, ClientChannel out)
-            throws IOException, AuthException {
-        UserConfig userConfig = config.users().get(user);
-        ClientAuthenticator authenticator = new ClientAuthenticator(out, new MessageReader(channel),
-                config.limits().maxStartupPacketSize());
-        if (userConfig == null) {
-            // Refused only after a SCRAM exchange that fails at the proof, as for a wrong
-            // password: an unknown name must not be told apart from a known one. The log and
-            // the refusal counters still say what it was. A client that hangs up at the
-            // challenge (pg_isready) is the same refusal.
-            try {
-                authenticator.scramForUnknownUser(user);
-            } catch (AuthException | java.io.EOFException | java.nio.channels.ClosedChannelException e) {
-                throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28P01",
-                        "password authentication failed for user \"" + user + "\"");
+    /**
+     * Authenticates the client as the hba rules (or, without rules, its own method) say, and
+     * returns its user. A failure is logged with the user, database, address and method, and
+     * refused under its reason; never with a secret.
+     */
+    private UserConfig authenticate(ClientContext context, ProxyConfig config, ReadableByteChannel in, InetAddress address,
+                                    ClientChannel out,
+                                    ClientTls tls) throws IOException {
+        AuthMethod method = null;
+        UserLookup found = null;
+        try {
+            AuthRule rule = AuthPolicy.rule(config.auth(), database, user, address, tls);
+            found = context.users().find(config, user, database, id);
+            method = AuthPolicy.method(rule, found);
+            AuthPolicy.requireTransport(method, rule, tls);
+            if (method == AuthMethod.CERT) {
+                AuthPolicy.checkCertificate(config.auth(), rule, tls, user);
             }
+            log.debug("{} login {}@{} by {}", id, user, database, method.configName());
+            UserLookup lookedUp = found;
+            new ClientAuthenticator(out, new MessageReader(in), config.limits().maxStartupPacketSize(), tls)
+                    .authenticate(method, found, () -> verifier(context, config, lookedUp));
+            return switch (found) {
+                case UserLookup.Known k -> k.user();
+                // Trust and cert need no secret, but the role must exist, as in PostgreSQL.
+                case UserLookup.WithoutSecret w -> new UserConfig(w.name(), AuthMethod.TRUST, null);
+                case UserLookup.Unknown u -> throw new ClientRefusedException(RefusalReason.UNKNOWN_USER, "28000",
+                        "role \"" + user + "\" does not exist");
+            };
+        } catch (ClientRefusedException e) {
+            throw failed(e.reason(), e.sqlState(), e.getMessage(), address, method);
+        } catch (AuthException e) {
+            RefusalReason reason = !e.sqlState().equals("28P01") ? RefusalReason.AUTHENTICATION_FAILED
+                    : found instanceof UserLookup.Unknown ? RefusalReason.UNKNOWN_USER
+                    : found instanceof UserLookup.WithoutSecret ? RefusalReason.NO_PASSWORD
+                    : RefusalReason.AUTHENTICATION_FAILED;
+            throw failed(reason, e.sqlState(), e.getMessage(), address, method);
+        } catch (ProtocolException e) {
+            // A malformed or unexpected message during authentication: the same 08P01 and close,
+            // logged as a failed login so the operator sees who it was.
+            throw failed(RefusalReason.AUTHENTICATION_FAILED, e.sqlState(), e.getMessage(), address, method);
+        } catch (java.io.EOFException | java.nio.channels.ClosedChannelException e) {
+            if (found instanceof UserLookup.Known) {
+                // psql hangs up at the challenge to prompt for the password, then comes back: as
+                // PostgreSQL, that is no failed login.
+                throw e;
+            }
+            // A probe of a name that hangs up at the challenge (pg_isready) still counts as what it was.
+            throw failed(found instanceof UserLookup.WithoutSecret ? RefusalReason.NO_PASSWORD : RefusalReason.UNKNOWN_USER,
+                    "28P01", "password authentication failed for user \"" + user + "\"", address, method);
         }
-        log.debug("{} login {}@{}", id, user, database);
-        authenticator.authenticate(userConfig, () -> context.verifiers().verifier(config, userConfig));
-        return userConfig;
     }
+
+    /** A configured user's verifier comes parsed from the snapshot's cache; one the auth query found is parsed afresh. */
+    private static ScramVerifier verifier(ClientContext context, ProxyConfig config, UserLookup found) {
+        UserConfig u = ((UserLookup.Known) found).user();
+        return config.users().get(u.name()) == u ? context.verifiers().verifier(config, u) : ScramVerifier.parse(u.secret());
+    }
+
+    private ClientRefusedException failed(RefusalReason reason, String sqlState, String message, InetAddress address,
+                                          AuthMethod method) {
+        // The failed-login record of issue 13: who, from where, how, and why; never a password or secret.
+        String detail = "; user=\"" + user + "\" database=\"" + database + "\" address="
+                + (address == null ? "?" : address.getHostAddress())
+                + " method=" + (method != null ? method.configName() : reason == RefusalReason.HBA_REJECT ? "reject" : "none")
+                + " reason=" + reason.name().toLowerCase(java.util.Locale.ROOT);
+        return new ClientRefusedException(reason, sqlState, message, detail);
+    }
+
 
     /**
      * As PostgreSQL applies them: the options first, then the startup packet's own parameters,

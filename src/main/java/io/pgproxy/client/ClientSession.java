@@ -178,6 +178,11 @@ public final class ClientSession implements Runnable {
         }
     }
 
+    /** The client's IP address, for the hba rules; null when the socket is gone. */
+    private java.net.InetAddress remoteInetAddress() {
+        return remoteAddress() instanceof java.net.InetSocketAddress a ? a.getAddress() : null;
+    }
+
     /** The client's TLS session (version, cipher, certificate), or null for plaintext. */
     public ClientTls tls() {
         return tls;
@@ -242,7 +247,8 @@ public final class ClientSession implements Runnable {
                 relay.run();
             }
         } catch (ClientRefusedException e) {
-            log.atLevel(e.reason().level()).log("{} refused ({}): {}", id, e.reason().description(), e.getMessage());
+            log.atLevel(e.reason().level()).log("{} refused ({}): {}{}", id, e.reason().description(), e.getMessage(),
+                    e.logDetail());
             context.counters().refused(e.reason());
             fail(ErrorResponse.fatal(e.sqlState(), e.getMessage()));
         } catch (ProtocolException e) {
@@ -279,13 +285,13 @@ public final class ClientSession implements Runnable {
         TlsRequirement.check(context.config().get(), database, user, tls, certificateProblem);
         VirtualDatabase virtual = context.console();
         if (virtual != null && virtual.serves(database)) {
-            login.runForConsole(context, in, out);
+            login.runForConsole(context, in, remoteInetAddress(), out, tls);
             greet(virtual.parameters());
             console = virtual;
             log.info("{} {}@{} logged in to the admin console", id, user, database);
             return;
         }
-        ClientLogin.Route route = login.run(context, in, out, () -> admitted = true);
+        ClientLogin.Route route = login.run(context, in, remoteInetAddress(), out, tls, () -> admitted = true);
         Pool p = route.pool();
         pool = p;
         if (route.transactionMode() && p.settings().maxPreparedStatements() > 0) {

@@ -34,12 +34,12 @@ final class TlsRequirement {
             return;
         }
         if (tls.peerCertificates().isEmpty()) {
-            throw new ClientRefusedException(RefusalReason.CLIENT_CERTIFICATE, "28000", certificateProblem == null
+            throw new ClientRefusedException(RefusalReason.CERTIFICATE, "28000", certificateProblem == null
                     ? "connection requires a valid client certificate"
                     : "client certificate is not valid: " + certificateProblem);
         }
         if (mode == ClientTlsMode.VERIFY_FULL && !user.equals(tls.peerCommonName())) {
-            throw new ClientRefusedException(RefusalReason.CLIENT_CERTIFICATE, "28000",
+            throw new ClientRefusedException(RefusalReason.CERTIFICATE, "28000",
                     "certificate validation (clientcert=verify-full) failed for user \"" + user
                             + "\": CN mismatch");
         }

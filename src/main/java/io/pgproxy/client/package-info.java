@@ -3,7 +3,8 @@
  * one try/finally ({@link io.pgproxy.client.ClientSession}, which owns the client's
  * {@link io.pgproxy.client.ClientState} and changes it only through its one transition
  * method): startup negotiation, login ({@link io.pgproxy.client.ClientLogin}: route,
- * authenticate, admit), then the relay loop ({@link io.pgproxy.client.RequestRelay}: requests
+ * authenticate by the hba rules of {@link io.pgproxy.client.AuthPolicy} against users from the
+ * configuration or the auth query ({@link io.pgproxy.client.UserDirectory}), admit), then the relay loop ({@link io.pgproxy.client.RequestRelay}: requests
  * to the backend on the client's thread). {@link io.pgproxy.client.BackendLink} is the
  * session's side of its leases: it leases when a run needs a backend, receives the backend's
  * replies on the backend reader's thread, and carries out what the session tracker decides.

@@ -29,7 +29,7 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period", "metrics", "admin-users", "stats-users", "client-tls");
+            "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query");
     private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
             "ca-file", "min-version", "ciphers", "direct", "provider");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
@@ -193,7 +193,7 @@ public final class ConfigLoader {
                     (int) integer(path(m, "max-labelled-pools"), 0, MAX_LABELLED_POOLS));
             return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
                     metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users),
-                    clientTls());
+                    clientTls(), new AuthConfigReader(config).read(databases));
         }
 
         /** Only the shape here: the files are read when the server puts the snapshot in force. */

@@ -8,7 +8,8 @@ import java.util.Objects;
 /**
  * The whole validated configuration. Maps are keyed by user name and by the database name clients
  * ask for, in the order of the configuration file. {@code adminUsers} may use every admin console
- * command, {@code statsUsers} only its SHOW commands. {@code clientTls} is TLS towards clients.
+ * command, {@code statsUsers} only its SHOW commands. {@code clientTls} is TLS towards clients;
+ * {@code auth} holds the hba rules, ident maps and auth query.
  */
 public record ProxyConfig(ListenConfig listen,
                           Limits limits,
@@ -19,7 +20,8 @@ public record ProxyConfig(ListenConfig listen,
                           MetricsConfig metrics,
                           java.util.Set<String> adminUsers,
                           java.util.Set<String> statsUsers,
-                          ClientTlsConfig clientTls) {
+                          ClientTlsConfig clientTls,
+                          AuthConfig auth) {
     public ProxyConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
@@ -27,6 +29,7 @@ public record ProxyConfig(ListenConfig listen,
         Objects.requireNonNull(statsPeriod, "statsPeriod");
         Objects.requireNonNull(metrics, "metrics");
         Objects.requireNonNull(clientTls, "clientTls");
+        Objects.requireNonNull(auth, "auth");
         // Map.copyOf would lose the file order, which operators expect in listings and logs.
         users = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(users, "users")));
         databases = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(databases, "databases")));

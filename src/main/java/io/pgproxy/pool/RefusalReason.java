@@ -27,14 +27,28 @@ public enum RefusalReason {
     UNKNOWN_USER("unknown user", Level.INFO),
     /** Wrong password or a failed SASL exchange. */
     AUTHENTICATION_FAILED("authentication failed", Level.INFO),
+    /** The user exists but has no usable password: none, or past its rolvaliduntil (28P01, as a wrong one). */
+    NO_PASSWORD("no valid password for the user", Level.INFO),
+    /** {@code hba} rules are configured and none covers the connection (28000). */
+    NO_HBA_ENTRY("no hba rule covers the connection", Level.INFO),
+    /** The first {@code hba} rule covering the connection says {@code reject} (28000). */
+    HBA_REJECT("rejected by an hba rule", Level.INFO),
+    /**
+     * A plaintext client where TLS is needed (28000): by client-tls mode (the listener's or the
+     * database's), or by the rule's method (cleartext password, SCRAM-SHA-256-PLUS).
+     */
+    TLS_REQUIRED("TLS required", Level.INFO),
+    /**
+     * No client certificate, or one that is not valid or not the user's (28000), where the
+     * client-tls mode (verify-ca, verify-full) or the method (cert) needs one.
+     */
+    CERTIFICATE("client certificate refused", Level.INFO),
+    /** The auth query could not be run on the backend (08001); an operator must look at it. */
+    AUTH_QUERY_FAILED("auth query failed", Level.WARN),
     /** A replication connection (walsender), which pgproxy does not relay (0A000). */
     REPLICATION("replication refused", Level.INFO),
     /** A startup parameter or {@code options} value pgproxy cannot honour (0A000, 55P02). */
-    STARTUP_PARAMETER("startup parameter refused", Level.INFO),
-    /** A plaintext client where client-tls mode (the listener's or the database's) requires TLS (28000). */
-    TLS_REQUIRED("TLS required", Level.INFO),
-    /** No client certificate, or one that is not valid or not the user's, where the mode requires one (28000). */
-    CLIENT_CERTIFICATE("client certificate refused", Level.INFO);
+    STARTUP_PARAMETER("startup parameter refused", Level.INFO);
 
     private final String description;
     private final Level level;

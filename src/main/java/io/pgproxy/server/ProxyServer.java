@@ -7,6 +7,7 @@ import io.pgproxy.client.ClientContext;
 import io.pgproxy.client.ClientCounters;
 import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
+import io.pgproxy.client.UserDirectory;
 import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ConfigException;
@@ -209,6 +210,9 @@ public final class ProxyServer implements AutoCloseable {
         diff.addedUsers().forEach(u -> log.info("reload: user \"{}\" added", u));
         diff.removedUsers().forEach(u -> log.info("reload: user \"{}\" removed", u));
         diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
+        if (!config.auth().equals(next.auth())) {
+            log.info("reload: hba rules, ident maps or auth query changed; new logins use them");
+        }
         config = next;
         tls = nextTls;
         leases.reconfigure(next);
@@ -218,8 +222,8 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), leases, registry, buffers, requestBuffers,
-                statements, counters, console, () -> tls);
+        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), new UserDirectory(), leases, registry,
+                buffers, requestBuffers, statements, counters, console, () -> tls);
         while (true) {
             SocketChannel ch;
             try {

@@ -107,7 +107,9 @@ class ScramServerSessionTest {
     void channelBindingRequestIsRefusedByName() {
         AuthException e = assertThrows(AuthException.class,
                 () -> rfcServer().clientFirst(bytes("p=tls-server-end-point,,n=,r=abc")));
-        assertEquals("channel binding not supported", e.getMessage());
+        assertEquals("The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes "
+                + "channel binding data.", e.getMessage());
+        assertEquals("08P01", e.sqlState());
     }
 
     @Test

@@ -1,0 +1,231 @@
+package io.pgproxy.client;
+
+import io.pgproxy.auth.AuthException;
+import io.pgproxy.auth.Md5Password;
+import io.pgproxy.auth.ScramClientSession;
+import io.pgproxy.auth.ScramVerifier;
+import io.pgproxy.config.AuthMethod;
+import io.pgproxy.config.AuthQueryConfig;
+import io.pgproxy.config.DatabaseConfig;
+import io.pgproxy.config.UserConfig;
+import io.pgproxy.protocol.Frame;
+import io.pgproxy.protocol.MessageBuilder;
+import io.pgproxy.protocol.MessageReader;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.StartupPacket;
+import io.pgproxy.protocol.Wire;
+import io.pgproxy.protocol.message.Authentication;
+import io.pgproxy.protocol.message.Bind;
+import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.Execute;
+import io.pgproxy.protocol.message.Parse;
+import io.pgproxy.protocol.message.PasswordMessage;
+import io.pgproxy.protocol.message.SaslInitialResponse;
+import io.pgproxy.protocol.message.SaslResponse;
+import io.pgproxy.protocol.message.Sync;
+import io.pgproxy.protocol.message.Terminate;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One run of the auth query (PgBouncer's auth_user/auth_query) on its own short connection to the
+ * backend: log in as the auth user, look the user up with {@code $1} bound as a parameter (never
+ * spliced into the SQL), hang up. The StartupMessage carries user and database and nothing else:
+ * no client's startup parameters (search_path, options) can change what the query reads
+ * (CVE-2025-12819). The answer becomes the same {@link UserConfig} a configured user has.
+ */
+final class AuthQuery {
+    /** Generous for a lookup's messages (a verifier is ~130 bytes), small enough that a lying length costs little. */
+    private static final int MAX_MESSAGE = 64 * 1024;
+    private static final String SCRAM_PREFIX = "SCRAM-SHA-256$";
+
+    private AuthQuery() {
+    }
+
+    /**
+     * Looks {@code user} up through {@code db}'s backend, all within {@code timeout}.
+     *
+     * @throws IOException the lookup could not run; the message names the backend, never a secret
+     */
+    static UserLookup run(AuthQueryConfig q, DatabaseConfig db, String user, Duration timeout, int maxScramIterations)
+            throws IOException {
+        try (SocketChannel channel = SocketChannel.open()) {
+            channel.socket().connect(new InetSocketAddress(db.host(), db.port()),
+                    (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+            // A backend that accepts and then says nothing must not hold the login: closing the
+            // channel ends the blocked read.
+            Thread watchdog = Thread.ofVirtual().name("pgproxy-auth-query-watchdog").start(() -> {
+                try {
+                    Thread.sleep(timeout);
+                    channel.close();
+                } catch (InterruptedException | IOException done) {
+                    // Finished in time, or already closed.
+                }
+            });
+            try {
+                return lookUp(channel, q, db, user, maxScramIterations);
+            } finally {
+                watchdog.interrupt();
+            }
+        } catch (AuthException e) {
+            throw new IOException("auth user \"" + q.authUser() + "\" could not log in to " + where(db) + ": " + e.getMessage());
+        } catch (java.nio.channels.ClosedChannelException e) {
+            throw new IOException("no answer from " + where(db) + " within " + timeout.toMillis() + " ms");
+        }
+    }
+
+    private static UserLookup lookUp(SocketChannel channel, AuthQueryConfig q, DatabaseConfig db, String user,
+                                     int maxScramIterations) throws IOException, AuthException {
+        Map<String, String> login = new LinkedHashMap<>();
+        login.put("user", q.authUser());
+        login.put("database", db.dbname());
+        write(channel, new StartupPacket.StartupMessage(StartupPacket.PROTOCOL_3_0, login).encode());
+        MessageReader reader = new MessageReader(channel);
+        logIn(channel, reader, q, db, maxScramIterations);
+        MessageBuilder b = new MessageBuilder();
+        new Parse("", q.query()).encodeTo(b);
+        Bind.of("", user).encodeTo(b);
+        // Two rows at most: enough to tell an ambiguous answer, without letting a bad query stream a table.
+        new Execute("", 2).encodeTo(b);
+        new Sync().encodeTo(b);
+        write(channel, b.toByteArray());
+        UserLookup answer = new UserLookup.Unknown(user);
+        int rows = 0;
+        while (true) {
+            Frame f = reader.read(MAX_MESSAGE);
+            switch (f.tagChar()) {
+                case 'D' -> {
+                    rows++;
+                    try {
+                        answer = user(user, f.body());
+                    } catch (java.nio.BufferUnderflowException e) {
+                        throw new ProtocolException("malformed DataRow in the auth query's answer");
+                    }
+                }
+                case 'E' -> {
+                    ErrorResponse e = ErrorResponse.decode(f.body());
+                    throw new IOException("auth query failed on " + where(db) + ": " + e.sqlState() + " " + e.message());
+                }
+                case 'Z' -> {
+                    write(channel, new Terminate().encode());
+                    if (rows > 1) {
+                        throw new IOException("auth query returned more than one row for a user");
+                    }
+                    return answer;
+                }
+                default -> {
+                    // ParseComplete, BindComplete, CommandComplete, PortalSuspended, notices.
+                }
+            }
+        }
+    }
+
+    /** The auth user's own login, in whichever method the backend asks for, up to ReadyForQuery. */
+    private static void logIn(SocketChannel channel, MessageReader reader, AuthQueryConfig q, DatabaseConfig db,
+                              int maxScramIterations) throws IOException, AuthException {
+        ScramClientSession scram = null;
+        while (true) {
+            Frame f = reader.read(MAX_MESSAGE);
+            switch (f.tagChar()) {
+                case 'R' -> {
+                    switch (Authentication.decode(f.body())) {
+                        case Authentication.Ok ok -> {
+                        }
+                        case Authentication.CleartextPassword c -> write(channel, new PasswordMessage(password(q)).encode());
+                        case Authentication.Md5Password md5 -> write(channel, new PasswordMessage(
+                                Md5Password.response(Md5Password.hash(q.authUser(), password(q)), md5.salt())).encode());
+                        case Authentication.Sasl sasl -> {
+                            if (!sasl.mechanisms().contains(AuthPolicy.SCRAM)) {
+                                throw new AuthException("08001", "the backend offers no supported SASL mechanism");
+                            }
+                            scram = new ScramClientSession(password(q), maxScramIterations);
+                            write(channel, new SaslInitialResponse(AuthPolicy.SCRAM, scram.clientFirstMessage()).encode());
+                        }
+                        case Authentication.SaslContinue c -> write(channel, new SaslResponse(started(scram).serverFirst(c.data())).encode());
+                        case Authentication.SaslFinal fin -> started(scram).serverFinal(fin.data());
+                        case Authentication.Unsupported u -> throw new AuthException("08001",
+                                "the backend asks for unsupported authentication method " + u.code());
+                    }
+                }
+                case 'E' -> {
+                    ErrorResponse e = ErrorResponse.decode(f.body());
+                    throw new AuthException(e.sqlState(), e.message());
+                }
+                case 'Z' -> {
+                    return;
+                }
+                case 'S', 'K', 'N', 'v' -> {
+                    // Parameters, key data, notices: nothing a one-query connection needs.
+                }
+                default -> throw new ProtocolException("unexpected message '" + f.tagChar() + "' while " + where(db)
+                        + " logged in the auth user");
+            }
+        }
+    }
+
+    /** A row (name, secret): the secret's form gives the method, as for a configured user. */
+    private static UserLookup user(String user, ByteBuffer row) throws ProtocolException {
+        int columns = row.getShort();
+        if (columns < 2) {
+            throw new ProtocolException("auth query must return two columns (name, secret), returned " + columns);
+        }
+        skip(row);
+        int length = row.getInt();
+        if (length < 0) {
+            return new UserLookup.WithoutSecret(user);
+        }
+        String secret = new String(Wire.bytes(row, length), StandardCharsets.UTF_8);
+        if (secret.startsWith(SCRAM_PREFIX)) {
+            try {
+                ScramVerifier.parse(secret);
+            } catch (IllegalArgumentException e) {
+                return new UserLookup.WithoutSecret(user);
+            }
+            return new UserLookup.Known(new UserConfig(user, AuthMethod.SCRAM_SHA_256, secret));
+        }
+        if (Md5Password.isMd5Hash(secret)) {
+            return new UserLookup.Known(new UserConfig(user, AuthMethod.MD5, secret));
+        }
+        // Anything else would be a cleartext password, which pgproxy does not accept as a secret.
+        return new UserLookup.WithoutSecret(user);
+    }
+
+    private static void skip(ByteBuffer row) throws ProtocolException {
+        int length = row.getInt();
+        if (length > 0) {
+            Wire.bytes(row, length);
+        }
+    }
+
+    private static ScramClientSession started(ScramClientSession scram) throws AuthException {
+        if (scram == null) {
+            throw new AuthException("08P01", "the backend sent a SASL message out of order");
+        }
+        return scram;
+    }
+
+    private static String password(AuthQueryConfig q) throws AuthException {
+        if (q.authPassword() == null) {
+            throw new AuthException("08001", "the backend asks for a password and pgproxy.auth-query.auth-password is empty");
+        }
+        return q.authPassword();
+    }
+
+    private static String where(DatabaseConfig db) {
+        return db.host() + ":" + db.port() + "/" + db.dbname();
+    }
+
+    private static void write(SocketChannel channel, byte[] bytes) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        while (b.hasRemaining()) {
+            channel.write(b);
+        }
+    }
+}
