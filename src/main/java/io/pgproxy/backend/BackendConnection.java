@@ -44,7 +44,7 @@ public final class BackendConnection {
     private final BackendTarget target;
     private final BufferPool buffers;
     /** Set by the connector before the reader starts, then never again. */
-    volatile SocketChannel channel;
+    volatile BackendSocket channel;
     private volatile BackendKeyData keyData;
     final Map<String, String> parameters = new ConcurrentHashMap<>();
     /** What the proxy knows of the session state here; set at login. */
@@ -88,7 +88,7 @@ public final class BackendConnection {
     }
 
     /** Login succeeded on {@code channel}: the connection becomes idle and its reader starts. */
-    void loggedIn(SocketChannel channel, BackendStartup.Result startup) {
+    void loggedIn(BackendSocket channel, BackendStartup.Result startup) {
         this.channel = channel;
         this.keyData = startup.keyData();
         this.parameters.putAll(startup.parameters());
@@ -314,19 +314,37 @@ public final class BackendConnection {
         }
     }
 
-    /** Sends a CancelRequest for this backend's current query over a new connection. */
+    /**
+     * Sends a CancelRequest for this backend's current query over a new connection: over TLS,
+     * negotiated as for a login, when the database's sslmode requires TLS (the key must not
+     * cross the network readable where the data would not).
+     */
     public void cancel() {
         try (SocketChannel c = SocketChannel.open()) {
             c.socket().connect(new InetSocketAddress(target.host(), target.port()),
                     (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
+            io.pgproxy.tls.BackendTlsContext tls = target.tls().get();
+            BackendSocket socket = BackendSocket.plain(c);
+            if (tls.settings().mode().requiresTls()) {
+                socket = BackendTlsHandshake.start(c, target, tls);
+                if (socket == null) {
+                    throw new IOException("backend no longer offers TLS, which sslmode "
+                            + tls.settings().mode().libpqName() + " requires");
+                }
+            }
             ByteBuffer b = ByteBuffer.wrap(new CancelRequest(keyData).encode());
             while (b.hasRemaining()) {
-                c.write(b);
+                socket.write(b);
             }
             // The backend closes the socket when it has read the request; waiting for that
             // keeps the cancel ordered before whatever the client does next.
-            c.read(ByteBuffer.allocate(1));
-            log.debug("{} cancel request sent", id);
+            try {
+                socket.read(ByteBuffer.allocate(1));
+            } catch (IOException hungUp) {
+                // Over TLS the backend hangs up without a close_notify: the request was read all the same.
+            }
+            closeQuietly(socket);
+            log.debug("{} cancel request sent{}", id, socket.isTls() ? " over TLS" : "");
         } catch (IOException e) {
             log.info("{} cancel request failed: {}", id, e.getMessage());
         }
@@ -361,7 +379,7 @@ public final class BackendConnection {
         }
     }
 
-    static void closeQuietly(SocketChannel channel) {
+    static void closeQuietly(java.nio.channels.Channel channel) {
         if (channel != null) {
             try {
                 channel.close();

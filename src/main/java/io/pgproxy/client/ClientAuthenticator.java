@@ -2,6 +2,7 @@ package io.pgproxy.client;
 
 import io.pgproxy.auth.AuthException;
 import io.pgproxy.auth.Md5Password;
+import io.pgproxy.auth.ScramKeys;
 import io.pgproxy.auth.ScramServerSession;
 import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.config.UserConfig;
@@ -31,6 +32,8 @@ final class ClientAuthenticator {
     private final ClientChannel out;
     private final MessageReader in;
     private final int maxMessage;
+    /** A SCRAM login's passthrough keys, once its proof was verified. */
+    private ScramKeys scramKeys;
 
     ClientAuthenticator(ClientChannel out, MessageReader in, int maxMessage) {
         this.out = out;
@@ -68,7 +71,14 @@ final class ClientAuthenticator {
     }
 
     private void scram(UserConfig user, ScramVerifier verifier) throws IOException, AuthException {
-        exchange(user.name(), new ScramServerSession(verifier));
+        ScramServerSession session = new ScramServerSession(verifier);
+        exchange(user.name(), session);
+        scramKeys = session.keys();
+    }
+
+    /** What a successful SCRAM login revealed for SCRAM passthrough to backends, else null. */
+    ScramKeys scramKeys() {
+        return scramKeys;
     }
 
     private void exchange(String user, ScramServerSession scram) throws IOException, AuthException {

@@ -178,6 +178,9 @@ final class ClientLogin {
         }
         log.debug("{} login {}@{}", id, user, database);
         authenticator.authenticate(userConfig, () -> context.verifiers().verifier(config, userConfig));
+        if (authenticator.scramKeys() != null) {
+            context.leases().scramKeys().remember(user, authenticator.scramKeys());
+        }
         return userConfig;
     }
 

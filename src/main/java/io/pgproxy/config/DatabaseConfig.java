@@ -5,7 +5,8 @@ import java.util.Objects;
 /**
  * A database clients can ask for by {@code name}, and the backend it maps to. {@code user} is
  * {@code null} when the client's own user name is used on the backend; {@code password} is
- * {@code null} when the backend needs none.
+ * {@code null} when the backend needs none or each user's own credentials are used. {@code tls}
+ * and {@code requireAuth} say how the proxy connects and which methods the backend may ask for.
  */
 public record DatabaseConfig(String name,
                              String host,
@@ -14,12 +15,22 @@ public record DatabaseConfig(String name,
                              String user,
                              String password,
                              int poolSize,
-                             PoolMode mode) {
+                             PoolMode mode,
+                             BackendTls tls,
+                             RequireAuth requireAuth) {
     public DatabaseConfig {
         Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(tls, "tls");
+        Objects.requireNonNull(requireAuth, "requireAuth");
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(dbname, "dbname");
         Objects.requireNonNull(mode, "mode");
+    }
+
+    /** A database with the default backend TLS (prefer) and require-auth (by TLS). */
+    public DatabaseConfig(String name, String host, int port, String dbname, String user, String password,
+                          int poolSize, PoolMode mode) {
+        this(name, host, port, dbname, user, password, poolSize, mode, BackendTls.DEFAULT, RequireAuth.BY_TLS);
     }
 
     // The backend password is cleartext; toString ends up in logs and assertion messages.
@@ -27,6 +38,6 @@ public record DatabaseConfig(String name,
     public String toString() {
         return "DatabaseConfig[name=" + name + ", host=" + host + ", port=" + port + ", dbname=" + dbname
                 + ", user=" + user + ", password=" + (password == null ? "null" : "<redacted>")
-                + ", poolSize=" + poolSize + ", mode=" + mode + "]";
+                + ", poolSize=" + poolSize + ", mode=" + mode + ", tls=" + tls + ", requireAuth=" + requireAuth.describe() + "]";
     }
 }

@@ -1,5 +1,6 @@
 package io.pgproxy.server;
 
+import io.pgproxy.auth.ScramKeyStore;
 import io.pgproxy.auth.ScramVerifierCache;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.buffer.SlabBuffers;
@@ -9,12 +10,14 @@ import io.pgproxy.client.ClientRegistry;
 import io.pgproxy.client.ClientSession;
 import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
+import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ProxyConfig;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.RefusalReason;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.StatementRegistry;
+import io.pgproxy.tls.BackendTlsContexts;
 import org.HdrHistogram.Histogram;
 import io.pgproxy.protocol.message.ErrorResponse;
 import org.slf4j.Logger;
@@ -85,10 +88,10 @@ public final class ProxyServer implements AutoCloseable {
     /** Prepared statements and the reply clock, shared by this server's clients and backends. */
     private final StatementRegistry statements = new StatementRegistry();
 
-    private ProxyServer(ProxyConfig config, ServerSocketChannel listener) {
+    private ProxyServer(ProxyConfig config, BackendTlsContexts backendTls, ServerSocketChannel listener) {
         this.config = config;
         this.listener = listener;
-        this.leases = new LeaseManager(config, backendBuffers, statements.clock());
+        this.leases = new LeaseManager(config, backendTls, new ScramKeyStore(), backendBuffers, statements.clock());
         this.leases.createConfiguredPools();
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pgproxy-janitor");
@@ -108,6 +111,12 @@ public final class ProxyServer implements AutoCloseable {
      */
     public static ProxyServer start(ProxyConfig config,
                                     java.util.function.Function<ProxyServer, VirtualDatabase> console) throws IOException {
+        BackendTlsContexts backendTls;
+        try {
+            backendTls = BackendTlsContexts.build(config, System::getenv);
+        } catch (ConfigException e) {
+            throw new IOException("configuration error: " + e.getMessage(), e);
+        }
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
             ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -117,7 +126,7 @@ public final class ProxyServer implements AutoCloseable {
             throw new IOException("cannot listen on " + config.listen().host() + ":" + config.listen().port()
                     + ": " + e.getMessage(), e);
         }
-        ProxyServer server = new ProxyServer(config, ch);
+        ProxyServer server = new ProxyServer(config, backendTls, ch);
         server.console = console.apply(server);
         Thread.ofPlatform().name("pgproxy-listener").daemon(false).start(server::acceptLoop);
         server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
@@ -177,9 +186,12 @@ public final class ProxyServer implements AutoCloseable {
      * their backends; removed databases stop taking new clients. Keys that need a restart keep
      * their running values in the snapshot put in force. Returns what changed.
      */
-    public ConfigDiff reload(ProxyConfig requested) {
+    public ConfigDiff reload(ProxyConfig requested) throws ConfigException {
         ConfigDiff diff = ConfigDiff.between(config, requested);
         ProxyConfig next = ConfigDiff.applicable(config, requested);
+        // Built before anything changes: a certificate file that cannot be used refuses the
+        // whole reload, and the running material keeps serving.
+        BackendTlsContexts backendTls = BackendTlsContexts.build(next, System::getenv);
         for (String key : diff.restartRequired()) {
             log.warn("reload: {} cannot change while running; the change applies after a restart", key);
         }
@@ -190,7 +202,7 @@ public final class ProxyServer implements AutoCloseable {
         diff.removedUsers().forEach(u -> log.info("reload: user \"{}\" removed", u));
         diff.changedUsers().forEach(u -> log.info("reload: user \"{}\" changed", u));
         config = next;
-        leases.reconfigure(next);
+        leases.reconfigure(next, backendTls);
         leases.createConfiguredPools();
         log.info("reload: configuration applied");
         return diff;
