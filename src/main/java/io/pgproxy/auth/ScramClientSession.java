@@ -188,9 +188,9 @@ public final class ScramClientSession {
     private byte[] proveWithKeys(byte[] salt, int iterations, byte[] authMessage) throws AuthException {
         ScramVerifier v = keys.verifier();
         if (iterations != v.iterations() || !Arrays.equals(salt, v.salt())) {
-            throw new AuthException("28000", "SCRAM passthrough impossible: the backend's salt and iteration count ("
-                    + iterations + ") differ from the verifier pgproxy holds (" + v.iterations()
-                    + "); configure users.<name>.password with the backend's own verifier (pg_authid.rolpassword)");
+            throw new AuthException("28000", "SCRAM passthrough impossible: the backend's salt or iteration count"
+                    + " (i=" + iterations + ") differ from those of the verifier pgproxy holds (i=" + v.iterations()
+                    + "); set the user's password in pgproxy to the backend's own verifier (pg_authid.rolpassword)");
         }
         byte[] clientKey = keys.clientKey();
         try {

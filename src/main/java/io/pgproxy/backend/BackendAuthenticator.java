@@ -105,8 +105,8 @@ final class BackendAuthenticator {
         }
         challenged = true;
         if (!target.requireAuth().allows(method, socket.isTls())) {
-            throw refused(requirement() + " failed: server requested " + what
-                    + " (database require-auth; a connection without TLS refuses password and md5 by default)");
+            throw refused(requirement() + " failed: server requested " + what + (target.requireAuth() == RequireAuth.BY_TLS
+                    ? " without TLS (set the database's require-auth, or use sslmode require or stricter)" : ""));
         }
     }
 

@@ -2,7 +2,6 @@ package io.pgproxy.backend;
 
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.protocol.message.BackendKeyData;
-import io.pgproxy.protocol.message.CancelRequest;
 import io.pgproxy.protocol.message.Query;
 import io.pgproxy.protocol.message.Terminate;
 import io.pgproxy.protocol.message.ErrorResponse;
@@ -14,9 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -314,40 +311,9 @@ public final class BackendConnection {
         }
     }
 
-    /**
-     * Sends a CancelRequest for this backend's current query over a new connection: over TLS,
-     * negotiated as for a login, when the database's sslmode requires TLS (the key must not
-     * cross the network readable where the data would not).
-     */
+    /** Sends a CancelRequest for this backend's current query over a new connection. */
     public void cancel() {
-        try (SocketChannel c = SocketChannel.open()) {
-            c.socket().connect(new InetSocketAddress(target.host(), target.port()),
-                    (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
-            io.pgproxy.tls.BackendTlsContext tls = target.tls().get();
-            BackendSocket socket = BackendSocket.plain(c);
-            if (tls.settings().mode().requiresTls()) {
-                socket = BackendTlsHandshake.start(c, target, tls);
-                if (socket == null) {
-                    throw new IOException("backend no longer offers TLS, which sslmode "
-                            + tls.settings().mode().libpqName() + " requires");
-                }
-            }
-            ByteBuffer b = ByteBuffer.wrap(new CancelRequest(keyData).encode());
-            while (b.hasRemaining()) {
-                socket.write(b);
-            }
-            // The backend closes the socket when it has read the request; waiting for that
-            // keeps the cancel ordered before whatever the client does next.
-            try {
-                socket.read(ByteBuffer.allocate(1));
-            } catch (IOException hungUp) {
-                // Over TLS the backend hangs up without a close_notify: the request was read all the same.
-            }
-            closeQuietly(socket);
-            log.debug("{} cancel request sent{}", id, socket.isTls() ? " over TLS" : "");
-        } catch (IOException e) {
-            log.info("{} cancel request failed: {}", id, e.getMessage());
-        }
+        BackendCancel.send(id, target, keyData);
     }
 
     /** Sends Terminate when possible and closes the socket. */

@@ -39,7 +39,8 @@ final class BackendSettingsReader {
         String passAt = pick(at, "sslkey-passphrase-env");
         String passEnv = values.string(passAt).trim();
         if ((cert == null) != (key == null)) {
-            throw new ConfigException(cert == null ? pick(at, "sslkey") : pick(at, "sslcert"),
+            // Named where it is missing: in the database (or the defaults) being read.
+            throw new ConfigException(ConfigValues.path(at, cert == null ? "sslcert" : "sslkey"),
                     "sslcert and sslkey go together (a client certificate and its private key)");
         }
         if (!passEnv.isEmpty() && !passEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
@@ -48,7 +49,7 @@ final class BackendSettingsReader {
                     + "passphrase (letters, digits, _), not the passphrase");
         }
         if ((mode == SslMode.VERIFY_CA || mode == SslMode.VERIFY_FULL) && rootCert == null) {
-            throw new ConfigException(pick(at, "sslrootcert"), "is required with sslmode = " + mode.libpqName()
+            throw new ConfigException(ConfigValues.path(at, "sslrootcert"), "is required with sslmode = " + mode.libpqName()
                     + " (the CA certificates the backend's certificate must chain to)");
         }
         if (negotiation == SslNegotiation.DIRECT && !mode.requiresTls()) {
