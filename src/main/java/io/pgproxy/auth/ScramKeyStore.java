@@ -1,6 +1,7 @@
 package io.pgproxy.auth;
 
 import java.util.Map;
+import java.util.function.Function;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -15,6 +16,17 @@ public final class ScramKeyStore {
     /** Remembers what {@code user}'s successful SCRAM proof revealed. */
     public void remember(String user, ScramKeys keys) {
         byUser.put(user, keys);
+    }
+
+    /**
+     * Forgets the keys of users that are gone or whose verifier changed: {@code verifiers} gives a
+     * user's current verifier, or null. Run at each reload, so no key outlives its configuration.
+     */
+    public void retain(Function<String, ScramVerifier> verifiers) {
+        byUser.entrySet().removeIf(e -> {
+            ScramVerifier current = verifiers.apply(e.getKey());
+            return current == null || !e.getValue().matches(current);
+        });
     }
 
     /** The keys of {@code user} for {@code verifier}, or null when the user has not logged in with it. */

@@ -148,6 +148,13 @@ public final class BackendConnection {
         return k == null ? 0 : k.processId();
     }
 
+    /** The TLS protocol and cipher to the backend ({@code TLSv1.3/TLS_AES_256_GCM_SHA384}), or "" without TLS. */
+    public String tls() {
+        BackendSocket s = channel;
+        javax.net.ssl.SSLSession session = s == null ? null : s.tlsSession();
+        return session == null ? "" : session.getProtocol() + "/" + session.getCipherSuite();
+    }
+
     public long lastReleasedNanos() {
         return lastReleasedNanos;
     }

@@ -140,6 +140,10 @@ public final class LeaseManager {
     public void reconfigure(ProxyConfig next, BackendTlsContexts nextTls) {
         this.tls = nextTls;
         this.config = next;
+        scramKeys.retain(name -> {
+            UserConfig u = next.users().get(name);
+            return u != null && u.auth() == AuthMethod.SCRAM_SHA_256 ? ScramVerifier.parse(u.secret()) : null;
+        });
         pools.forEach((route, pool) -> {
             pool.settings(settings(route.database()));
             DatabaseConfig current = next.databases().get(route.database().name());

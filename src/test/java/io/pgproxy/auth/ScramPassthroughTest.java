@@ -64,6 +64,11 @@ class ScramPassthroughTest {
         assertNotNull(store.find("alice", VERIFIER));
         assertNull(store.find("alice", ScramVerifier.fromPassword("pencil", 4096)));
         assertNull(store.find("bob", VERIFIER));
+
+        store.retain(user -> VERIFIER);
+        assertNotNull(store.find("alice", VERIFIER), "unchanged verifier: kept");
+        store.retain(user -> ScramVerifier.fromPassword("pencil", 4096));
+        assertNull(store.find("alice", VERIFIER), "changed verifier: forgotten");
     }
 
     @Test

@@ -64,6 +64,7 @@ class BackendTlsIT {
                     scram_user { password = "%s" }
                     md5_user { password = "%s" }
                     clear_user { auth = trust, backend-password = "clear_pw" }
+                    ssl_only { auth = trust, backend-password = "not the password" }
                   }
                   databases {
                     m_scram { %s, user = scram_user, password = scram_pw, sslmode = require }
@@ -98,6 +99,7 @@ class BackendTlsIT {
                     p_scram_plain { %s, sslmode = disable }
                     p_md5 { %s, sslmode = disable, require-auth = md5 }
                     p_clear { %s, sslmode = require }
+                    p_database_first { %s, user = ssl_only, password = role_pw, sslmode = require }
                   }
                 }
                 """.formatted(scramVerifier, pg.rolpassword(MD5_USER),
@@ -106,7 +108,7 @@ class BackendTlsIT {
                 backend(), backend(), backend(), backend(), backend(), backend(),
                 backend(), root, named(), root, backend(), named(), root, backend(), root, backend(), other,
                 named(), root, cert, key, backend(),
-                backend(), backend(), backend(), backend());
+                backend(), backend(), backend(), backend(), backend());
     }
 
     private static String backend() {
@@ -268,6 +270,13 @@ class BackendTlsIT {
     void perUserBackendPassword() throws SQLException {
         try (Connection c = proxy.connect(CLEAR_USER, null, "p_clear")) {
             assertEquals(CLEAR_USER + " true", whoAndTls(c));
+        }
+    }
+
+    @Test
+    void theDatabasesPasswordComesBeforeTheUsersBackendPassword() throws SQLException {
+        try (Connection c = proxy.connect(SSL_ONLY, null, "p_database_first")) {
+            assertEquals(SSL_ONLY + " true", whoAndTls(c));
         }
     }
 
