@@ -201,6 +201,9 @@ class BackendTlsIT {
     void everySslMode(String database, String expected) throws SQLException {
         try (Connection c = proxy.connect(TRUST_USER, null, database)) {
             assertEquals(expected, whoAndTls(c));
+            // What SHOW SERVERS prints in its tls column, as PgBouncer does.
+            String tls = proxy.pool(database).connections().iterator().next().tls();
+            assertEquals(expected.endsWith("true"), tls.startsWith("TLSv1.3/"), tls);
         }
     }
 
