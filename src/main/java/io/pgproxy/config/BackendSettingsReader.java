@@ -52,6 +52,10 @@ final class BackendSettingsReader {
             throw new ConfigException(ConfigValues.path(at, "sslrootcert"), "is required with sslmode = " + mode.libpqName()
                     + " (the CA certificates the backend's certificate must chain to)");
         }
+        if (BackendTls.SYSTEM_ROOTS.equals(rootCert) && mode != SslMode.VERIFY_FULL) {
+            // As libpq: any public CA can sign a certificate for some name; only the name check makes it safe.
+            throw new ConfigException(modeAt, "must be verify-full with sslrootcert = system, was " + mode.libpqName());
+        }
         if (negotiation == SslNegotiation.DIRECT && !mode.requiresTls()) {
             // libpq refuses it too: a weaker mode could fall back to plaintext on a backend without direct TLS.
             throw new ConfigException(negotiationAt, "direct needs sslmode = require, verify-ca or verify-full, was "

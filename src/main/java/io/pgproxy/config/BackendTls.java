@@ -16,6 +16,8 @@ public record BackendTls(SslMode mode, SslNegotiation negotiation, Path rootCert
                          String keyPassphraseEnv) {
     /** libpq's and PgBouncer's default: TLS when offered, nothing checked. */
     public static final BackendTls DEFAULT = new BackendTls(SslMode.PREFER, SslNegotiation.POSTGRES, null, null, null, null);
+    /** libpq's {@code sslrootcert=system}: the certificate authorities the JDK trusts. */
+    public static final Path SYSTEM_ROOTS = Path.of("system");
 
     public BackendTls {
         Objects.requireNonNull(mode, "mode");

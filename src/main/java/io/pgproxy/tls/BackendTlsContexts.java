@@ -79,6 +79,16 @@ public final class BackendTlsContexts {
     }
 
     private static TrustManager[] trustManagers(Path rootCert) throws TlsMaterialException {
+        if (BackendTls.SYSTEM_ROOTS.equals(rootCert)) {
+            try {
+                TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                f.init((KeyStore) null);
+                return f.getTrustManagers();
+            } catch (GeneralSecurityException e) {
+                throw new TlsMaterialException(rootCert, "cannot use the JDK's trusted certificate authorities: "
+                        + e.getMessage(), e);
+            }
+        }
         List<X509Certificate> cas = PemFiles.certificates(rootCert);
         try {
             KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
@@ -105,6 +115,7 @@ public final class BackendTlsContexts {
             passphrase = value.toCharArray();
         }
         List<X509Certificate> chain = PemFiles.certificates(tls.cert());
+        KeyFilePermissions.check(tls.key());
         PrivateKey key = PemFiles.privateKey(tls.key(), passphrase);
         try {
             char[] storePassword = new char[0];

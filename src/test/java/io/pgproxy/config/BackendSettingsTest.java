@@ -64,6 +64,8 @@ class BackendSettingsTest {
                 fails("pgproxy.databases.a { host = h, sslcert = /c.crt }").path());
         assertEquals("pgproxy.databases.a.sslcert",
                 fails("pgproxy.databases.a { host = h, sslkey = /c.key }").path());
+        assertEquals("pgproxy.databases.a.sslmode",
+                fails("pgproxy.databases.a { host = h, sslmode = verify-ca, sslrootcert = system }").path());
         assertEquals("pgproxy.backend.require-auth", fails("pgproxy.backend.require-auth = \"md5,!password\"").path());
         assertEquals("pgproxy.backend.sslmod", fails("pgproxy.backend.sslmod = disable").path());
         assertEquals("pgproxy.limits.max-scram-nonce-length", fails("pgproxy.limits.max-scram-nonce-length = 0").path());

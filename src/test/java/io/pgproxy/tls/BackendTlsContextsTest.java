@@ -45,6 +45,16 @@ class BackendTlsContextsTest {
     }
 
     @Test
+    void aClientKeyOthersCanReadIsRefusedAsLibpqDoes() throws Exception {
+        TestPki pki = TestPki.create(dir, "ca");
+        TestPki.Issued c = pki.client("client", "pgproxy");
+        Files.setPosixFilePermissions(c.key(), java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        ConfigException e = assertThrows(ConfigException.class, () -> BackendTlsContexts.build(config(
+                "sslcert = \"" + c.certificate() + "\", sslkey = \"" + c.key() + "\""), k -> null));
+        assertTrue(e.getMessage().contains(c.key().toString()) && e.getMessage().contains("0600"), e.getMessage());
+    }
+
+    @Test
     void anUnusableRootCertificateFileIsNamed() throws Exception {
         Path broken = Files.writeString(dir.resolve("ca.crt"), "not a certificate\n");
         ConfigException e = assertThrows(ConfigException.class, () ->
@@ -64,5 +74,7 @@ class BackendTlsContextsTest {
         ProxyConfig ca = config("sslmode = verify-ca, sslrootcert = \"" + pki.caFile() + "\"");
         SSLEngine v = BackendTlsContexts.build(ca, k -> null).get(ca.databases().get("a").tls()).newEngine("h", 1);
         assertNull(v.getSSLParameters().getEndpointIdentificationAlgorithm());
+        ProxyConfig system = config("sslmode = verify-full, sslrootcert = system");
+        assertNotNull(BackendTlsContexts.build(system, k -> null).get(system.databases().get("a").tls()));
     }
 }
