@@ -30,7 +30,12 @@ final class BackendTlsHandshake {
         if (context.settings().negotiation() == SslNegotiation.POSTGRES && !backendAcceptsSsl(raw, target)) {
             return null;
         }
-        TlsChannel tls = ClientTlsChannel.newBuilder(raw, context.newEngine(target.host(), target.port())).build();
+        // Buffers kept for the connection's life: tls-channel's default releases them whenever they
+        // empty and allocates again on the next record, garbage per round trip on a busy backend;
+        // backend connections are few (bounded by the pools), so holding them costs little.
+        TlsChannel tls = ClientTlsChannel.newBuilder(raw, context.newEngine(target.host(), target.port()))
+                .withReleaseBuffers(false)
+                .build();
         try {
             tls.handshake();
         } catch (SSLException e) {
