@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * A backend that lies while the proxy logs in to it: a SCRAM iteration count or a nonce past the
- * proxy's caps. A tiny server speaking only the authentication messages stands in for PostgreSQL
+ * proxy's caps, or an AuthenticationOk before it proved it knows the verifier. A tiny server speaking only the authentication messages stands in for PostgreSQL
  * here, since no real one sends these; the client gets a clear error and the proxy stays up.
  */
 @Timeout(30)
@@ -69,6 +69,11 @@ class HostileBackendIT {
             assertTrue(m.find());
             String serverFirst = "r=" + m.group(1).trim() + serverFirstTail;
             out.write(new Authentication.SaslContinue(serverFirst.getBytes(StandardCharsets.UTF_8)).encode());
+            out.flush();
+            in.readByte(); // 'p': SASLResponse (client-final), or EOF when the proxy refused the server-first
+            in.readFully(new byte[in.readInt() - 4]);
+            // AuthenticationOk without the server-final-message: the server never proves it knows the verifier.
+            out.write(new Authentication.Ok().encode());
             out.flush();
             in.readByte(); // the proxy hangs up: EOF ends the conversation
         } catch (IOException expected) {
@@ -129,6 +134,17 @@ class HostileBackendIT {
             SQLException e = loginFails(proxy);
             assertEquals("08P01", e.getSQLState(), e.getMessage());
             assertTrue(e.getMessage().contains("max-scram-nonce-length"), e.getMessage());
+            assertStillServes(proxy);
+        }
+    }
+
+    @Test
+    void aBackendThatSkipsItsProofIsRefused() throws SQLException {
+        serverFirstTail = "srv,s=" + salt() + ",i=4096";
+        try (ProxyFixture proxy = ProxyFixture.start(config(""))) {
+            SQLException e = loginFails(proxy);
+            assertEquals("08001", e.getSQLState(), e.getMessage());
+            assertTrue(e.getMessage().contains("without proving"), e.getMessage());
             assertStillServes(proxy);
         }
     }
