@@ -27,30 +27,37 @@ final class BackendCancel {
         try (SocketChannel c = SocketChannel.open()) {
             c.socket().connect(new InetSocketAddress(target.host(), target.port()),
                     (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
-            BackendTlsContext tls = target.tls().get();
-            BackendSocket socket = BackendSocket.plain(c);
-            if (tls.settings().mode().requiresTls()) {
-                socket = BackendTlsHandshake.start(c, target, tls);
-                if (socket == null) {
-                    throw new IOException("backend no longer offers TLS, which sslmode "
-                            + tls.settings().mode().libpqName() + " requires");
-                }
+            try (ConnectDeadline deadline = ConnectDeadline.start(c, target.connectTimeout())) {
+                sendOn(c, id, target, keyData);
             }
-            ByteBuffer b = ByteBuffer.wrap(new CancelRequest(keyData).encode());
-            while (b.hasRemaining()) {
-                socket.write(b);
-            }
-            // The backend closes the socket when it has read the request; waiting for that
-            // keeps the cancel ordered before whatever the client does next.
-            try {
-                socket.read(ByteBuffer.allocate(1));
-            } catch (IOException hungUp) {
-                // Over TLS the backend hangs up without a close_notify: the request was read all the same.
-            }
-            BackendConnection.closeQuietly(socket);
-            log.debug("{} cancel request sent{}", id, socket.isTls() ? " over TLS" : "");
         } catch (IOException e) {
             log.info("{} cancel request failed: {}", id, e.getMessage());
         }
+    }
+
+    /** The TLS handshake when the sslmode requires it, the request, and the backend's hang-up. */
+    private static void sendOn(SocketChannel c, String id, BackendTarget target, BackendKeyData keyData) throws IOException {
+        BackendTlsContext tls = target.tls().get();
+        BackendSocket socket = BackendSocket.plain(c);
+        if (tls.settings().mode().requiresTls()) {
+            socket = BackendTlsHandshake.start(c, target, tls);
+            if (socket == null) {
+                throw new IOException("backend no longer offers TLS, which sslmode "
+                        + tls.settings().mode().libpqName() + " requires");
+            }
+        }
+        ByteBuffer b = ByteBuffer.wrap(new CancelRequest(keyData).encode());
+        while (b.hasRemaining()) {
+            socket.write(b);
+        }
+        // The backend closes the socket when it has read the request; waiting for that
+        // keeps the cancel ordered before whatever the client does next.
+        try {
+            socket.read(ByteBuffer.allocate(1));
+        } catch (IOException hungUp) {
+            // Over TLS the backend hangs up without a close_notify: the request was read all the same.
+        }
+        BackendConnection.closeQuietly(socket);
+        log.debug("{} cancel request sent{}", id, socket.isTls() ? " over TLS" : "");
     }
 }

@@ -83,17 +83,8 @@ public final class BackendConnector {
                 throw new BackendException(ErrorResponse.error("08001",
                         "could not connect to backend " + target.host() + ":" + target.port() + ": " + e.getMessage()), e);
             }
-            // The connect timeout bounds the whole login: a backend that accepts and then says
-            // nothing (or stalls the handshake) must not hold the client forever.
-            SocketChannel watched = raw;
-            Thread watchdog = Thread.ofVirtual().name("pgproxy-connect-watchdog").start(() -> {
-                try {
-                    Thread.sleep(target.connectTimeout());
-                    BackendConnection.closeQuietly(watched);
-                } catch (InterruptedException done) {
-                    // Startup finished in time.
-                }
-            });
+            // The connect timeout bounds the whole login, TLS handshake included.
+            ConnectDeadline deadline = ConnectDeadline.start(raw, target.connectTimeout());
             BackendSocket socket = null;
             try {
                 if (c.state() == BackendState.CONNECTING && !c.moveTo(BackendState.LOGGING_IN)) {
@@ -101,7 +92,7 @@ public final class BackendConnector {
                 }
                 socket = open(raw);
                 BackendStartup.Result startup = BackendStartup.run(socket, target);
-                watchdog.interrupt();
+                deadline.close();
                 c.loggedIn(socket, startup);
                 log.debug("{} connected to {} ({}; backend pid {})", c.id(), target, describe(socket),
                         startup.keyData().processId());
@@ -115,7 +106,7 @@ public final class BackendConnector {
                 throw new BackendException(ErrorResponse.error("08001",
                         "backend " + target.host() + ":" + target.port() + " failed during startup: " + reason), e);
             } finally {
-                watchdog.interrupt();
+                deadline.close();
             }
         }
 

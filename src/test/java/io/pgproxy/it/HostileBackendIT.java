@@ -35,6 +35,8 @@ class HostileBackendIT {
     private ServerSocket backend;
     /** What the fake backend puts in its server-first-message after the client's nonce. */
     private volatile String serverFirstTail;
+    /** Answer an SSLRequest with S and then say nothing, instead of the SCRAM conversation. */
+    private volatile boolean stallTls;
 
     @BeforeEach
     void startFakeBackend() throws IOException {
@@ -60,6 +62,14 @@ class HostileBackendIT {
     private void serve(Socket s) {
         try (s; DataInputStream in = new DataInputStream(s.getInputStream()); OutputStream out = s.getOutputStream()) {
             in.readFully(new byte[in.readInt() - 4]);
+            if (stallTls) {
+                out.write('S');
+                out.flush();
+                while (in.read() >= 0) {
+                    // The ClientHello, never answered, until the proxy gives up and hangs up.
+                }
+                return;
+            }
             out.write(new Authentication.Sasl(List.of("SCRAM-SHA-256")).encode());
             out.flush();
             in.readByte(); // 'p': SASLInitialResponse
@@ -82,14 +92,19 @@ class HostileBackendIT {
     }
 
     private String config(String limits) {
+        return config(limits, "disable");
+    }
+
+    private String config(String limits, String sslmode) {
         return """
                 pgproxy {
                   listen { host = "127.0.0.1", port = 0 }
                   limits { %s }
+                  pool { server-connect-timeout = 500ms }
                   users { trust_user { auth = trust } }
-                  databases { hostile { host = "127.0.0.1", port = %d, user = victim, password = secret, sslmode = disable } }
+                  databases { hostile { host = "127.0.0.1", port = %d, user = victim, password = secret, sslmode = %s } }
                 }
-                """.formatted(limits, backend.getLocalPort());
+                """.formatted(limits, backend.getLocalPort(), sslmode);
     }
 
     private static String salt() {
@@ -145,6 +160,17 @@ class HostileBackendIT {
             SQLException e = loginFails(proxy);
             assertEquals("08001", e.getSQLState(), e.getMessage());
             assertTrue(e.getMessage().contains("without proving"), e.getMessage());
+            assertStillServes(proxy);
+        }
+    }
+
+    @Test
+    void aStalledTlsHandshakeEndsAtTheConnectTimeout() throws SQLException {
+        stallTls = true;
+        try (ProxyFixture proxy = ProxyFixture.start(config("", "require"))) {
+            SQLException e = loginFails(proxy);
+            assertEquals("08001", e.getSQLState(), e.getMessage());
+            assertTrue(e.getMessage().contains("no answer within 500 ms"), e.getMessage());
             assertStillServes(proxy);
         }
     }
