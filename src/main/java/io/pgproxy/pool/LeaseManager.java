@@ -1,17 +1,13 @@
 package io.pgproxy.pool;
 
 import io.pgproxy.auth.ScramKeyStore;
-import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.backend.BackendAuthLimits;
-import io.pgproxy.backend.BackendCredentials;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.Limits;
 import io.pgproxy.config.PoolDefaults;
-import io.pgproxy.config.AuthMethod;
 import io.pgproxy.config.ProxyConfig;
-import io.pgproxy.config.UserConfig;
 import io.pgproxy.tls.BackendTlsContext;
 import io.pgproxy.tls.BackendTlsContexts;
 import io.pgproxy.session.ReplyClock;
@@ -42,7 +38,7 @@ public final class LeaseManager {
     private volatile ProxyConfig config;
     /** The backend SSL contexts of {@link #config}; replaced with it. */
     private volatile BackendTlsContexts tls;
-    private final ScramKeyStore scramKeys;
+    private final BackendLogins logins;
     /** PAUSE without a database; each database's gate is a child of it. */
     private final PauseGate gate = PauseGate.root();
     private final Map<String, PauseGate> databaseGates = new ConcurrentHashMap<>();
@@ -51,7 +47,7 @@ public final class LeaseManager {
                         ReplyClock clock) {
         this.config = config;
         this.tls = tls;
-        this.scramKeys = scramKeys;
+        this.logins = new BackendLogins(scramKeys);
         this.buffers = buffers;
         this.clock = clock;
     }
@@ -68,7 +64,7 @@ public final class LeaseManager {
         // A retired pool may still connect while it drains; its settings may be gone from the new snapshot.
         BackendTlsContext initial = tls.get(database.tls());
         BackendTarget target = new BackendTarget(database.host(), database.port(), database.dbname(),
-                backendUser, () -> credentials(database, backendUser), d.serverConnectTimeout(),
+                backendUser, () -> logins.credentials(config, database, backendUser), d.serverConnectTimeout(),
                 new BackendAuthLimits(limits.maxScramIterations(), limits.maxScramNonceLength(),
                         limits.maxBackendAuthMessageSize()),
                 () -> tls.find(database.tls(), initial), database.requireAuth());
@@ -80,31 +76,9 @@ public final class LeaseManager {
                 () -> evictIdleSharing(database.name(), backendUser), gate(database.name()));
     }
 
-    /**
-     * What a backend login as {@code backendUser} can use, read at each connect from the current
-     * snapshot: the database's password first, then the user's backend password, then, as fits
-     * the user's secret, its SCRAM passthrough keys or its md5 hash.
-     */
-    private BackendCredentials credentials(DatabaseConfig database, String backendUser) {
-        if (database.password() != null) {
-            return BackendCredentials.password(database.password());
-        }
-        UserConfig user = config.users().get(backendUser);
-        if (user == null) {
-            return BackendCredentials.NONE;
-        }
-        if (user.backendPassword() != null) {
-            return BackendCredentials.password(user.backendPassword());
-        }
-        if (user.auth() == AuthMethod.SCRAM_SHA_256) {
-            return new BackendCredentials(null, scramKeys.find(backendUser, ScramVerifier.parse(user.secret())), null);
-        }
-        return user.auth() == AuthMethod.MD5 ? new BackendCredentials(null, null, user.secret()) : BackendCredentials.NONE;
-    }
-
     /** Where users' SCRAM logins leave their passthrough keys for the pools. */
     public ScramKeyStore scramKeys() {
-        return scramKeys;
+        return logins.scramKeys();
     }
 
     /** The proxy-wide PAUSE gate. */
@@ -140,10 +114,7 @@ public final class LeaseManager {
     public void reconfigure(ProxyConfig next, BackendTlsContexts nextTls) {
         this.tls = nextTls;
         this.config = next;
-        scramKeys.retain(name -> {
-            UserConfig u = next.users().get(name);
-            return u != null && u.auth() == AuthMethod.SCRAM_SHA_256 ? ScramVerifier.parse(u.secret()) : null;
-        });
+        logins.reconfigure(next);
         pools.forEach((route, pool) -> {
             pool.settings(settings(route.database()));
             DatabaseConfig current = next.databases().get(route.database().name());
