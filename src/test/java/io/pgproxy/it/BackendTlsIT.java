@@ -295,6 +295,23 @@ class BackendTlsIT {
     }
 
     @Test
+    void reloadReadsACertificateFileAgainAtTheSamePath() throws Exception {
+        Path swapped = dir.resolve("swapped-ca.crt");
+        Files.copy(TestPki.create(dir.resolve("stranger"), "stranger-ca").caFile(), swapped);
+        String config = config(pg.rolpassword(SCRAM_USER)).replace("\n  databases {\n",
+                "\n  databases {\n    s_swap { " + backend()
+                        + ", user = scram_user, password = scram_pw, sslmode = verify-ca, sslrootcert = \"" + swapped + "\" }\n");
+        proxy.reload(config);
+        assertEquals("08001", refused(TRUST_USER, null, "s_swap").getSQLState());
+        // The operator puts the right CA in place and reloads the unchanged configuration.
+        Files.copy(pg.pki().caFile(), swapped, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        proxy.reload(config);
+        try (Connection c = proxy.connect(TRUST_USER, null, "s_swap")) {
+            assertEquals("scram_user true", whoAndTls(c));
+        }
+    }
+
+    @Test
     void reloadWithAnUnusableCertificateFileKeepsTheOldMaterial() throws Exception {
         Path broken = dir.resolve("broken-ca.crt");
         Files.writeString(broken, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
