@@ -110,7 +110,7 @@ final class Sockets {
                 long used = nowMillis - (nowNanos - b.lastReleasedNanos()) / 1_000_000;
                 r.row("S", b.target().user(), p.name(), "none", state, b.target().host(), b.target().port(), "", 0,
                         TIME.format(Instant.ofEpochMilli(created)), TIME.format(Instant.ofEpochMilli(used)), 0, 0,
-                        p.isRetired() ? 1 : 0, b.id(), client == null ? "" : client.id(), b.backendPid(), "", "",
+                        p.isRetired() ? 1 : 0, b.id(), client == null ? "" : client.id(), b.backendPid(), b.tls(), "",
                         b.statements().size(), number(b.id()), b.state().name().toLowerCase(Locale.ROOT), "");
             }
         }

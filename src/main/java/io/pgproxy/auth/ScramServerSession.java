@@ -32,6 +32,8 @@ public final class ScramServerSession {
     private String clientFirstBare;
     private String serverFirst;
     private String combinedNonce;
+    /** Kept after a successful proof for SCRAM passthrough to the backend. */
+    private byte[] clientKey;
 
     /** @param verifierOrNull null for an unknown user: the exchange runs to the end and then fails. */
     public ScramServerSession(ScramVerifier verifierOrNull) {
@@ -119,6 +121,7 @@ public final class ScramServerSession {
                 throw new AuthException(WRONG_PASSWORD, AUTH_FAILED);
             }
             state = State.DONE;
+            this.clientKey = clientKey;
             String serverSignature = ScramCrypto.base64(ScramCrypto.hmac(verifier.serverKey(), authMessage));
             return ("v=" + serverSignature).getBytes(StandardCharsets.UTF_8);
         } catch (AuthException e) {
@@ -136,6 +139,17 @@ public final class ScramServerSession {
         byte[] all = java.util.Arrays.copyOf(h, h.length + data.length);
         System.arraycopy(data, 0, all, h.length, data.length);
         return all;
+    }
+
+    /**
+     * The client's passthrough keys, once its proof was verified: its ClientKey (the proof XOR
+     * HMAC(StoredKey, AuthMessage), which hashes to StoredKey) with the verifier.
+     */
+    public ScramKeys keys() {
+        if (state != State.DONE) {
+            throw new IllegalStateException("SCRAM exchange not completed");
+        }
+        return new ScramKeys(clientKey, verifier);
     }
 
     private void expectState(State expected) throws AuthException {

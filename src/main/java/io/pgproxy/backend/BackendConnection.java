@@ -2,7 +2,6 @@ package io.pgproxy.backend;
 
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.protocol.message.BackendKeyData;
-import io.pgproxy.protocol.message.CancelRequest;
 import io.pgproxy.protocol.message.Query;
 import io.pgproxy.protocol.message.Terminate;
 import io.pgproxy.protocol.message.ErrorResponse;
@@ -14,9 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,7 +41,7 @@ public final class BackendConnection {
     private final BackendTarget target;
     private final BufferPool buffers;
     /** Set by the connector before the reader starts, then never again. */
-    volatile SocketChannel channel;
+    volatile BackendSocket channel;
     private volatile BackendKeyData keyData;
     final Map<String, String> parameters = new ConcurrentHashMap<>();
     /** What the proxy knows of the session state here; set at login. */
@@ -88,7 +85,7 @@ public final class BackendConnection {
     }
 
     /** Login succeeded on {@code channel}: the connection becomes idle and its reader starts. */
-    void loggedIn(SocketChannel channel, BackendStartup.Result startup) {
+    void loggedIn(BackendSocket channel, BackendStartup.Result startup) {
         this.channel = channel;
         this.keyData = startup.keyData();
         this.parameters.putAll(startup.parameters());
@@ -149,6 +146,13 @@ public final class BackendConnection {
     public int backendPid() {
         BackendKeyData k = keyData;
         return k == null ? 0 : k.processId();
+    }
+
+    /** The TLS protocol and cipher to the backend ({@code TLSv1.3/TLS_AES_256_GCM_SHA384}), or "" without TLS. */
+    public String tls() {
+        BackendSocket s = channel;
+        javax.net.ssl.SSLSession session = s == null ? null : s.tlsSession();
+        return session == null ? "" : session.getProtocol() + "/" + session.getCipherSuite();
     }
 
     public long lastReleasedNanos() {
@@ -316,20 +320,7 @@ public final class BackendConnection {
 
     /** Sends a CancelRequest for this backend's current query over a new connection. */
     public void cancel() {
-        try (SocketChannel c = SocketChannel.open()) {
-            c.socket().connect(new InetSocketAddress(target.host(), target.port()),
-                    (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
-            ByteBuffer b = ByteBuffer.wrap(new CancelRequest(keyData).encode());
-            while (b.hasRemaining()) {
-                c.write(b);
-            }
-            // The backend closes the socket when it has read the request; waiting for that
-            // keeps the cancel ordered before whatever the client does next.
-            c.read(ByteBuffer.allocate(1));
-            log.debug("{} cancel request sent", id);
-        } catch (IOException e) {
-            log.info("{} cancel request failed: {}", id, e.getMessage());
-        }
+        BackendCancel.send(id, target, keyData);
     }
 
     /** Sends Terminate when possible and closes the socket. */
@@ -361,7 +352,7 @@ public final class BackendConnection {
         }
     }
 
-    static void closeQuietly(SocketChannel channel) {
+    static void closeQuietly(java.nio.channels.Channel channel) {
         if (channel != null) {
             try {
                 channel.close();

@@ -1,18 +1,24 @@
 package io.pgproxy.backend;
 
+import io.pgproxy.config.SslMode;
 import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.tls.BackendTlsContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLSession;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 
 /**
- * Opens a backend connection on the caller's thread: TCP connect, startup and authentication,
- * all bounded by the target's connect timeout. The connection's states move from connecting
- * through logging in to idle here, and nowhere else.
+ * Opens a backend connection on the caller's thread: TCP connect, TLS as the database's sslmode
+ * says, startup and authentication, each attempt bounded by the target's connect timeout. As in
+ * libpq, sslmode allow logs in without TLS first and prefer with TLS first, and each tries the
+ * other way once when the backend refuses the login. The connection's states move from
+ * connecting through logging in to idle here, and nowhere else.
  */
 public final class BackendConnector {
     private static final Logger log = LoggerFactory.getLogger(BackendConnector.class);
@@ -20,59 +26,114 @@ public final class BackendConnector {
     private BackendConnector() {
     }
 
-/**
- * Connects and logs in {@code c} (created in {@link BackendState#CONNECTING}), then starts
- * its reader. On failure the connection is closed and the error says why.
- */
-public static void connect(BackendConnection c) throws BackendException {
-    BackendTarget target = c.target();
-    SocketChannel channel = null;
-    try {
-        channel = SocketChannel.open();
-        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-        channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
-        channel.socket().connect(new InetSocketAddress(target.host(), target.port()),
-                (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
-    } catch (IOException e) {
-        closeQuietly(channel);
-        c.close();
-        throw new BackendException(ErrorResponse.error("08001",
-                "could not connect to backend " + target.host() + ":" + target.port() + ": " + e.getMessage()), e);
-    }
-    // The connect timeout bounds the whole login: a backend that accepts and then says
-    // nothing must not hold the client forever.
-    SocketChannel watched = channel;
-    Thread watchdog = Thread.ofVirtual().name("pgproxy-connect-watchdog").start(() -> {
+    /**
+     * Connects and logs in {@code c} (created in {@link BackendState#CONNECTING}), then starts
+     * its reader. On failure the connection is closed and the error says why.
+     */
+    public static void connect(BackendConnection c) throws BackendException {
+        BackendTarget target = c.target();
+        BackendTlsContext tls = target.tls().get();
+        SslMode mode = tls.settings().mode();
+        boolean tlsFirst = mode != SslMode.DISABLE && mode != SslMode.ALLOW;
+        Attempt first = new Attempt(c, target, tls, tlsFirst);
         try {
-            Thread.sleep(target.connectTimeout());
-            closeQuietly(watched);
-        } catch (InterruptedException done) {
-            // Startup finished in time.
+            first.run();
+        } catch (BackendException e) {
+            boolean retry = e.refusedLogin() && (mode == SslMode.ALLOW || (mode == SslMode.PREFER && first.usedTls));
+            if (!retry || c.isClosed()) {
+                c.close();
+                throw e;
+            }
+            log.debug("{} backend {} refused the login {}; trying {} (sslmode {})", c.id(), target,
+                    tlsFirst ? "over TLS" : "without TLS", tlsFirst ? "without TLS" : "TLS", mode.libpqName());
+            try {
+                new Attempt(c, target, tls, !tlsFirst).run();
+            } catch (BackendException again) {
+                c.close();
+                throw again;
+            }
         }
-    });
-    try {
-        c.moveTo(BackendState.LOGGING_IN);
-        BackendStartup.Result startup = BackendStartup.run(channel, target);
-        watchdog.interrupt();
-        c.loggedIn(channel, startup);
-        log.debug("{} connected to {} (backend pid {})", c.id(), target, startup.keyData().processId());
-    } catch (BackendException e) {
-        closeQuietly(channel);
-        c.close();
-        throw e;
-    } catch (IOException e) {
-        closeQuietly(channel);
-        c.close();
-        String reason = e instanceof java.nio.channels.ClosedChannelException
-                ? "no answer within " + target.connectTimeout().toMillis() + " ms" : e.getMessage();
-        throw new BackendException(ErrorResponse.error("08001",
-                "backend " + target.host() + ":" + target.port() + " failed during startup: " + reason), e);
-    } finally {
-        watchdog.interrupt();
     }
-}
 
-    private static void closeQuietly(SocketChannel channel) {
-        BackendConnection.closeQuietly(channel);
+    /** One TCP connection and login, with or without TLS. */
+    private static final class Attempt {
+        private final BackendConnection c;
+        private final BackendTarget target;
+        private final BackendTlsContext tls;
+        private final boolean wantTls;
+        boolean usedTls;
+
+        Attempt(BackendConnection c, BackendTarget target, BackendTlsContext tls, boolean wantTls) {
+            this.c = c;
+            this.target = target;
+            this.tls = tls;
+            this.wantTls = wantTls;
+        }
+
+        void run() throws BackendException {
+            SocketChannel raw = null;
+            try {
+                raw = SocketChannel.open();
+                raw.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                raw.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+                raw.socket().connect(new InetSocketAddress(target.host(), target.port()),
+                        (int) Math.min(Integer.MAX_VALUE, target.connectTimeout().toMillis()));
+            } catch (IOException e) {
+                BackendConnection.closeQuietly(raw);
+                throw new BackendException(ErrorResponse.error("08001",
+                        "could not connect to backend " + target.host() + ":" + target.port() + ": " + e.getMessage()), e);
+            }
+            // The connect timeout bounds the whole login, TLS handshake included.
+            ConnectDeadline deadline = ConnectDeadline.start(raw, target.connectTimeout());
+            BackendSocket socket = null;
+            try {
+                if (c.state() == BackendState.CONNECTING && !c.moveTo(BackendState.LOGGING_IN)) {
+                    throw new ClosedChannelException();
+                }
+                socket = open(raw);
+                BackendStartup.Result startup = BackendStartup.run(socket, target);
+                deadline.close();
+                c.loggedIn(socket, startup);
+                log.debug("{} connected to {} ({}; backend pid {})", c.id(), target, describe(socket),
+                        startup.keyData().processId());
+            } catch (BackendException e) {
+                closeBoth(socket, raw);
+                throw e;
+            } catch (IOException e) {
+                closeBoth(socket, raw);
+                String reason = e instanceof ClosedChannelException
+                        ? "no answer within " + target.connectTimeout().toMillis() + " ms" : e.getMessage();
+                throw new BackendException(ErrorResponse.error("08001",
+                        "backend " + target.host() + ":" + target.port() + " failed during startup: " + reason), e);
+            } finally {
+                deadline.close();
+            }
+        }
+
+        private BackendSocket open(SocketChannel raw) throws IOException {
+            if (!wantTls) {
+                return BackendSocket.plain(raw);
+            }
+            BackendSocket s = BackendTlsHandshake.start(raw, target, tls);
+            if (s != null) {
+                usedTls = true;
+                return s;
+            }
+            if (tls.settings().mode() == SslMode.PREFER) {
+                return BackendSocket.plain(raw);
+            }
+            throw new BackendException(ErrorResponse.error("08001", "backend " + target.host() + ":" + target.port()
+                    + " does not support TLS, but sslmode " + tls.settings().mode().libpqName() + " requires it"), null);
+        }
+
+        private static void closeBoth(BackendSocket socket, SocketChannel raw) {
+            BackendConnection.closeQuietly(socket);
+            BackendConnection.closeQuietly(raw);
+        }
+
+        private static String describe(BackendSocket socket) {
+            SSLSession s = socket.tlsSession();
+            return s == null ? "plaintext" : s.getProtocol() + "/" + s.getCipherSuite();
+        }
     }
 }

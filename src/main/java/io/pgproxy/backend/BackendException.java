@@ -10,13 +10,24 @@ import java.io.IOException;
  */
 public final class BackendException extends IOException {
     private final transient ErrorResponse error;
+    /** The backend itself refused the login before authenticating us: sslmode allow/prefer try the other way. */
+    private final boolean refusedLogin;
 
     public BackendException(ErrorResponse error, Throwable cause) {
+        this(error, cause, false);
+    }
+
+    BackendException(ErrorResponse error, Throwable cause, boolean refusedLogin) {
         super(error.sqlState() + " " + error.message(), cause);
         this.error = error;
+        this.refusedLogin = refusedLogin;
     }
 
     public ErrorResponse error() {
         return error;
+    }
+
+    boolean refusedLogin() {
+        return refusedLogin;
     }
 }

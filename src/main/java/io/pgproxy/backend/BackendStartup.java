@@ -1,8 +1,5 @@
 package io.pgproxy.backend;
 
-import io.pgproxy.auth.AuthException;
-import io.pgproxy.auth.Md5Password;
-import io.pgproxy.auth.ScramClientSession;
 import io.pgproxy.protocol.Frame;
 import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
@@ -11,24 +8,19 @@ import io.pgproxy.protocol.message.Authentication;
 import io.pgproxy.protocol.message.BackendKeyData;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
-import io.pgproxy.protocol.message.PasswordMessage;
-import io.pgproxy.protocol.message.SaslInitialResponse;
-import io.pgproxy.protocol.message.SaslResponse;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The startup handshake with a backend: StartupMessage, authentication in whichever method the
- * backend asks for, then ParameterStatus and BackendKeyData up to the first ReadyForQuery.
- * Everything the backend sends here is bounded: a hostile backend fails only this connection.
+ * The startup handshake with a backend, on a socket already plaintext or TLS: StartupMessage,
+ * authentication in whichever method the backend asks for ({@link BackendAuthenticator}), then
+ * ParameterStatus and BackendKeyData up to the first ReadyForQuery. Everything the backend sends
+ * here is bounded: a hostile backend fails only this connection.
  */
 final class BackendStartup {
-    /** Generous for any message of this phase, small enough that a lying length costs little. */
-    private static final int MAX_STARTUP_MESSAGE = 64 * 1024;
 
     record Result(Map<String, String> parameters, BackendKeyData keyData) {
     }
@@ -36,96 +28,45 @@ final class BackendStartup {
     private BackendStartup() {
     }
 
-    static Result run(SocketChannel channel, BackendTarget target) throws IOException {
+    static Result run(BackendSocket channel, BackendTarget target) throws IOException {
         Map<String, String> login = new LinkedHashMap<>();
         login.put("user", target.user());
         login.put("database", target.database());
-        write(channel, new StartupPacket.StartupMessage(StartupPacket.PROTOCOL_3_0, login).encode());
+        ByteBuffer startup = ByteBuffer.wrap(new StartupPacket.StartupMessage(StartupPacket.PROTOCOL_3_0, login).encode());
+        while (startup.hasRemaining()) {
+            channel.write(startup);
+        }
         MessageReader reader = new MessageReader(channel);
-        ScramClientSession scram = null;
+        BackendAuthenticator auth = new BackendAuthenticator(target, channel);
+        boolean authenticated = false;
         Map<String, String> parameters = new LinkedHashMap<>();
         BackendKeyData key = null;
         while (true) {
-            Frame f = reader.read(MAX_STARTUP_MESSAGE);
+            Frame f = reader.read(target.limits().maxMessageSize());
             switch (f.tagChar()) {
-                case 'R' -> scram = authenticate(channel, target, Authentication.decode(f.body()), scram);
+                case 'R' -> {
+                    if (authenticated) {
+                        throw new ProtocolException("backend sent an authentication request after AuthenticationOk");
+                    }
+                    authenticated = auth.answer(Authentication.decode(f.body()));
+                }
                 case 'S' -> {
                     ParameterStatus p = ParameterStatus.decode(f.body());
                     parameters.put(p.name(), p.value());
                 }
                 case 'K' -> key = BackendKeyData.decode(f.body());
-                case 'E' -> throw new BackendException(ErrorResponse.decode(f.body()), null);
+                case 'E' -> throw new BackendException(ErrorResponse.decode(f.body()), null, !authenticated);
                 case 'N', 'v' -> {
                     // Notices and protocol negotiation replies change nothing for 3.0.
                 }
                 case 'Z' -> {
-                    if (key == null) {
-                        throw new ProtocolException("backend sent no BackendKeyData");
+                    if (key == null || !authenticated) {
+                        throw new ProtocolException("backend sent ReadyForQuery before AuthenticationOk and BackendKeyData");
                     }
                     return new Result(parameters, key);
                 }
                 default -> throw new ProtocolException("unexpected message '" + f.tagChar() + "' during backend startup");
             }
-        }
-    }
-
-    private static ScramClientSession authenticate(SocketChannel channel, BackendTarget target,
-                                                   Authentication request, ScramClientSession scram)
-            throws IOException {
-        try {
-            switch (request) {
-                case Authentication.Ok ok -> {
-                    return null;
-                }
-                case Authentication.CleartextPassword c -> write(channel, new PasswordMessage(password(target)).encode());
-                case Authentication.Md5Password md5 -> write(channel, new PasswordMessage(
-                        Md5Password.response(Md5Password.hash(target.user(), password(target)), md5.salt())).encode());
-                case Authentication.Sasl sasl -> {
-                    if (!sasl.mechanisms().contains("SCRAM-SHA-256")) {
-                        throw failed("backend offers no supported SASL mechanism " + sasl.mechanisms());
-                    }
-                    ScramClientSession s = new ScramClientSession(password(target), target.maxScramIterations());
-                    write(channel, new SaslInitialResponse("SCRAM-SHA-256", s.clientFirstMessage()).encode());
-                    return s;
-                }
-                case Authentication.SaslContinue cont -> {
-                    requireScram(scram);
-                    write(channel, new SaslResponse(scram.serverFirst(cont.data())).encode());
-                }
-                case Authentication.SaslFinal fin -> {
-                    requireScram(scram);
-                    scram.serverFinal(fin.data());
-                }
-                case Authentication.Unsupported u -> throw failed("backend asks for unsupported authentication method " + u.code());
-            }
-            return scram;
-        } catch (AuthException e) {
-            throw new BackendException(ErrorResponse.error(e.sqlState(),
-                    "backend authentication failed: " + e.getMessage()), e);
-        }
-    }
-
-    private static void requireScram(ScramClientSession scram) throws ProtocolException {
-        if (scram == null) {
-            throw new ProtocolException("backend sent a SASL message out of order");
-        }
-    }
-
-    private static String password(BackendTarget target) throws BackendException {
-        if (target.password() == null) {
-            throw failed("backend asks for a password but none is configured for " + target);
-        }
-        return target.password();
-    }
-
-    private static BackendException failed(String message) {
-        return new BackendException(ErrorResponse.error("08001", message), null);
-    }
-
-    private static void write(SocketChannel channel, byte[] bytes) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(bytes);
-        while (b.hasRemaining()) {
-            channel.write(b);
         }
     }
 }

@@ -2,7 +2,6 @@ package io.pgproxy.backend;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -20,7 +19,7 @@ final class BackendWriter {
         ahead = batch;
     }
 
-    void send(SocketChannel channel, ByteBuffer bytes) throws IOException {
+    void send(BackendSocket channel, ByteBuffer bytes) throws IOException {
         ByteBuffer first = ahead;
         if (first != null) {
             // A new pair each time, not a reused one: the backend may answer, settle and serve
@@ -40,7 +39,7 @@ final class BackendWriter {
     }
 
     /** Writes {@code parts[0, n)}, after the batch ahead if one is queued, with gathering writes. */
-    void send(SocketChannel channel, ByteBuffer[] parts, int n) throws IOException {
+    void send(BackendSocket channel, ByteBuffer[] parts, int n) throws IOException {
         ByteBuffer batch = ahead;
         if (batch != null) {
             ahead = null;

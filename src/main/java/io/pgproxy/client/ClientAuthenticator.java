@@ -4,6 +4,7 @@ import io.pgproxy.auth.AuthException;
 import io.pgproxy.auth.ChannelBinding;
 import io.pgproxy.auth.CleartextPassword;
 import io.pgproxy.auth.Md5Password;
+import io.pgproxy.auth.ScramKeys;
 import io.pgproxy.auth.ScramServerSession;
 import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.config.AuthMethod;
@@ -37,6 +38,8 @@ final class ClientAuthenticator {
     private final MessageReader in;
     private final int maxMessage;
     private final ClientTls tls;
+    /** A SCRAM login's passthrough keys, once its proof was verified. */
+    private ScramKeys scramKeys;
 
     /** @param tls the client's TLS session, or null for plaintext */
     ClientAuthenticator(ClientChannel out, MessageReader in, int maxMessage, ClientTls tls) {
@@ -60,8 +63,13 @@ final class ClientAuthenticator {
             }
             case MD5 -> md5(((UserLookup.Known) user).user());
             case PASSWORD -> cleartext(user);
-            case SCRAM_SHA_256, SCRAM_SHA_256_PLUS -> scram(name(user), AuthPolicy.mechanisms(method, tls),
-                    hasScramSecret(user) ? verifier.get() : null);
+            case SCRAM_SHA_256, SCRAM_SHA_256_PLUS -> {
+                boolean known = hasScramSecret(user);
+                ScramServerSession done = scram(name(user), AuthPolicy.mechanisms(method, tls), known ? verifier.get() : null);
+                if (known) {
+                    scramKeys = done.keys();
+                }
+            }
             case REJECT -> throw new IllegalStateException("reject is refused before any exchange");
         }
     }
@@ -83,6 +91,11 @@ final class ClientAuthenticator {
         if (!CleartextPassword.matches(secret, name(user), p.password())) {
             throw wrongPassword(name(user));
         }
+    }
+
+    /** What a successful SCRAM login revealed for SCRAM passthrough to backends, else null. */
+    ScramKeys scramKeys() {
+        return scramKeys;
     }
 
     /**

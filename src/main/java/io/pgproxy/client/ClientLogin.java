@@ -189,8 +189,13 @@ final class ClientLogin {
             }
             log.debug("{} login {}@{} by {}", id, user, database, method.configName());
             UserLookup lookedUp = found;
-            new ClientAuthenticator(out, new MessageReader(in), config.limits().maxStartupPacketSize(), tls)
-                    .authenticate(method, found, () -> verifier(context, config, lookedUp));
+            ClientAuthenticator authenticator = new ClientAuthenticator(out, new MessageReader(in),
+                    config.limits().maxStartupPacketSize(), tls);
+            authenticator.authenticate(method, found, () -> verifier(context, config, lookedUp));
+            if (authenticator.scramKeys() != null) {
+                // For SCRAM passthrough: this user's backends can now log in with the same keys.
+                context.leases().scramKeys().remember(user, authenticator.scramKeys());
+            }
             return switch (found) {
                 case UserLookup.Known k -> k.user();
                 // Trust and cert need no secret, but the role must exist, as in PostgreSQL.

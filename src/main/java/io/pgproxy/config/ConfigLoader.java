@@ -29,7 +29,8 @@ public final class ConfigLoader {
     // Listed here rather than taken from reference.conf so that a key added there without code
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
-            "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query");
+            "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query",
+            "backend");
     private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
             "ca-file", "min-version", "ciphers", "direct", "provider");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
@@ -40,18 +41,20 @@ public final class ConfigLoader {
             "max-startup-packet-size", "startup-timeout", "client-idle-timeout", "shutdown-timeout",
             "max-scram-iterations", "query-timeout", "idle-transaction-timeout", "max-db-clients",
             "max-user-clients", "max-db-connections", "max-user-connections",
-            "max-client-prepared-statements");
+            "max-client-prepared-statements", "max-scram-nonce-length", "max-backend-auth-message-size");
     private static final int MAX_PREPARED_STATEMENTS = 100_000;
     private static final Set<String> POOL_KEYS = Set.of("mode", "size", "reset-query", "server-idle-timeout",
             "server-lifetime", "server-connect-timeout", "wait-timeout", "min-size", "reserve-size",
             "reserve-timeout", "max-prepared-statements", "session-isolation");
-    private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode");
-    private static final Set<String> DATABASE_KEYS = Set.of("host", "port", "dbname", "user", "password",
-            "pool-size", "mode", "client-tls-mode");
+    private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode", "backend-password");
+    private static final Set<String> DATABASE_KEYS = union(Set.of("host", "port", "dbname", "user", "password",
+            "pool-size", "mode", "client-tls-mode"), BackendSettingsReader.KEYS);
 
     /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match. */
     private static final long GIB = 1L << 30;
     private static final int MAX_POOL_SIZE = 10_000;
+    /** Far past any real server nonce (PostgreSQL's is 24 characters), still cheap to hold. */
+    private static final int MAX_NONCE_LENGTH = 1 << 20;
 
     private static final String SCRAM_PREFIX = "SCRAM-SHA-256$";
     private static final Pattern SCRAM = Pattern.compile(
@@ -59,6 +62,12 @@ public final class ConfigLoader {
     private static final Pattern MD5 = Pattern.compile("md5[0-9a-f]{32}");
 
     private ConfigLoader() {
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> all = new java.util.HashSet<>(a);
+        all.addAll(b);
+        return Set.copyOf(all);
     }
 
     /** Loads {@code file} with {@code reference.conf} as fallback. */
@@ -161,7 +170,9 @@ public final class ConfigLoader {
                     (int) integer(path(l, "max-user-clients"), 0, Integer.MAX_VALUE),
                     (int) integer(path(l, "max-db-connections"), 0, Integer.MAX_VALUE),
                     (int) integer(path(l, "max-user-connections"), 0, Integer.MAX_VALUE),
-                    (int) integer(path(l, "max-client-prepared-statements"), 1, Integer.MAX_VALUE));
+                    (int) integer(path(l, "max-client-prepared-statements"), 1, Integer.MAX_VALUE),
+                    (int) integer(path(l, "max-scram-nonce-length"), 1, MAX_NONCE_LENGTH),
+                    (int) bytes(path(l, "max-backend-auth-message-size"), 1024, GIB));
 
             String p = path(ROOT, "pool");
             PoolDefaults pool = new PoolDefaults(
@@ -182,9 +193,11 @@ public final class ConfigLoader {
             for (String name : keysInFileOrder(object(path(ROOT, "users")))) {
                 users.put(name, user(name));
             }
+            BackendSettingsReader backend = new BackendSettingsReader(this, path(ROOT, "backend"));
+            backend.checkDefaults();
             Map<String, DatabaseConfig> databases = new LinkedHashMap<>();
             for (String name : keysInFileOrder(object(path(ROOT, "databases")))) {
-                databases.put(name, database(name, pool));
+                databases.put(name, database(name, pool, backend));
             }
             String m = path(ROOT, "metrics");
             MetricsConfig metrics = new MetricsConfig(
@@ -293,10 +306,11 @@ public final class ConfigLoader {
                 }
             }
             PoolMode mode = config.hasPath(path(at, "pool-mode")) ? poolMode(path(at, "pool-mode")) : null;
-            return new UserConfig(name, auth, password, mode);
+            String backendPassword = config.hasPath(path(at, "backend-password")) ? string(path(at, "backend-password")) : null;
+            return new UserConfig(name, auth, password, mode, backendPassword);
         }
 
-        private DatabaseConfig database(String name, PoolDefaults pool) throws ConfigException {
+        private DatabaseConfig database(String name, PoolDefaults pool, BackendSettingsReader backend) throws ConfigException {
             String at = path(ROOT, "databases", name);
             checkName(at, name);
             checkKeys(at, object(at), DATABASE_KEYS);
@@ -321,7 +335,8 @@ public final class ConfigLoader {
             PoolMode mode = config.hasPath(path(at, "mode")) ? poolMode(path(at, "mode")) : pool.mode();
             ClientTlsMode clientTls = config.hasPath(path(at, "client-tls-mode"))
                     ? clientTlsMode(path(at, "client-tls-mode")) : null;
-            return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode, clientTls);
+            return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode, clientTls,
+                    backend.tls(at), backend.requireAuth(at));
         }
     }
 

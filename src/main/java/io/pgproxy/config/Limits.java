@@ -21,7 +21,9 @@ public record Limits(int maxClients,
                      int maxUserClients,
                      int maxDbConnections,
                      int maxUserConnections,
-                     int maxClientPreparedStatements) {
+                     int maxClientPreparedStatements,
+                     int maxScramNonceLength,
+                     int maxBackendAuthMessageSize) {
     public Limits {
         Objects.requireNonNull(startupTimeout, "startupTimeout");
         Objects.requireNonNull(clientIdleTimeout, "clientIdleTimeout");

@@ -1,11 +1,15 @@
 package io.pgproxy.pool;
 
+import io.pgproxy.auth.ScramKeyStore;
+import io.pgproxy.backend.BackendAuthLimits;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.Limits;
 import io.pgproxy.config.PoolDefaults;
 import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.tls.BackendTlsContext;
+import io.pgproxy.tls.BackendTlsContexts;
 import io.pgproxy.session.ReplyClock;
 
 import java.time.Duration;
@@ -32,12 +36,18 @@ public final class LeaseManager {
     private final Map<String, ConnectionBudget> databaseBudgets = new ConcurrentHashMap<>();
     private final Map<String, ConnectionBudget> userBudgets = new ConcurrentHashMap<>();
     private volatile ProxyConfig config;
+    /** The backend SSL contexts of {@link #config}; replaced with it. */
+    private volatile BackendTlsContexts tls;
+    private final BackendLogins logins;
     /** PAUSE without a database; each database's gate is a child of it. */
     private final PauseGate gate = PauseGate.root();
     private final Map<String, PauseGate> databaseGates = new ConcurrentHashMap<>();
 
-    public LeaseManager(ProxyConfig config, BufferPool buffers, ReplyClock clock) {
+    public LeaseManager(ProxyConfig config, BackendTlsContexts tls, ScramKeyStore scramKeys, BufferPool buffers,
+                        ReplyClock clock) {
         this.config = config;
+        this.tls = tls;
+        this.logins = new BackendLogins(scramKeys);
         this.buffers = buffers;
         this.clock = clock;
     }
@@ -51,14 +61,24 @@ public final class LeaseManager {
     private Pool newPool(DatabaseConfig database, String backendUser) {
         PoolDefaults d = config.pool();
         Limits limits = config.limits();
+        // A retired pool may still connect while it drains; its settings may be gone from the new snapshot.
+        BackendTlsContext initial = tls.get(database.tls());
         BackendTarget target = new BackendTarget(database.host(), database.port(), database.dbname(),
-                backendUser, database.password(), d.serverConnectTimeout(), limits.maxScramIterations());
+                backendUser, () -> logins.credentials(config, database, backendUser), d.serverConnectTimeout(),
+                new BackendAuthLimits(limits.maxScramIterations(), limits.maxScramNonceLength(),
+                        limits.maxBackendAuthMessageSize()),
+                () -> tls.find(database.tls(), initial), database.requireAuth());
         ConnectionBudget db = databaseBudgets.computeIfAbsent(database.name(),
                 n -> new ConnectionBudget(() -> config.limits().maxDbConnections()));
         ConnectionBudget user = userBudgets.computeIfAbsent(backendUser,
                 n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
         return new Pool(database.name(), target, buffers, clock, settings(database), db, user,
                 () -> evictIdleSharing(database.name(), backendUser), gate(database.name()));
+    }
+
+    /** Where users' SCRAM logins leave their passthrough keys for the pools. */
+    public ScramKeyStore scramKeys() {
+        return logins.scramKeys();
     }
 
     /** The proxy-wide PAUSE gate. */
@@ -91,8 +111,10 @@ public final class LeaseManager {
     }
 
     /** Applies a new configuration: pools whose database is gone or changed are retired. */
-    public void reconfigure(ProxyConfig next) {
+    public void reconfigure(ProxyConfig next, BackendTlsContexts nextTls) {
+        this.tls = nextTls;
         this.config = next;
+        logins.reconfigure(next);
         pools.forEach((route, pool) -> {
             pool.settings(settings(route.database()));
             DatabaseConfig current = next.databases().get(route.database().name());

@@ -1,5 +1,6 @@
 package io.pgproxy.server;
 
+import io.pgproxy.auth.ScramKeyStore;
 import io.pgproxy.auth.ScramVerifierCache;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.buffer.SlabBuffers;
@@ -17,6 +18,7 @@ import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.RefusalReason;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.session.StatementRegistry;
+import io.pgproxy.tls.BackendTlsContexts;
 import io.pgproxy.tls.ServerTls;
 import io.pgproxy.tls.TlsMaterialException;
 import org.HdrHistogram.Histogram;
@@ -91,11 +93,11 @@ public final class ProxyServer implements AutoCloseable {
     /** Prepared statements and the reply clock, shared by this server's clients and backends. */
     private final StatementRegistry statements = new StatementRegistry();
 
-    private ProxyServer(ProxyConfig config, ServerTls tls, ServerSocketChannel listener) {
+    private ProxyServer(ProxyConfig config, ServerTls tls, BackendTlsContexts backendTls, ServerSocketChannel listener) {
         this.config = config;
         this.tls = tls;
         this.listener = listener;
-        this.leases = new LeaseManager(config, backendBuffers, statements.clock());
+        this.leases = new LeaseManager(config, backendTls, new ScramKeyStore(), backendBuffers, statements.clock());
         this.leases.createConfiguredPools();
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pgproxy-janitor");
@@ -116,10 +118,14 @@ public final class ProxyServer implements AutoCloseable {
     public static ProxyServer start(ProxyConfig config,
                                     java.util.function.Function<ProxyServer, VirtualDatabase> console) throws IOException {
         ServerTls tls;
+        BackendTlsContexts backendTls;
         try {
             tls = ServerTls.load(config.clientTls());
+            backendTls = BackendTlsContexts.build(config, System::getenv);
         } catch (TlsMaterialException e) {
             throw new IOException("pgproxy.client-tls: " + e.getMessage(), e);
+        } catch (ConfigException e) {
+            throw new IOException("configuration error: " + e.getMessage(), e);
         }
         ServerSocketChannel ch = ServerSocketChannel.open();
         try {
@@ -130,7 +136,7 @@ public final class ProxyServer implements AutoCloseable {
             throw new IOException("cannot listen on " + config.listen().host() + ":" + config.listen().port()
                     + ": " + e.getMessage(), e);
         }
-        ProxyServer server = new ProxyServer(config, tls, ch);
+        ProxyServer server = new ProxyServer(config, tls, backendTls, ch);
         server.console = console.apply(server);
         Thread.ofPlatform().name("pgproxy-listener").daemon(false).start(server::acceptLoop);
         server.janitor.scheduleWithFixedDelay(server::janitorTick, JANITOR_PERIOD_MS, JANITOR_PERIOD_MS,
@@ -201,6 +207,9 @@ public final class ProxyServer implements AutoCloseable {
         }
         ConfigDiff diff = ConfigDiff.between(config, requested);
         ProxyConfig next = ConfigDiff.applicable(config, requested);
+        // Built before anything changes: a certificate file that cannot be used refuses the
+        // whole reload, and the running material keeps serving.
+        BackendTlsContexts backendTls = BackendTlsContexts.build(next, System::getenv);
         for (String key : diff.restartRequired()) {
             log.warn("reload: {} cannot change while running; the change applies after a restart", key);
         }
@@ -215,7 +224,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         config = next;
         tls = nextTls;
-        leases.reconfigure(next);
+        leases.reconfigure(next, backendTls);
         leases.createConfiguredPools();
         log.info("reload: configuration applied");
         return diff;

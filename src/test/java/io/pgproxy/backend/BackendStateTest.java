@@ -23,7 +23,9 @@ class BackendStateTest {
             BackendState.CLOSED, EnumSet.noneOf(BackendState.class));
 
     private static BackendConnection connection() {
-        return BackendConnection.create(new BackendTarget("127.0.0.1", 1, "db", "u", null, Duration.ofSeconds(1), 10_000), null,
+        return BackendConnection.create(new BackendTarget("127.0.0.1", 1, "db", "u",
+                () -> BackendCredentials.NONE, Duration.ofSeconds(1), new BackendAuthLimits(10_000, 1024, 65536),
+                () -> { throw new AssertionError("no connect here"); }, io.pgproxy.config.RequireAuth.BY_TLS), null,
                 new io.pgproxy.session.ReplyClock());
     }
 

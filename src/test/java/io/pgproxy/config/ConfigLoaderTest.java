@@ -25,7 +25,7 @@ class ConfigLoaderTest {
         ProxyConfig c = ConfigLoader.parse("");
         assertEquals(new ListenConfig("127.0.0.1", 6432), c.listen());
         assertEquals(new Limits(10000, 1073741824, 10000, Duration.ofSeconds(15), Duration.ZERO,
-                Duration.ofSeconds(30), 100000, Duration.ZERO, Duration.ZERO, 0, 0, 0, 0, 10000), c.limits());
+                Duration.ofSeconds(30), 100000, Duration.ZERO, Duration.ZERO, 0, 0, 0, 0, 10000, 1024, 65536), c.limits());
         assertEquals(new PoolDefaults(PoolMode.SESSION, 20, "DISCARD ALL", Duration.ofSeconds(600),
                 Duration.ofSeconds(3600), Duration.ofSeconds(5), Duration.ofSeconds(30), 0, 0, Duration.ofSeconds(5), 200, SessionIsolation.RESET), c.pool());
         assertTrue(c.users().isEmpty());
@@ -76,7 +76,7 @@ class ConfigLoaderTest {
                 """.formatted(VERIFIER, MD5_HASH, VERIFIER));
         assertEquals(new ListenConfig("0.0.0.0", 0), c.listen());
         assertEquals(new Limits(50, 65536, 2048, Duration.ofSeconds(2), Duration.ofMinutes(10),
-                Duration.ofMillis(500), 20000, Duration.ZERO, Duration.ZERO, 0, 0, 0, 0, 10000), c.limits());
+                Duration.ofMillis(500), 20000, Duration.ZERO, Duration.ZERO, 0, 0, 0, 0, 10000, 1024, 65536), c.limits());
         assertEquals(new PoolDefaults(PoolMode.TRANSACTION, 3, "", Duration.ofMinutes(1), Duration.ofHours(2),
                 Duration.ofSeconds(1), Duration.ZERO, 0, 0, Duration.ofSeconds(5), 0, SessionIsolation.TRACKED), c.pool());
 
@@ -87,10 +87,10 @@ class ConfigLoaderTest {
         assertEquals(AuthMethod.SCRAM_SHA_256, c.users().get("carol").auth());
 
         assertEquals(List.of("zoo", "my.db"), List.copyOf(c.databases().keySet()));
-        assertEquals(new DatabaseConfig("zoo", "db1", 5433, "real_zoo", "owner", "pw", 7, PoolMode.SESSION, null),
+        assertEquals(new DatabaseConfig("zoo", "db1", 5433, "real_zoo", "owner", "pw", 7, PoolMode.SESSION),
                 c.databases().get("zoo"));
         // Unset database fields fall back to the name, the client's user and the pool defaults.
-        assertEquals(new DatabaseConfig("my.db", "db2", 5432, "my.db", null, null, 3, PoolMode.TRANSACTION, null),
+        assertEquals(new DatabaseConfig("my.db", "db2", 5432, "my.db", null, null, 3, PoolMode.TRANSACTION),
                 c.databases().get("my.db"));
     }
 
@@ -140,7 +140,7 @@ class ConfigLoaderTest {
                 pgproxy.databases.a { host = "10.0.0.1", port = 5433 }
                 pgproxy.databases.b = ${pgproxy.databases.a} { dbname = other }
                 """);
-        assertEquals(new DatabaseConfig("b", "10.0.0.1", 5433, "other", null, null, 20, PoolMode.SESSION, null),
+        assertEquals(new DatabaseConfig("b", "10.0.0.1", 5433, "other", null, null, 20, PoolMode.SESSION),
                 c.databases().get("b"));
     }
 
