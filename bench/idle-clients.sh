@@ -37,7 +37,7 @@ while (($#)); do
   esac
 done
 [[ "$TARGET" == pgbouncer ]] && TARGET=pgbouncer-tx
-case "$TARGET" in pgproxy|pgproxy-tx|pgbouncer-tx|pgbouncer-session|pgproxy-tx-tls|pgproxy-tx-tls-cs|pgbouncer-tx-tls) ;; *) usage >&2; exit 2 ;; esac
+case "$TARGET" in pgproxy|pgproxy-tx|pgbouncer-tx|pgbouncer-session|pgproxy-tx-tls|pgbouncer-tx-tls) ;; *) usage >&2; exit 2 ;; esac
 TLS_ARG=(); ((TLS)) && TLS_ARG=(--tls)
 ((ACTIVE == 0 || HOLD >= ACTIVE_SECONDS + 5)) || HOLD=$((ACTIVE_SECONDS + 30))
 [[ "$N" =~ ^[0-9]+$ ]] && ((N > 0)) || { usage >&2; exit 2; }

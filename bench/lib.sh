@@ -393,9 +393,6 @@ client_tls_key_file = $key" ;;
     pgproxy-tx-tls) read -r crt key <<<"$(tls_material)"
       pgproxy_start pgproxy-tx-tls transaction 20 "$PGPROXY_BIN" \
         "client-tls { mode = require, cert-file = \"$crt\", key-file = \"$key\" }" ;;
-    pgproxy-tx-tls-cs) read -r crt key <<<"$(tls_material)"
-      pgproxy_start pgproxy-tx-tls-cs transaction 20 "$PGPROXY_BIN" \
-        "client-tls { mode = require, cert-file = \"$crt\", key-file = \"$key\", provider = conscrypt }" ;;
     pgproxy) pgproxy_start pgproxy session 1000 ;;
     pgproxy-tx) pgproxy_start pgproxy-tx transaction 20 ;;
     # The same build with the Prometheus endpoint on: what metrics cost per transaction.

@@ -16,11 +16,10 @@ import statistics
 import sys
 
 ORDER = ["direct", "pgbouncer-session", "pgproxy", "pgbouncer-tx", "odyssey-tx", "odyssey-tx-w1", "pgproxy-tx",
-         "pgbouncer-tx-tls", "pgproxy-tx-tls", "pgproxy-tx-tls-cs"]
+         "pgbouncer-tx-tls", "pgproxy-tx-tls"]
 SHORT = {"direct": "direct", "pgbouncer-tx": "PgB-tx", "pgbouncer-session": "PgB-session", "pgproxy": "pgproxy",
          "pgproxy-tx": "pgproxy-tx", "odyssey-tx": "Ody-tx", "odyssey-tx-w1": "Ody-tx-w1",
-         "pgbouncer-tx-tls": "PgB-tx-tls", "pgproxy-tx-tls": "pgproxy-tx-tls",
-         "pgproxy-tx-tls-cs": "pgproxy-tls-cs"}
+         "pgbouncer-tx-tls": "PgB-tx-tls", "pgproxy-tx-tls": "pgproxy-tx-tls"}
 # The PgBouncer the versus table divides by: the plain one, else the one clients reach over TLS.
 PGB_CHOICES = ["pgbouncer-tx", "pgbouncer-tx-tls"]
 MODE_ORDER = ["S-simple", "S-extended", "N-simple", "N-extended", "S-prepared"]

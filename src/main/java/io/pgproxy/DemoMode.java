@@ -20,7 +20,8 @@ import java.sql.Statement;
 /**
  * {@code pgproxy --demo}: a throwaway embedded PostgreSQL behind the proxy, so a newcomer can
  * connect with psql in one command. The database lives in a temporary directory and is deleted
- * on exit. A config file, if given, supplies the listen address and limits. Clients may use TLS:
+ * on exit. A config file, if given, supplies the listen address and the pool mode and size.
+ * Clients may use TLS:
  * the demo makes itself a certificate for localhost.
  */
 final class DemoMode {

@@ -16,17 +16,15 @@ import java.util.Objects;
  * @param ciphers          JDK cipher suite names; empty for the JDK's defaults
  * @param direct           whether a connection may start with a TLS handshake (PostgreSQL 17's
  *                         sslnegotiation=direct, ALPN "postgresql") on the same port
- * @param provider         whose TLS implementation serves clients
  */
 public record ClientTlsConfig(ClientTlsMode mode, Path certFile, Path keyFile, String keyPassphraseEnv, Path caFile,
-                              String minVersion, List<String> ciphers, boolean direct, TlsProvider provider) {
+                              String minVersion, List<String> ciphers, boolean direct) {
     public static final ClientTlsConfig DISABLED =
-            new ClientTlsConfig(ClientTlsMode.DISABLE, null, null, null, null, "TLSv1.2", List.of(), true, TlsProvider.JDK);
+            new ClientTlsConfig(ClientTlsMode.DISABLE, null, null, null, null, "TLSv1.2", List.of(), true);
 
     public ClientTlsConfig {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(minVersion, "minVersion");
-        Objects.requireNonNull(provider, "provider");
         ciphers = List.copyOf(ciphers);
         if (mode != ClientTlsMode.DISABLE && (certFile == null || keyFile == null)) {
             throw new IllegalArgumentException("a certificate and a key are needed unless the mode is disable");

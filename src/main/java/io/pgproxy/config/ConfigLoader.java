@@ -32,7 +32,7 @@ public final class ConfigLoader {
             "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query",
             "backend");
     private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
-            "ca-file", "min-version", "ciphers", "direct", "provider");
+            "ca-file", "min-version", "ciphers", "direct");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> METRICS_KEYS = Set.of("listen-host", "listen-port", "max-labelled-pools");
     /** Each labelled pool adds some 60 series to a scrape; past this, a scrape is too large to be useful. */
@@ -230,7 +230,7 @@ public final class ConfigLoader {
                 throw new ConfigException(path(at, "min-version"), "must be TLSv1.2 or TLSv1.3, was \"" + minVersion + "\"");
             }
             return new ClientTlsConfig(mode, cert, key, passphraseEnv.isEmpty() ? null : passphraseEnv, ca, minVersion,
-                    stringList(path(at, "ciphers")), bool(path(at, "direct")), tlsProvider(path(at, "provider")));
+                    stringList(path(at, "ciphers")), bool(path(at, "direct")));
         }
 
         /** An admin console role: names of users that exist, since only they can log in. */

@@ -132,15 +132,6 @@ class ConfigValues {
         };
     }
 
-    TlsProvider tlsProvider(String at) throws ConfigException {
-        String s = string(at);
-        return switch (normalize(s)) {
-            case "jdk" -> TlsProvider.JDK;
-            case "conscrypt" -> TlsProvider.CONSCRYPT;
-            default -> throw new ConfigException(at, "must be jdk or conscrypt, was \"" + s + "\"");
-        };
-    }
-
     /** A file name, or null for "". Relative names are taken from the working directory. */
     java.nio.file.Path optionalPath(String at) throws ConfigException {
         String s = string(at);

@@ -3,7 +3,6 @@ package io.pgproxy.tls;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.config.ClientTlsConfig;
 import io.pgproxy.config.ClientTlsMode;
-import io.pgproxy.config.TlsProvider;
 import tlschannel.ServerTlsChannel;
 import tlschannel.TlsChannel;
 
@@ -87,7 +86,7 @@ public final class ServerTls {
             keys.setKeyEntry("server", key, new char[0], chain.toArray(Certificate[]::new));
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(keys, new char[0]);
-            SSLContext context = sslContext(config);
+            SSLContext context = SSLContext.getInstance("TLS");
             context.init(kmf.getKeyManagers(),
                     new TrustManager[] {new HandshakeTrustManager(authorities.toArray(X509Certificate[]::new))}, null);
             // Unknown cipher names fail here, in the reload, not at the first client.
@@ -180,19 +179,6 @@ public final class ServerTls {
         }
         engine.setSSLParameters(p);
         return engine;
-    }
-
-    private static SSLContext sslContext(ClientTlsConfig config) throws GeneralSecurityException, TlsMaterialException {
-        if (config.provider() == TlsProvider.JDK) {
-            return SSLContext.getInstance("TLS");
-        }
-        try {
-            // TLSv1.3 is Conscrypt's name for its context that also speaks 1.2.
-            return SSLContext.getInstance("TLSv1.3", org.conscrypt.Conscrypt.newProvider());
-        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
-            throw new TlsMaterialException(config.certFile(),
-                    "provider conscrypt is not available on this platform: " + e.getMessage(), null);
-        }
     }
 
     private static char[] passphrase(ClientTlsConfig config) throws TlsMaterialException {

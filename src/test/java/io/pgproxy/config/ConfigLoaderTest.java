@@ -100,12 +100,11 @@ class ConfigLoaderTest {
         assertEquals(ClientTlsConfig.DISABLED, off.clientTls());
         ProxyConfig on = ConfigLoader.parse("""
                 pgproxy.client-tls { mode = verify-full, cert-file = server.crt, key-file = server.key, ca-file = ca.crt,
-                                     key-passphrase-env = KEY_PASS, min-version = TLSv1.3, ciphers = [TLS_AES_256_GCM_SHA384], direct = false,
-                                     provider = conscrypt }
+                                     key-passphrase-env = KEY_PASS, min-version = TLSv1.3, ciphers = [TLS_AES_256_GCM_SHA384], direct = false }
                 pgproxy.databases.d { host = h, client-tls-mode = require }
                 """);
         assertEquals(new ClientTlsConfig(ClientTlsMode.VERIFY_FULL, Path.of("server.crt"), Path.of("server.key"), "KEY_PASS",
-                Path.of("ca.crt"), "TLSv1.3", List.of("TLS_AES_256_GCM_SHA384"), false, TlsProvider.CONSCRYPT), on.clientTls());
+                Path.of("ca.crt"), "TLSv1.3", List.of("TLS_AES_256_GCM_SHA384"), false), on.clientTls());
         assertEquals(ClientTlsMode.REQUIRE, on.databases().get("d").clientTlsMode());
         assertEquals(ClientTlsMode.VERIFY_FULL, ClientTlsMode.VERIFY_FULL.atLeast(ClientTlsMode.REQUIRE));
         assertEquals(ClientTlsMode.REQUIRE, ClientTlsMode.PREFER.atLeast(ClientTlsMode.REQUIRE));
@@ -266,7 +265,6 @@ class ConfigLoaderTest {
             pgproxy.client-tls.min-version = TLSv1.1         | pgproxy.client-tls.min-version         | must be TLSv1.2 or TLSv1.3
             pgproxy.client-tls.ciphers = x                   | pgproxy.client-tls.ciphers             | expected a list of strings
             pgproxy.client-tls.direct = maybe                | pgproxy.client-tls.direct              | expected true or false
-            pgproxy.client-tls.provider = openssl            | pgproxy.client-tls.provider            | must be jdk or conscrypt
             pgproxy.client-tls.sslmode = require             | pgproxy.client-tls.sslmode             | unknown key
             pgproxy.databases.d { host = h, client-tls-mode = x } | pgproxy.databases.d.client-tls-mode | must be disable, allow
             """)

@@ -150,28 +150,10 @@ class ClientTlsIT {
         }
     }
 
-    /** The same behaviour with BoringSSL (Conscrypt) doing the TLS: verify-full, client certificates, direct TLS. */
+    /** A closed TLS connection leaves nothing behind: no descriptor waits for a collection. */
     @Test
-    void conscryptServesTheSameWay() throws Exception {
-        try (ProxyFixture p = ProxyFixture.start(config("prefer", server, "pgproxy.client-tls.provider = conscrypt\n"))) {
-            try (Connection c = tls(p, "localhost", SCRAM_USER, SCRAM_PW, "app_scram", "verify-full", null)) {
-                assertEquals("1", scalar(c, "SELECT 1"));
-            }
-            try (Connection c = tls(p, "localhost", TRUST_USER, null, "app_cert", "verify-full",
-                    clientCert(pki.client("trust-user-c", TRUST_USER)))) {
-                assertEquals("1", scalar(c, "SELECT 1"));
-            }
-            SQLException expired = assertThrows(SQLException.class, () -> tls(p, "localhost", TRUST_USER, null,
-                    "app_cert", "verify-full", clientCert(pki.expiredClient("expired-c", TRUST_USER))).close());
-            assertEquals("28000", expired.getSQLState(), expired.getMessage());
-            try (SSLSocket s = directTls(p.port(), true)) {
-                sendStartup(s.getOutputStream(), TRUST_USER, "app_trust");
-                DataInputStream in = new DataInputStream(s.getInputStream());
-                assertEquals('R', in.readByte());
-            }
-            assertEquals(server.x509().getSerialNumber(), presented(p.port()).getSerialNumber());
-
-            // Each Conscrypt connection holds more descriptors than its socket; all go with it.
+    void closedTlsConnectionsReleaseTheirDescriptors() throws Exception {
+        try (ProxyFixture p = ProxyFixture.start(config("prefer", server, ""))) {
             long before = openFileDescriptors();
             for (int i = 0; i < 30; i++) {
                 try (Connection c = tls(p, "localhost", TRUST_USER, null, "app_trust", "require", null)) {
