@@ -15,7 +15,12 @@ public final class ReadAheadChannel implements ByteChannel {
     private static final int READ_AHEAD = 512;
 
     private final ByteChannel channel;
-    private final ByteBuffer ahead = ByteBuffer.allocate(READ_AHEAD).limit(0);
+    /**
+     * One heap byte for the first peek; a direct buffer once a TLS client waits for records,
+     * since a socket read into a heap buffer goes through a temporary direct one (measured: a
+     * carrier-thread-local lookup and a copy per request).
+     */
+    private ByteBuffer ahead = ByteBuffer.allocate(1).limit(0);
     private boolean endOfStream;
 
     public ReadAheadChannel(ByteChannel channel) {
@@ -39,6 +44,9 @@ public final class ReadAheadChannel implements ByteChannel {
     private void fill(int limit) throws IOException {
         if (ahead.hasRemaining() || endOfStream) {
             return;
+        }
+        if (limit > ahead.capacity()) {
+            ahead = ByteBuffer.allocateDirect(READ_AHEAD);
         }
         ahead.clear().limit(limit);
         int n = channel.read(ahead);
