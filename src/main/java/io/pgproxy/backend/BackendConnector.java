@@ -10,6 +10,7 @@ import javax.net.ssl.SSLSession;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 
@@ -31,46 +32,77 @@ public final class BackendConnector {
      * its reader. On failure the connection is closed and the error says why.
      */
     public static void connect(BackendConnection c) throws BackendException {
-        BackendTarget target = c.target();
+        Opened opened;
+        try {
+            opened = open(c.target(), c.id(), () -> {
+                if (c.state() == BackendState.CONNECTING && !c.moveTo(BackendState.LOGGING_IN)) {
+                    throw new ClosedChannelException();
+                }
+            }, c::isClosed);
+        } catch (BackendException e) {
+            c.close();
+            throw e;
+        }
+        c.loggedIn(opened.socket, opened.startup);
+    }
+
+    /**
+     * A logged-in backend connection of its own, outside any pool, for a caller that speaks the
+     * protocol on it itself (the auth query): the same TCP connect, sslmode, TLS handshake,
+     * require-auth and credentials as a pool's connections, bounded by the target's connect
+     * timeout. The caller closes it.
+     */
+    public static ByteChannel openStandalone(BackendTarget target, String id) throws BackendException {
+        return open(target, id, () -> { }, () -> false).socket;
+    }
+
+    /** What a login leaves: the connection and what the backend reported. */
+    private record Opened(BackendSocket socket, BackendStartup.Result startup) {
+    }
+
+    /** Something to do once the TCP connection is up, before the login; may refuse with ClosedChannelException. */
+    private interface BeforeLogin {
+        void run() throws IOException;
+    }
+
+    /** Connects with the sslmode's first choice and, where libpq would (allow, prefer), once more the other way. */
+    private static Opened open(BackendTarget target, String id, BeforeLogin beforeLogin,
+                               java.util.function.BooleanSupplier abandoned) throws BackendException {
         BackendTlsContext tls = target.tls().get();
         SslMode mode = tls.settings().mode();
         boolean tlsFirst = mode != SslMode.DISABLE && mode != SslMode.ALLOW;
-        Attempt first = new Attempt(c, target, tls, tlsFirst);
+        Attempt first = new Attempt(id, target, tls, tlsFirst, beforeLogin);
         try {
-            first.run();
+            return first.run();
         } catch (BackendException e) {
             boolean retry = e.refusedLogin() && (mode == SslMode.ALLOW || (mode == SslMode.PREFER && first.usedTls));
-            if (!retry || c.isClosed()) {
-                c.close();
+            if (!retry || abandoned.getAsBoolean()) {
                 throw e;
             }
-            log.debug("{} backend {} refused the login {}; trying {} (sslmode {})", c.id(), target,
+            log.debug("{} backend {} refused the login {}; trying {} (sslmode {})", id, target,
                     tlsFirst ? "over TLS" : "without TLS", tlsFirst ? "without TLS" : "TLS", mode.libpqName());
-            try {
-                new Attempt(c, target, tls, !tlsFirst).run();
-            } catch (BackendException again) {
-                c.close();
-                throw again;
-            }
+            return new Attempt(id, target, tls, !tlsFirst, beforeLogin).run();
         }
     }
 
     /** One TCP connection and login, with or without TLS. */
     private static final class Attempt {
-        private final BackendConnection c;
+        private final String id;
         private final BackendTarget target;
         private final BackendTlsContext tls;
         private final boolean wantTls;
+        private final BeforeLogin beforeLogin;
         boolean usedTls;
 
-        Attempt(BackendConnection c, BackendTarget target, BackendTlsContext tls, boolean wantTls) {
-            this.c = c;
+        Attempt(String id, BackendTarget target, BackendTlsContext tls, boolean wantTls, BeforeLogin beforeLogin) {
+            this.id = id;
             this.target = target;
             this.tls = tls;
             this.wantTls = wantTls;
+            this.beforeLogin = beforeLogin;
         }
 
-        void run() throws BackendException {
+        Opened run() throws BackendException {
             SocketChannel raw = null;
             try {
                 raw = SocketChannel.open();
@@ -87,15 +119,13 @@ public final class BackendConnector {
             ConnectDeadline deadline = ConnectDeadline.start(raw, target.connectTimeout());
             BackendSocket socket = null;
             try {
-                if (c.state() == BackendState.CONNECTING && !c.moveTo(BackendState.LOGGING_IN)) {
-                    throw new ClosedChannelException();
-                }
+                beforeLogin.run();
                 socket = open(raw);
                 BackendStartup.Result startup = BackendStartup.run(socket, target);
                 deadline.close();
-                c.loggedIn(socket, startup);
-                log.debug("{} connected to {} ({}; backend pid {})", c.id(), target, describe(socket),
+                log.debug("{} connected to {} ({}; backend pid {})", id, target, describe(socket),
                         startup.keyData().processId());
+                return new Opened(socket, startup);
             } catch (BackendException e) {
                 closeBoth(socket, raw);
                 throw e;

@@ -1,8 +1,9 @@
 package io.pgproxy.client;
 
-import io.pgproxy.auth.AuthException;
 import io.pgproxy.auth.Md5Password;
-import io.pgproxy.auth.ScramClientSession;
+import io.pgproxy.backend.BackendConnector;
+import io.pgproxy.backend.BackendException;
+import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.config.AuthMethod;
 import io.pgproxy.config.AuthQueryConfig;
@@ -12,31 +13,23 @@ import io.pgproxy.protocol.Frame;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.MessageReader;
 import io.pgproxy.protocol.ProtocolException;
-import io.pgproxy.protocol.StartupPacket;
 import io.pgproxy.protocol.Wire;
-import io.pgproxy.protocol.message.Authentication;
 import io.pgproxy.protocol.message.Bind;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.Execute;
 import io.pgproxy.protocol.message.Parse;
-import io.pgproxy.protocol.message.PasswordMessage;
-import io.pgproxy.protocol.message.SaslInitialResponse;
-import io.pgproxy.protocol.message.SaslResponse;
 import io.pgproxy.protocol.message.Sync;
 import io.pgproxy.protocol.message.Terminate;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * One run of the auth query (PgBouncer's auth_user/auth_query) on its own short connection to the
- * backend: log in as the auth user, look the user up with {@code $1} bound as a parameter (never
+ * backend, made as the pools make theirs (sslmode, TLS, require-auth): log in as the auth user, look the user up with {@code $1} bound as a parameter (never
  * spliced into the SQL), hang up. The StartupMessage carries user and database and nothing else:
  * no client's startup parameters (search_path, options) can change what the query reads
  * (CVE-2025-12819). The answer becomes the same {@link UserConfig} a configured user has.
@@ -50,45 +43,43 @@ final class AuthQuery {
     }
 
     /**
-     * Looks {@code user} up through {@code db}'s backend, all within {@code timeout}.
+     * Looks {@code user} up through a connection logged in as the auth user to {@code target}
+     * (the database's backend with its sslmode and require-auth), the query's answer bounded
+     * by {@code timeout} as the login is.
      *
      * @throws IOException the lookup could not run; the message names the backend, never a secret
      */
-    static UserLookup run(AuthQueryConfig q, DatabaseConfig db, String user, Duration timeout, int maxScramIterations)
+    static UserLookup run(BackendTarget target, AuthQueryConfig q, DatabaseConfig db, String user, Duration timeout)
             throws IOException {
-        try (SocketChannel channel = SocketChannel.open()) {
-            channel.socket().connect(new InetSocketAddress(db.host(), db.port()),
-                    (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
-            // A backend that accepts and then says nothing must not hold the login: closing the
-            // channel ends the blocked read.
-            Thread watchdog = Thread.ofVirtual().name("pgproxy-auth-query-watchdog").start(() -> {
-                try {
-                    Thread.sleep(timeout);
-                    channel.close();
-                } catch (InterruptedException | IOException done) {
-                    // Finished in time, or already closed.
-                }
-            });
+        ByteChannel channel;
+        try {
+            channel = BackendConnector.openStandalone(target, "auth-query");
+        } catch (BackendException e) {
+            throw new IOException("auth user \"" + q.authUser() + "\" could not log in to " + where(db) + ": "
+                    + e.error().message());
+        }
+        // A backend that logs in and then says nothing must not hold the login: closing the
+        // channel ends the blocked read.
+        Thread watchdog = Thread.ofVirtual().name("pgproxy-auth-query-watchdog").start(() -> {
             try {
-                return lookUp(channel, q, db, user, maxScramIterations);
-            } finally {
-                watchdog.interrupt();
+                Thread.sleep(timeout);
+                channel.close();
+            } catch (InterruptedException | IOException done) {
+                // Finished in time, or already closed.
             }
-        } catch (AuthException e) {
-            throw new IOException("auth user \"" + q.authUser() + "\" could not log in to " + where(db) + ": " + e.getMessage());
+        });
+        try (channel) {
+            return lookUp(channel, q, db, user);
         } catch (java.nio.channels.ClosedChannelException e) {
             throw new IOException("no answer from " + where(db) + " within " + timeout.toMillis() + " ms");
+        } finally {
+            watchdog.interrupt();
         }
     }
 
-    private static UserLookup lookUp(SocketChannel channel, AuthQueryConfig q, DatabaseConfig db, String user,
-                                     int maxScramIterations) throws IOException, AuthException {
-        Map<String, String> login = new LinkedHashMap<>();
-        login.put("user", q.authUser());
-        login.put("database", db.dbname());
-        write(channel, new StartupPacket.StartupMessage(StartupPacket.PROTOCOL_3_0, login).encode());
+    private static UserLookup lookUp(ByteChannel channel, AuthQueryConfig q, DatabaseConfig db, String user)
+            throws IOException {
         MessageReader reader = new MessageReader(channel);
-        logIn(channel, reader, q, db, maxScramIterations);
         MessageBuilder b = new MessageBuilder();
         new Parse("", q.query()).encodeTo(b);
         Bind.of("", user).encodeTo(b);
@@ -127,49 +118,6 @@ final class AuthQuery {
         }
     }
 
-    /** The auth user's own login, in whichever method the backend asks for, up to ReadyForQuery. */
-    private static void logIn(SocketChannel channel, MessageReader reader, AuthQueryConfig q, DatabaseConfig db,
-                              int maxScramIterations) throws IOException, AuthException {
-        ScramClientSession scram = null;
-        while (true) {
-            Frame f = reader.read(MAX_MESSAGE);
-            switch (f.tagChar()) {
-                case 'R' -> {
-                    switch (Authentication.decode(f.body())) {
-                        case Authentication.Ok ok -> {
-                        }
-                        case Authentication.CleartextPassword c -> write(channel, new PasswordMessage(password(q)).encode());
-                        case Authentication.Md5Password md5 -> write(channel, new PasswordMessage(
-                                Md5Password.response(Md5Password.hash(q.authUser(), password(q)), md5.salt())).encode());
-                        case Authentication.Sasl sasl -> {
-                            if (!sasl.mechanisms().contains(AuthPolicy.SCRAM)) {
-                                throw new AuthException("08001", "the backend offers no supported SASL mechanism");
-                            }
-                            scram = new ScramClientSession(password(q), maxScramIterations);
-                            write(channel, new SaslInitialResponse(AuthPolicy.SCRAM, scram.clientFirstMessage()).encode());
-                        }
-                        case Authentication.SaslContinue c -> write(channel, new SaslResponse(started(scram).serverFirst(c.data())).encode());
-                        case Authentication.SaslFinal fin -> started(scram).serverFinal(fin.data());
-                        case Authentication.Unsupported u -> throw new AuthException("08001",
-                                "the backend asks for unsupported authentication method " + u.code());
-                    }
-                }
-                case 'E' -> {
-                    ErrorResponse e = ErrorResponse.decode(f.body());
-                    throw new AuthException(e.sqlState(), e.message());
-                }
-                case 'Z' -> {
-                    return;
-                }
-                case 'S', 'K', 'N', 'v' -> {
-                    // Parameters, key data, notices: nothing a one-query connection needs.
-                }
-                default -> throw new ProtocolException("unexpected message '" + f.tagChar() + "' while " + where(db)
-                        + " logged in the auth user");
-            }
-        }
-    }
-
     /** A row (name, secret): the secret's form gives the method, as for a configured user. */
     private static UserLookup user(String user, ByteBuffer row) throws ProtocolException {
         int columns = row.getShort();
@@ -204,25 +152,11 @@ final class AuthQuery {
         }
     }
 
-    private static ScramClientSession started(ScramClientSession scram) throws AuthException {
-        if (scram == null) {
-            throw new AuthException("08P01", "the backend sent a SASL message out of order");
-        }
-        return scram;
-    }
-
-    private static String password(AuthQueryConfig q) throws AuthException {
-        if (q.authPassword() == null) {
-            throw new AuthException("08001", "the backend asks for a password and pgproxy.auth-query.auth-password is empty");
-        }
-        return q.authPassword();
-    }
-
     private static String where(DatabaseConfig db) {
         return db.host() + ":" + db.port() + "/" + db.dbname();
     }
 
-    private static void write(SocketChannel channel, byte[] bytes) throws IOException {
+    private static void write(ByteChannel channel, byte[] bytes) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         while (b.hasRemaining()) {
             channel.write(b);

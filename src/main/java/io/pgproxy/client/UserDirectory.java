@@ -48,9 +48,10 @@ public final class UserDirectory {
     private final ConcurrentHashMap<Key, CompletableFuture<UserLookup>> inFlight = new ConcurrentHashMap<>();
     private AuthQueryConfig cachedFor;
 
-    public UserDirectory() {
-        this((q, db, user, config) -> AuthQuery.run(q, db, user, config.pool().serverConnectTimeout(),
-                config.limits().maxScramIterations()), System::nanoTime);
+    /** Runs the auth query on backends logged in to as the pools' connections are ({@code leases}' targets). */
+    public UserDirectory(io.pgproxy.pool.LeaseManager leases) {
+        this((q, db, user, config) -> AuthQuery.run(leases.authQueryTarget(db, q.authUser(), q.authPassword()), q, db,
+                user, config.pool().serverConnectTimeout()), System::nanoTime);
     }
 
     UserDirectory(Lookup lookup, LongSupplier nanoClock) {

@@ -2,6 +2,7 @@ package io.pgproxy.pool;
 
 import io.pgproxy.auth.ScramKeyStore;
 import io.pgproxy.backend.BackendAuthLimits;
+import io.pgproxy.backend.BackendCredentials;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.config.DatabaseConfig;
@@ -74,6 +75,22 @@ public final class LeaseManager {
                 n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
         return new Pool(database.name(), target, buffers, clock, settings(database), db, user,
                 () -> evictIdleSharing(database.name(), backendUser), gate(database.name()));
+    }
+
+    /**
+     * Where and as whom the auth query logs in: {@code database}'s backend, its sslmode and
+     * require-auth, as {@code authUser} with {@code authPassword} (null: none), within the pool
+     * connect timeout. Only user and database go in its StartupMessage.
+     */
+    public BackendTarget authQueryTarget(DatabaseConfig database, String authUser, String authPassword) {
+        Limits limits = config.limits();
+        BackendTlsContext settings = tls.get(database.tls());
+        BackendCredentials credentials = authPassword == null ? BackendCredentials.NONE
+                : BackendCredentials.password(authPassword);
+        return new BackendTarget(database.host(), database.port(), database.dbname(), authUser, () -> credentials,
+                config.pool().serverConnectTimeout(), new BackendAuthLimits(limits.maxScramIterations(),
+                limits.maxScramNonceLength(), limits.maxBackendAuthMessageSize()), () -> settings,
+                database.requireAuth());
     }
 
     /** Where users' SCRAM logins leave their passthrough keys for the pools. */

@@ -231,7 +231,7 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), new UserDirectory(), leases, registry,
+        ClientContext context = new ClientContext(() -> config, new ScramVerifierCache(), new UserDirectory(leases), leases, registry,
                 buffers, requestBuffers, statements, counters, console, () -> tls);
         while (true) {
             SocketChannel ch;

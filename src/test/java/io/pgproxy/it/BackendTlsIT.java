@@ -326,4 +326,37 @@ class BackendTlsIT {
             }
         }
     }
+
+    /**
+     * The auth query's connection is made as a pool's: over TLS where the database's sslmode
+     * says so, with its require-auth. The query hands back a password hash only when its own
+     * connection is TLS, so a login with it proves the lookup went over TLS; the auth user
+     * (ssl_only) has only a hostssl line, so with sslmode = disable the lookup cannot log in.
+     */
+    @Test
+    void theAuthQueryConnectsAsThePoolsDoWithTheDatabasesSslmode() throws Exception {
+        String hash = io.pgproxy.auth.Md5Password.hash("looked_up", "its_pw");
+        String config = """
+                pgproxy {
+                  listen { host = "127.0.0.1", port = 0 }
+                  auth-query {
+                    auth-user = %s
+                    auth-password = %s
+                    query = "SELECT $1::text, CASE WHEN ssl THEN '%s' END FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+                  }
+                  databases {
+                    q_tls { %s, user = trust_user, sslmode = require }
+                    q_plain { %s, user = trust_user, sslmode = disable }
+                  }
+                }
+                """.formatted(SSL_ONLY, ROLE_PW, hash, backend(), backend());
+        try (ProxyFixture p = ProxyFixture.start(config)) {
+            // First: a failed lookup is not cached, a found one is (for the same server and dbname).
+            SQLException plain = assertThrows(SQLException.class, () -> p.connect("looked_up", "its_pw", "q_plain").close());
+            assertEquals("08001", plain.getSQLState(), plain.getMessage());
+            try (Connection c = p.connect("looked_up", "its_pw", "q_tls")) {
+                assertEquals("trust_user true", whoAndTls(c));
+            }
+        }
+    }
 }
