@@ -35,7 +35,8 @@ public final class AdminConsole implements VirtualDatabase {
     /** The database names clients ask for: pgproxy's own, and PgBouncer's so its tools work unchanged. */
     static final Set<String> NAMES = Set.of("pgproxy", "pgbouncer");
     /** A command word, then at most one argument (a name, possibly quoted); a trailing semicolon is allowed. */
-    private static final Pattern COMMAND = Pattern.compile("(?s)\\s*([A-Za-z_]+)(?:\\s+(\"[^\"]*\"|[^\\s;\"]+))?\\s*;?\\s*");
+    private static final Pattern COMMAND = Pattern.compile(
+            "(?s)\\s*([A-Za-z_]+)(?:\\s+(\"[^\"]*\"|[^\\s;\"]+))?(?:\\s+([^\\s;\"]+))?\\s*;?\\s*");
     /**
      * Console commands are a few words; a longer message is refused (08P01) before its body is
      * read, so no console client can make the proxy allocate much.
@@ -156,6 +157,13 @@ public final class AdminConsole implements VirtualDatabase {
         }
         String verb = c.group(1).toUpperCase(Locale.ROOT);
         String arg = c.group(2) == null ? "" : c.group(2).replace("\"", "");
+        if (c.group(3) != null) {
+            // Only SWITCHOVER takes a second word (the host).
+            if (!verb.equals("SWITCHOVER")) {
+                throw syntaxError(query);
+            }
+            arg = arg + " " + c.group(3);
+        }
         if (verb.equals("SHOW")) {
             if (arg.isEmpty()) {
                 throw syntaxError(query);

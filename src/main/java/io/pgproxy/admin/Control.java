@@ -4,6 +4,9 @@ import io.pgproxy.protocol.message.CommandComplete;
 import io.pgproxy.client.ClientSession;
 import io.pgproxy.client.ClientState;
 import io.pgproxy.client.ConsoleSession;
+import io.pgproxy.config.HostAddress;
+import io.pgproxy.failover.FailoverCoordinator;
+import io.pgproxy.failover.SwitchoverException;
 import io.pgproxy.pool.PauseGate;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.protocol.message.ErrorResponse;
@@ -21,7 +24,8 @@ import java.util.concurrent.Callable;
  */
 final class Control {
     private static final Logger log = LoggerFactory.getLogger(Control.class);
-    static final Set<String> VERBS = Set.of("PAUSE", "RESUME", "RECONNECT", "KILL", "RELOAD", "SHUTDOWN", "WAIT_CLOSE");
+    static final Set<String> VERBS = Set.of("PAUSE", "RESUME", "RECONNECT", "KILL", "RELOAD", "SHUTDOWN", "WAIT_CLOSE",
+            "SWITCHOVER");
 
     private final ProxyServer server;
     private final Callable<?> reload;
@@ -42,6 +46,7 @@ final class Control {
             case "RELOAD" -> reload(arg);
             case "SHUTDOWN" -> shutdown(arg);
             case "WAIT_CLOSE" -> waitClose(arg, session);
+            case "SWITCHOVER" -> switchover(arg, session);
             default -> throw new IllegalArgumentException(verb);
         }
         return new CommandComplete(verb).encode();
@@ -113,6 +118,39 @@ final class Control {
         noArgument("SHUTDOWN", arg);
         // On its own thread: the drain closes this console too, once its answer is out.
         Thread.ofPlatform().name("pgproxy-shutdown").start(shutdown);
+    }
+
+    /**
+     * SWITCHOVER db [host:port]: new transactions of db wait while running ones finish and the
+     * primary moves to the host (once it says it is the primary), or to the first that does.
+     */
+    private void switchover(String arg, ConsoleSession session) throws ConsoleError {
+        String[] words = arg.strip().split("\\s+");
+        if (arg.isBlank() || words.length > 2) {
+            throw new ConsoleError("42601", "usage: SWITCHOVER <db> [<host:port>]");
+        }
+        checkDatabase(words[0]);
+        HostAddress target = words.length == 2 ? hostAddress(words[1]) : null;
+        try {
+            FailoverCoordinator.Switchover s = server.failover().switchover(words[0], target, () -> !session.isOpen());
+            log.info("{} console: SWITCHOVER {} from {} to {}: clients waited {} ms, {} transaction(s) aborted",
+                    session.id(), s.database(), s.from(), s.to(), s.stallMicros() / 1000, s.aborted());
+        } catch (SwitchoverException e) {
+            throw new ConsoleError(e.sqlState(), e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConsoleError("57014", "SWITCHOVER interrupted");
+        }
+    }
+
+    private static HostAddress hostAddress(String text) throws ConsoleError {
+        int colon = text.lastIndexOf(':');
+        try {
+            String host = text.substring(0, colon).replace("[", "").replace("]", "");
+            return new HostAddress(host, Integer.parseInt(text.substring(colon + 1)));
+        } catch (RuntimeException e) {
+            throw new ConsoleError("22023", "\"" + text + "\" is not host:port");
+        }
     }
 
     /** Waits until every backend that RECONNECT, KILL or a reload marked has closed. */

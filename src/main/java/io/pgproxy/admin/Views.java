@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import static io.pgproxy.admin.Result.int4;
+import static io.pgproxy.admin.Result.int8;
 import static io.pgproxy.admin.Result.text;
 
 /**
@@ -29,7 +30,7 @@ import static io.pgproxy.admin.Result.text;
  */
 final class Views {
     private static final String HELP = """
-            SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION|LISTS
+            SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|HOSTS|VERSION|LISTS
             SHOW STATS|STATS_TOTALS|STATS_AVERAGES
             PAUSE [<db>]
             RESUME [<db>]
@@ -37,7 +38,8 @@ final class Views {
             KILL [<db>]
             RELOAD
             SHUTDOWN
-            WAIT_CLOSE [<db>]""";
+            WAIT_CLOSE [<db>]
+            SWITCHOVER <db> [<host:port>]""";
 
     private final ProxyServer server;
     private final Sockets sockets;
@@ -61,6 +63,7 @@ final class Views {
             case "clients" -> sockets.clients();
             case "servers" -> sockets.servers();
             case "databases" -> databases();
+            case "hosts" -> hosts();
             case "users" -> users();
             case "stats" -> stats.stats();
             case "stats_totals" -> stats.totals();
@@ -166,7 +169,10 @@ final class Views {
                     .mapToInt(Pool::openConnections).sum();
             long clients = sessions.stream().filter(s -> s.pool() != null && s.database().equals(d.name())
                     && s.state() != ClientState.CLOSING).count();
-            r.row(d.name(), d.host(), d.port(), d.dbname(), d.user(), d.poolSize(), c.pool().minSize(),
+            io.pgproxy.failover.Cluster cluster = server.failover().cluster(d.name());
+            io.pgproxy.config.HostAddress at = cluster != null && cluster.currentPrimary() != null
+                    ? cluster.currentPrimary() : d.hosts().getFirst();
+            r.row(d.name(), at.host(), at.port(), d.dbname(), d.user(), d.poolSize(), c.pool().minSize(),
                     c.pool().reserveSize(), c.pool().serverLifetime().toSeconds(), d.mode().name().toLowerCase(Locale.ROOT),
                     null, c.limits().maxDbConnections(), open, c.limits().maxDbClients(), clients,
                     server.leases().gate(d.name()).isPaused() ? 1 : 0, 0);
@@ -176,6 +182,22 @@ final class Views {
                     && s.state() != ClientState.CLOSING).count();
             r.row(name, null, server.port(), name, "pgbouncer", 2, 0, 0, 0, "statement", null, 0, 0,
                     c.limits().maxClients(), clients, 0, 0);
+        }
+        return r;
+    }
+
+    /** Each database's hosts: what their checks say and which is the primary (PgBouncer has none; PgDog shows a role). */
+    private Result hosts() {
+        Result r = new Result(text("database"), text("host"), int4("port"), text("role"), text("state"),
+                int4("primary"), int4("checked"), int8("checks"), int8("failed_checks"), text("last_error"));
+        for (io.pgproxy.failover.Cluster c : server.failover().clusters().stream()
+                .sorted(java.util.Comparator.comparing(io.pgproxy.failover.Cluster::database)).toList()) {
+            io.pgproxy.config.HostAddress primary = c.currentPrimary();
+            for (io.pgproxy.failover.HostHealth h : c.hosts()) {
+                r.row(c.database(), h.address().host(), h.address().port(), h.role().label(), h.state().label(),
+                        h.address().equals(primary) ? 1 : 0, c.isChecked() ? 1 : 0, h.checks(), h.failures(),
+                        h.lastError());
+            }
         }
         return r;
     }

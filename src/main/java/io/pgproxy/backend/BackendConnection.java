@@ -258,9 +258,25 @@ public final class BackendConnection {
      * lease holder after attaching.
      */
     public void sendAhead(ByteBuffer batch) {
-        outstanding.incrementAndGet();
-        hiddenOwed.incrementAndGet();
+        sendAhead(batch, 1);
+    }
+
+    /** As {@link #sendAhead(ByteBuffer)}, for a batch of {@code requests} requests, each owing a ReadyForQuery. */
+    public void sendAhead(ByteBuffer batch, int requests) {
+        outstanding.addAndGet(requests);
+        hiddenOwed.addAndGet(requests);
         writer.ahead(batch);
+    }
+
+    /** Whether everything relayed to the client so far ended at a message boundary: nothing half sent. */
+    public boolean relayedWholeMessages() {
+        BackendReader r = reader;
+        return r == null || r.atBoundary();
+    }
+
+    /** ReadyForQuery messages owed to the client (hidden batches' not counted). */
+    public int owedToClient() {
+        return outstanding.get() - hiddenOwed.get();
     }
 
     /** Writes bytes to the backend. Called only by the lease holder. */

@@ -22,6 +22,12 @@ public record BackendTarget(String host, int port, String database, String user,
         Objects.requireNonNull(requireAuth, "requireAuth");
     }
 
+    /** The same login at another server: a cluster's new primary. */
+    public BackendTarget at(String otherHost, int otherPort) {
+        return new BackendTarget(otherHost, otherPort, database, user, credentials, connectTimeout, limits, tls,
+                requireAuth);
+    }
+
     @Override
     public String toString() {
         return user + "@" + host + ":" + port + "/" + database;

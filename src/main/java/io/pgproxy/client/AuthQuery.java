@@ -4,6 +4,7 @@ import io.pgproxy.auth.Md5Password;
 import io.pgproxy.backend.BackendConnector;
 import io.pgproxy.backend.BackendException;
 import io.pgproxy.backend.BackendTarget;
+import io.pgproxy.backend.ChannelWatchdog;
 import io.pgproxy.auth.ScramVerifier;
 import io.pgproxy.config.AuthMethod;
 import io.pgproxy.config.AuthQueryConfig;
@@ -58,22 +59,10 @@ final class AuthQuery {
             throw new IOException("auth user \"" + q.authUser() + "\" could not log in to " + where(db) + ": "
                     + e.error().message());
         }
-        // A backend that logs in and then says nothing must not hold the login: closing the
-        // channel ends the blocked read.
-        Thread watchdog = Thread.ofVirtual().name("pgproxy-auth-query-watchdog").start(() -> {
-            try {
-                Thread.sleep(timeout);
-                channel.close();
-            } catch (InterruptedException | IOException done) {
-                // Finished in time, or already closed.
-            }
-        });
-        try (channel) {
+        try (channel; ChannelWatchdog ignored = ChannelWatchdog.start(channel, timeout)) {
             return lookUp(channel, q, db, user);
         } catch (java.nio.channels.ClosedChannelException e) {
             throw new IOException("no answer from " + where(db) + " within " + timeout.toMillis() + " ms");
-        } finally {
-            watchdog.interrupt();
         }
     }
 

@@ -9,6 +9,9 @@ import io.pgproxy.pool.Pool;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
+import io.pgproxy.protocol.message.Query;
+import io.pgproxy.protocol.message.ReadyForQuery;
+import io.pgproxy.session.PinReason;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.SessionTracker;
 import org.slf4j.Logger;
@@ -44,6 +47,19 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     /** When the transaction now running began; 0 between transactions. */
     private volatile long transactionStartNanos;
     private volatile boolean cancelSent;
+    /**
+     * Opens a transaction block on a new backend and fails it, so that a client whose block died
+     * with its backend finds it failed there: the server answers 25P02 to what it sends and
+     * ROLLBACK ends it. The message names the proxy in the server's log.
+     */
+    private static final byte[] ABORTED_BLOCK = new Query("BEGIN; DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '08006', "
+            + "MESSAGE = 'pgproxy: the transaction was lost with its server connection; ROLLBACK ends it'; END$$")
+            .encode();
+    /** The client's transaction block died with its backend: the next lease fails one for it. */
+    private volatile boolean abortedBlock;
+    /** A hidden failing block is on its way; {@link #abortAnswersBefore} hidden answers come before its. */
+    private volatile boolean abortPending;
+    private volatile int abortAnswersBefore;
     /** When the client last asked its pool for a backend (System.nanoTime): SHOW CLIENTS' wait. */
     private volatile long waitingSinceNanos;
 
@@ -133,7 +149,19 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             // Closed while it waited: end() finds the backend and gives it back.
             throw new ClosedChannelException();
         }
-        if (ahead != null) {
+        if (abortedBlock) {
+            abortedBlock = false;
+            abortAnswersBefore = ahead != null ? 1 : 0;
+            abortPending = true;
+            ByteBuffer abort = ByteBuffer.wrap(ABORTED_BLOCK);
+            if (ahead == null) {
+                b.sendAhead(abort, 1);
+            } else {
+                ByteBuffer sync = ahead.messages();
+                ByteBuffer both = ByteBuffer.allocate(sync.remaining() + abort.remaining()).put(sync).put(abort).flip();
+                b.sendAhead(both, 2);
+            }
+        } else if (ahead != null) {
             b.sendAhead(ahead.messages());
         }
         log.debug("{} leased {}", id, b.id());
@@ -178,6 +206,14 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      */
     @Override
     public void aheadAnswered(ErrorResponse error) {
+        if (abortPending) {
+            if (abortAnswersBefore == 0) {
+                // The hidden failing block: its error is the point.
+                abortPending = false;
+                return;
+            }
+            abortAnswersBefore--;
+        }
         BackendConnection b = backend();
         if (error == null) {
             if (b != null) {
@@ -342,18 +378,68 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         log.trace("{} returned {}", id, b.id());
     }
 
+    /**
+     * The backend died under this client. Where the client's protocol stream is whole (no reply
+     * half relayed, no FATAL passed on) and its session holds nothing that lived only on that
+     * backend, the session goes on: each request still owed an answer gets 08006 and a
+     * ReadyForQuery; a transaction block that was open stays failed for the client, made so on
+     * its next backend (a hidden block that fails), so that the server itself answers what follows
+     * until the client's ROLLBACK, exactly as in any failed transaction. Otherwise the session ends.
+     */
     @Override
     public void backendLost(BackendConnection lost, ErrorResponse fatal) {
         if (backend() != lost) {
             return;
         }
-        log.warn("{} backend {} lost", id, lost.id());
-        if (fatal == null) {
-            session.errorSent("08006");
-            out.sendQuietly(ErrorResponse.fatal("08006",
-                    "server connection lost; the session cannot continue").encode());
+        PinReason pin = tracker.pinned();
+        if (fatal != null || pin != null || !lost.relayedWholeMessages() || session.closing()) {
+            log.warn("{} backend {} lost{}", id, lost.id(), pin != null ? " with session state that lived on it: " + pin : "");
+            pool.stats().sessionLost();
+            if (fatal == null) {
+                session.errorSent("08006");
+                out.sendQuietly(ErrorResponse.fatal("08006", pin != null
+                        ? "server connection lost; the session cannot continue without its " + pin.description()
+                        : "server connection lost; the session cannot continue").encode());
+            }
+            session.close();
+            return;
         }
-        session.close();
+        Lease l = lease;
+        lease = null;
+        lastBackend = null;
+        TransactionStatus before = lost.status();
+        boolean inBlock = before != TransactionStatus.IDLE;
+        int owed = lost.owedToClient();
+        log.warn("{} backend {} lost {}; the session goes on", id, lost.id(), owed > 0 ? "with " + owed
+                + " request(s) unanswered" : inBlock ? "inside a transaction block" : "between requests");
+        if (owed > 0 || inBlock) {
+            pool.stats().aborted();
+        }
+        tracker.onError();
+        TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+        carryOut(tracker.onReadyForQuery(now, true, null));
+        abortedBlock = inBlock;
+        if (owed > 0) {
+            MessageBuilder m = new MessageBuilder();
+            for (int i = 0; i < owed; i++) {
+                m.bytes(ErrorResponse.error("08006", inBlock
+                        ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
+                        : "server connection lost; the statement was rolled back").encode());
+                m.bytes(new ReadyForQuery(now).encode());
+            }
+            session.errorSent("08006");
+            out.sendQuietly(m.toByteArray());
+        } else if (inBlock) {
+            // Nothing is owed to carry an error, and a notice may come at any time: the client
+            // learns now why its next statement will find the block failed (25P02).
+            out.sendQuietly(ErrorResponse.of("WARNING", "08006", "server connection lost; the open transaction "
+                    + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice());
+        }
+        transactionStartNanos = 0;
+        if (l != null) {
+            l.discard();
+        }
+        session.moveTo(ClientState.IDLE);
     }
 
     /** Forwards a cancel to the backend running this client's query; nothing if none. */

@@ -69,7 +69,8 @@ public record ConfigDiff(Set<String> addedDatabases,
             return next;
         }
         return new ProxyConfig(running.listen(), next.limits(), next.pool(), next.users(), next.databases(),
-                next.statsPeriod(), running.metrics(), next.adminUsers(), next.statsUsers(), next.clientTls(), next.auth());
+                next.statsPeriod(), running.metrics(), next.adminUsers(), next.statsUsers(), next.clientTls(), next.auth(),
+                next.failover());
     }
 
     /** True when no database, user or restart-only key differs. */

@@ -30,7 +30,9 @@ public final class ConfigLoader {
     // to read it is caught by the tests instead of being silently accepted.
     private static final Set<String> ROOT_KEYS = Set.of("listen", "limits", "pool", "users", "databases",
             "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query",
-            "backend");
+            "backend", "failover");
+    private static final Set<String> FAILOVER_KEYS = Set.of("check-interval", "check-timeout", "fall-count",
+            "rise-count", "primary-wait-timeout", "switchover-timeout", "health-user", "health-password");
     private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
             "ca-file", "min-version", "ciphers", "direct");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
@@ -150,6 +152,7 @@ public final class ConfigLoader {
             checkKeys(path(ROOT, "pool"), object(path(ROOT, "pool")), POOL_KEYS);
             checkKeys(path(ROOT, "metrics"), object(path(ROOT, "metrics")), METRICS_KEYS);
             checkKeys(path(ROOT, "client-tls"), object(path(ROOT, "client-tls")), CLIENT_TLS_KEYS);
+            checkKeys(path(ROOT, "failover"), object(path(ROOT, "failover")), FAILOVER_KEYS);
 
             ListenConfig listen = new ListenConfig(
                     nonEmptyString(path(ROOT, "listen", "host")),
@@ -204,9 +207,40 @@ public final class ConfigLoader {
                     nonEmptyString(path(m, "listen-host")),
                     (int) integer(path(m, "listen-port"), 0, 65535),
                     (int) integer(path(m, "max-labelled-pools"), 0, MAX_LABELLED_POOLS));
+            FailoverConfig failover = failover(databases);
             return new ProxyConfig(listen, limits, pool, users, databases, duration(path(ROOT, "stats-period")),
                     metrics, roleList(path(ROOT, "admin-users"), users), roleList(path(ROOT, "stats-users"), users),
-                    clientTls(), new AuthConfigReader(config).read(databases));
+                    clientTls(), new AuthConfigReader(config).read(databases), failover);
+        }
+
+        private FailoverConfig failover(Map<String, DatabaseConfig> databases) throws ConfigException {
+            String at = path(ROOT, "failover");
+            String healthUser = string(path(at, "health-user"));
+            FailoverConfig f = new FailoverConfig(
+                    positive(path(at, "check-interval")),
+                    positive(path(at, "check-timeout")),
+                    (int) integer(path(at, "fall-count"), 1, 1000),
+                    (int) integer(path(at, "rise-count"), 1, 1000),
+                    duration(path(at, "primary-wait-timeout")),
+                    duration(path(at, "switchover-timeout")),
+                    healthUser.isEmpty() ? null : healthUser,
+                    healthUser.isEmpty() ? null : string(path(at, "health-password")));
+            for (DatabaseConfig d : databases.values()) {
+                if (d.isCluster() && d.user() == null && f.healthUser() == null) {
+                    throw new ConfigException(path(ROOT, "databases", d.name(), "host"), "names " + d.hosts().size()
+                            + " hosts, so they are health-checked: give the database a user, or set "
+                            + path(at, "health-user"));
+                }
+            }
+            return f;
+        }
+
+        private java.time.Duration positive(String at) throws ConfigException {
+            java.time.Duration d = duration(at);
+            if (d.isZero()) {
+                throw new ConfigException(at, "must be more than 0");
+            }
+            return d;
         }
 
         /** Only the shape here: the files are read when the server puts the snapshot in force. */
@@ -310,6 +344,49 @@ public final class ConfigLoader {
             return new UserConfig(name, auth, password, mode, backendPassword);
         }
 
+        /**
+         * libpq's multi-host form: {@code host = "a,b"} and {@code port} one number for all or
+         * {@code "5432,5433"}, one per host.
+         */
+        private List<HostAddress> hosts(String at) throws ConfigException {
+            String[] names = nonEmptyString(path(at, "host")).split(",", -1);
+            String[] ports;
+            if (!config.hasPath(path(at, "port"))) {
+                ports = new String[]{"5432"};
+            } else if (valueOrNull(path(at, "port")).valueType() == ConfigValueType.NUMBER) {
+                ports = new String[]{Long.toString(integer(path(at, "port"), 1, 65535))};
+            } else {
+                ports = string(path(at, "port")).split(",", -1);
+            }
+            if (ports.length != 1 && ports.length != names.length) {
+                throw new ConfigException(path(at, "port"), "names " + ports.length + " ports for " + names.length
+                        + " hosts: give one port for all, or one per host");
+            }
+            List<HostAddress> hosts = new java.util.ArrayList<>();
+            for (int i = 0; i < names.length; i++) {
+                String host = names[i].strip();
+                if (host.isEmpty()) {
+                    throw new ConfigException(path(at, "host"), "has an empty host name in \"" + string(path(at, "host")) + "\"");
+                }
+                String portText = ports[ports.length == 1 ? 0 : i].strip();
+                int port;
+                try {
+                    port = Integer.parseInt(portText);
+                } catch (NumberFormatException e) {
+                    port = 0;
+                }
+                if (port < 1 || port > 65535) {
+                    throw new ConfigException(path(at, "port"), "\"" + portText + "\" is not a port (1-65535)");
+                }
+                HostAddress h = new HostAddress(host, port);
+                if (hosts.contains(h)) {
+                    throw new ConfigException(path(at, "host"), "names " + h + " twice");
+                }
+                hosts.add(h);
+            }
+            return hosts;
+        }
+
         private DatabaseConfig database(String name, PoolDefaults pool, BackendSettingsReader backend) throws ConfigException {
             String at = path(ROOT, "databases", name);
             checkName(at, name);
@@ -317,8 +394,7 @@ public final class ConfigLoader {
             if (!config.hasPath(path(at, "host"))) {
                 throw new ConfigException(path(at, "host"), "is required (the backend host name or address)");
             }
-            String host = nonEmptyString(path(at, "host"));
-            int port = config.hasPath(path(at, "port")) ? (int) integer(path(at, "port"), 1, 65535) : 5432;
+            List<HostAddress> hosts = hosts(at);
             String dbname = name;
             if (config.hasPath(path(at, "dbname"))) {
                 dbname = string(path(at, "dbname"));
@@ -335,7 +411,7 @@ public final class ConfigLoader {
             PoolMode mode = config.hasPath(path(at, "mode")) ? poolMode(path(at, "mode")) : pool.mode();
             ClientTlsMode clientTls = config.hasPath(path(at, "client-tls-mode"))
                     ? clientTlsMode(path(at, "client-tls-mode")) : null;
-            return new DatabaseConfig(name, host, port, dbname, user, password, poolSize, mode, clientTls,
+            return new DatabaseConfig(name, hosts, dbname, user, password, poolSize, mode, clientTls,
                     backend.tls(at), backend.requireAuth(at));
         }
     }

@@ -9,7 +9,8 @@ import java.util.Objects;
  * The whole validated configuration. Maps are keyed by user name and by the database name clients
  * ask for, in the order of the configuration file. {@code adminUsers} may use every admin console
  * command, {@code statsUsers} only its SHOW commands. {@code clientTls} is TLS towards clients;
- * {@code auth} holds the hba rules, ident maps and auth query.
+ * {@code auth} holds the hba rules, ident maps and auth query; {@code failover} how clusters of
+ * hosts are watched.
  */
 public record ProxyConfig(ListenConfig listen,
                           Limits limits,
@@ -21,7 +22,8 @@ public record ProxyConfig(ListenConfig listen,
                           java.util.Set<String> adminUsers,
                           java.util.Set<String> statsUsers,
                           ClientTlsConfig clientTls,
-                          AuthConfig auth) {
+                          AuthConfig auth,
+                          FailoverConfig failover) {
     public ProxyConfig {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(limits, "limits");
@@ -30,6 +32,7 @@ public record ProxyConfig(ListenConfig listen,
         Objects.requireNonNull(metrics, "metrics");
         Objects.requireNonNull(clientTls, "clientTls");
         Objects.requireNonNull(auth, "auth");
+        Objects.requireNonNull(failover, "failover");
         // Map.copyOf would lose the file order, which operators expect in listings and logs.
         users = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(users, "users")));
         databases = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(databases, "databases")));

@@ -33,6 +33,8 @@ final class PoolFigures {
     long received;
     long sent;
     long unpins;
+    long aborted;
+    long sessionsLost;
     long leases;
     long waitTimeouts;
     long prepares;
@@ -88,6 +90,8 @@ final class PoolFigures {
         received += s.bytesReceived();
         sent += s.bytesSent();
         unpins += s.unpins();
+        aborted += s.abortedTotal();
+        sessionsLost += s.sessionsLostTotal();
         s.pins().forEach((r, n) -> pins[r.ordinal()] += n);
         waits.add(s.waitTimes());
         transactionTimes.add(s.transactionTimes());

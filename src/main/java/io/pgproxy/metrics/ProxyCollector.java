@@ -65,6 +65,13 @@ final class ProxyCollector implements MultiCollector {
                 f -> f.waitTimeouts));
         out.add(pins(pools));
         out.add(counter(pools, "pgproxy_unpins", "Pinned sessions that went back to sharing backends.", f -> f.unpins));
+        out.add(counter(pools, "pgproxy_transactions_aborted_by_lost_backend",
+                "Requests or transaction blocks whose backend died under them, answered 08006 with the session kept.",
+                f -> f.aborted));
+        out.add(counter(pools, "pgproxy_sessions_lost_with_backend",
+                "Sessions a dying backend ended (pinned state, a half-relayed reply, a FATAL passed on).",
+                f -> f.sessionsLost));
+        out.addAll(failover());
         out.add(counter(pools, "pgproxy_prepared_statement_hits",
                 "Prepared-statement cache hits: a statement the backend already had.", f -> f.cacheHits));
         out.add(counter(pools, "pgproxy_prepared_statement_prepares",
@@ -138,6 +145,43 @@ final class ProxyCollector implements MultiCollector {
             }
         });
         return b.build();
+    }
+
+    /** Clusters: hosts by state and role, the primary, failovers and switchovers. */
+    private List<MetricSnapshot> failover() {
+        io.pgproxy.failover.FailoverCoordinator f = server.failover();
+        GaugeSnapshot.Builder up = GaugeSnapshot.builder().name("pgproxy_host_up")
+                .help("1 while a host answers its health checks (clusters only; single hosts are not checked).");
+        GaugeSnapshot.Builder primary = GaugeSnapshot.builder().name("pgproxy_host_primary")
+                .help("1 for the host a database's new backends go to.");
+        for (io.pgproxy.failover.Cluster c : f.clusters()) {
+            for (io.pgproxy.failover.HostHealth h : c.hosts()) {
+                Labels l = Labels.of("database", c.database(), "host", h.address().toString());
+                if (c.isChecked()) {
+                    up.dataPoint(GaugeDataPointSnapshot.builder().value(
+                            h.state() == io.pgproxy.failover.HostState.UP ? 1 : 0).labels(l).build());
+                }
+                primary.dataPoint(GaugeDataPointSnapshot.builder().value(
+                        h.address().equals(c.currentPrimary()) ? 1 : 0).labels(l).build());
+            }
+        }
+        return List.of(up.build(), primary.build(),
+                single("pgproxy_failovers", "Times a cluster's primary moved to another host without a switchover.",
+                        f.failovers()),
+                single("pgproxy_switchovers", "Switchovers done (SWITCHOVER, or a reload that moved a database).",
+                        f.switchovers()),
+                single("pgproxy_switchover_aborted_transactions",
+                        "Transactions still running when a switchover's bound passed, whose backends it closed.",
+                        f.abortedBySwitchover()),
+                CounterSnapshot.builder().name("pgproxy_switchover_stall_seconds")
+                        .help("Time new transactions waited at switchovers, summed.")
+                        .dataPoint(CounterDataPointSnapshot.builder()
+                                .value(f.switchoverStallMicros() / MICROS_PER_SECOND).build()).build());
+    }
+
+    private static CounterSnapshot single(String name, String help, long value) {
+        return CounterSnapshot.builder().name(name).help(help)
+                .dataPoint(CounterDataPointSnapshot.builder().value(value).build()).build();
     }
 
     private CounterSnapshot refusals() {

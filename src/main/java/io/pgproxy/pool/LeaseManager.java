@@ -3,6 +3,8 @@ package io.pgproxy.pool;
 import io.pgproxy.auth.ScramKeyStore;
 import io.pgproxy.backend.BackendAuthLimits;
 import io.pgproxy.backend.BackendCredentials;
+import io.pgproxy.backend.BackendException;
+import io.pgproxy.config.HostAddress;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
 import io.pgproxy.config.DatabaseConfig;
@@ -15,6 +17,8 @@ import io.pgproxy.session.ReplyClock;
 
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
+import java.util.function.Function;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -28,7 +32,16 @@ public final class LeaseManager {
     /** Bounds the reset and rollback a backend runs between clients. */
     private static final Duration INTERNAL_QUERY_TIMEOUT = Duration.ofSeconds(10);
 
+    /**
+     * A pool's key. Hosts are not part of it: a database moved to other hosts (a reload, a
+     * failover) keeps its pools, whose connections follow the database's {@link PrimarySource}.
+     */
     private record Route(DatabaseConfig database, String backendUser) {
+        private static final List<HostAddress> ANY_HOST = List.of(new HostAddress("*", 1));
+
+        static Route of(DatabaseConfig database, String backendUser) {
+            return new Route(database.withHosts(ANY_HOST), backendUser);
+        }
     }
 
     private final BufferPool buffers;
@@ -40,12 +53,15 @@ public final class LeaseManager {
     /** The backend SSL contexts of {@link #config}; replaced with it. */
     private volatile BackendTlsContexts tls;
     private final BackendLogins logins;
+    /** Each database's hosts: where its pools connect now. */
+    private final Function<DatabaseConfig, PrimarySource> hosts;
     /** PAUSE without a database; each database's gate is a child of it. */
     private final PauseGate gate = PauseGate.root();
     private final Map<String, PauseGate> databaseGates = new ConcurrentHashMap<>();
 
     public LeaseManager(ProxyConfig config, BackendTlsContexts tls, ScramKeyStore scramKeys, BufferPool buffers,
-                        ReplyClock clock) {
+                        ReplyClock clock, Function<DatabaseConfig, PrimarySource> hosts) {
+        this.hosts = hosts;
         this.config = config;
         this.tls = tls;
         this.logins = new BackendLogins(scramKeys);
@@ -56,7 +72,7 @@ public final class LeaseManager {
     /** The pool serving {@code clientUser} on {@code database}. */
     public Pool pool(DatabaseConfig database, String clientUser) {
         String backendUser = database.user() != null ? database.user() : clientUser;
-        return pools.computeIfAbsent(new Route(database, backendUser), r -> newPool(database, backendUser));
+        return pools.computeIfAbsent(Route.of(database, backendUser), r -> newPool(database, backendUser));
     }
 
     private Pool newPool(DatabaseConfig database, String backendUser) {
@@ -73,7 +89,7 @@ public final class LeaseManager {
                 n -> new ConnectionBudget(() -> config.limits().maxDbConnections()));
         ConnectionBudget user = userBudgets.computeIfAbsent(backendUser,
                 n -> new ConnectionBudget(() -> config.limits().maxUserConnections()));
-        return new Pool(database.name(), target, buffers, clock, settings(database), db, user,
+        return new Pool(database.name(), target, hosts.apply(database), buffers, clock, settings(database), db, user,
                 () -> evictIdleSharing(database.name(), backendUser), gate(database.name()));
     }
 
@@ -81,13 +97,24 @@ public final class LeaseManager {
      * Where and as whom the auth query logs in: {@code database}'s backend, its sslmode and
      * require-auth, as {@code authUser} with {@code authPassword} (null: none), within the pool
      * connect timeout. Only user and database go in its StartupMessage.
+     *
+     * @throws BackendException the database is a cluster without a primary now
      */
-    public BackendTarget authQueryTarget(DatabaseConfig database, String authUser, String authPassword) {
+    public BackendTarget authQueryTarget(DatabaseConfig database, String authUser, String authPassword)
+            throws BackendException {
+        return standaloneTarget(database, authUser, authPassword, hosts.apply(database).primary());
+    }
+
+    /**
+     * A login of its own to one of {@code database}'s hosts, outside any pool: the auth query, a
+     * health check. The database's sslmode and require-auth apply as for the pools.
+     */
+    public BackendTarget standaloneTarget(DatabaseConfig database, String user, String password, HostAddress host) {
         Limits limits = config.limits();
         BackendTlsContext settings = tls.get(database.tls());
-        BackendCredentials credentials = authPassword == null ? BackendCredentials.NONE
-                : BackendCredentials.password(authPassword);
-        return new BackendTarget(database.host(), database.port(), database.dbname(), authUser, () -> credentials,
+        BackendCredentials credentials = password == null ? BackendCredentials.NONE
+                : BackendCredentials.password(password);
+        return new BackendTarget(host.host(), host.port(), database.dbname(), user, () -> credentials,
                 config.pool().serverConnectTimeout(), new BackendAuthLimits(limits.maxScramIterations(),
                 limits.maxScramNonceLength(), limits.maxBackendAuthMessageSize()), () -> settings,
                 database.requireAuth());
@@ -135,7 +162,7 @@ public final class LeaseManager {
         pools.forEach((route, pool) -> {
             pool.settings(settings(route.database()));
             DatabaseConfig current = next.databases().get(route.database().name());
-            if (!route.database().equals(current)) {
+            if (current == null || !route.equals(Route.of(current, route.backendUser()))) {
                 pool.retire();
             }
         });
@@ -160,6 +187,15 @@ public final class LeaseManager {
      */
     public void createConfiguredPools() {
         config.databases().values().stream().filter(d -> d.user() != null).forEach(d -> pool(d, d.user()));
+    }
+
+    /**
+     * The pools of {@code database}, retired ones too: what a switchover drains and a new
+     * primary reconnects.
+     */
+    public List<Pool> pools(String database) {
+        return pools.entrySet().stream().filter(e -> e.getKey().database().name().equals(database))
+                .map(Map.Entry::getValue).toList();
     }
 
     public Collection<Pool> pools() {

@@ -2,6 +2,8 @@ package io.pgproxy.pool;
 
 import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.backend.BackendConnector;
+import io.pgproxy.backend.BackendException;
+import io.pgproxy.config.HostAddress;
 import io.pgproxy.backend.BackendState;
 import io.pgproxy.backend.BackendTarget;
 import io.pgproxy.buffer.BufferPool;
@@ -34,6 +36,8 @@ public final class Pool {
 
     private final String name;
     private final BackendTarget target;
+    /** Which server {@link #target}'s login goes to: the database's host, or its cluster's primary now. */
+    private final PrimarySource hosts;
     private final BufferPool buffers;
     private final ReplyClock clock;
     /** Replaced by a reload; read once per operation, not rebuilt. */
@@ -60,11 +64,12 @@ public final class Pool {
     /** RECONNECT: backends created before this (System.nanoTime) are closed when they come back; 0 = none. */
     private volatile long reconnectBefore;
 
-    Pool(String name, BackendTarget target, BufferPool buffers, ReplyClock clock, PoolSettings settings,
+    Pool(String name, BackendTarget target, PrimarySource hosts, BufferPool buffers, ReplyClock clock, PoolSettings settings,
          ConnectionBudget databaseBudget, ConnectionBudget userBudget, BooleanSupplier evictElsewhere,
          PauseGate gate) {
         this.name = name;
         this.target = target;
+        this.hosts = hosts;
         this.buffers = buffers;
         this.clock = clock;
         this.settings = settings;
@@ -190,15 +195,17 @@ public final class Pool {
         return new Lease(this, c, permit);
     }
 
-    /** Opens a connection within the database's and the user's budgets. */
+    /**
+     * Opens a connection within the database's and the user's budgets, to the primary. A
+     * primary that cannot be reached is reported, and the next one known is tried, until the
+     * source has none within its own bound (a cluster in failover).
+     */
     private BackendConnection open(long deadline) throws IOException {
         budgets.take(deadline);
-        BackendConnection c = BackendConnection.create(target, buffers, clock);
-        connections.add(c);
+        BackendConnection c;
         try {
-            BackendConnector.connect(c);
+            c = connectToPrimary();
         } catch (IOException | RuntimeException e) {
-            connections.remove(c);
             budgets.give();
             throw e;
         }
@@ -207,6 +214,33 @@ public final class Pool {
             welcome = Map.copyOf(c.parameters());
         }
         return c;
+    }
+
+    private BackendConnection connectToPrimary() throws IOException {
+        while (true) {
+            HostAddress host = hosts.primary();
+            BackendConnection c = BackendConnection.create(target.at(host.host(), host.port()), buffers, clock);
+            connections.add(c);
+            try {
+                BackendConnector.connect(c);
+                return c;
+            } catch (BackendException e) {
+                connections.remove(c);
+                if (!hostFailure(e) || !hosts.connectFailed(host)) {
+                    throw e;
+                }
+                log.info("pool \"{}\": {} failed ({}); waiting for the cluster's primary", name, host, e.getMessage());
+            } catch (IOException | RuntimeException e) {
+                connections.remove(c);
+                throw e;
+            }
+        }
+    }
+
+    /** The server, not the login, failed: unreachable (08), or starting up, shutting down or in recovery (57P). */
+    private static boolean hostFailure(BackendException e) {
+        String state = e.error().sqlState();
+        return state.startsWith("08") || state.startsWith("57P");
     }
 
     /**
@@ -411,6 +445,21 @@ public final class Pool {
     public void reconnect() {
         reconnectBefore = System.nanoTime();
         evictIdle();
+    }
+
+    /**
+     * Closes every leased backend: a switchover whose bound passed ends the transactions still
+     * running (their clients get 08006 and keep their sessions). Returns how many it closed.
+     */
+    public int closeLeased() {
+        int closed = 0;
+        for (BackendConnection c : connections) {
+            if (c.state() == BackendState.ACTIVE) {
+                c.close();
+                closed++;
+            }
+        }
+        return closed;
     }
 
     /** Whether a backend that RECONNECT or a reload marked is still open (what WAIT_CLOSE waits for). */

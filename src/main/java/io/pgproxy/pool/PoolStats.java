@@ -24,6 +24,10 @@ public final class PoolStats {
     private final LongAdder queryMicros = new LongAdder();
     private final LongAdder waitMicros = new LongAdder();
     private final LongAdder unpins = new LongAdder();
+    /** Requests or transactions that lost their backend and were answered 08006 with the session kept. */
+    private final LongAdder aborted = new LongAdder();
+    /** Sessions a lost backend ended: a half-relayed reply, a FATAL already passed on, or a pin. */
+    private final LongAdder sessionsLost = new LongAdder();
     private final EnumMap<PinReason, LongAdder> pins = new EnumMap<>(PinReason.class);
     private final LatencyHistogram transactionTimes = new LatencyHistogram();
     private final LatencyHistogram queryTimes = new LatencyHistogram();
@@ -74,6 +78,24 @@ public final class PoolStats {
     }
 
     /** A session was pinned to its backend for this reason (once per session and reason). */
+    /** A client's backend died under a request or open transaction; the client keeps its session. */
+    public void aborted() {
+        aborted.increment();
+    }
+
+    public long abortedTotal() {
+        return aborted.sum();
+    }
+
+    /** A client's backend died and took the session with it. */
+    public void sessionLost() {
+        sessionsLost.increment();
+    }
+
+    public long sessionsLostTotal() {
+        return sessionsLost.sum();
+    }
+
     public void pinned(PinReason reason) {
         pins.get(reason).increment();
     }

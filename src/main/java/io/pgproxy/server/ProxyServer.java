@@ -13,6 +13,7 @@ import io.pgproxy.client.VirtualDatabase;
 import io.pgproxy.config.ConfigDiff;
 import io.pgproxy.config.ConfigException;
 import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.failover.FailoverCoordinator;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.RefusalReason;
@@ -67,6 +68,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private final ServerSocketChannel listener;
     private final LeaseManager leases;
+    private final FailoverCoordinator failover;
     private final ClientRegistry registry = new ClientRegistry();
     private final ClientCounters counters = new ClientCounters();
     /** Leased by clients for one run of requests at a time. */
@@ -97,7 +99,10 @@ public final class ProxyServer implements AutoCloseable {
         this.config = config;
         this.tls = tls;
         this.listener = listener;
-        this.leases = new LeaseManager(config, backendTls, new ScramKeyStore(), backendBuffers, statements.clock());
+        this.failover = new FailoverCoordinator(config);
+        this.leases = new LeaseManager(config, backendTls, new ScramKeyStore(), backendBuffers, statements.clock(),
+                failover::source);
+        this.failover.start(leases);
         this.leases.createConfiguredPools();
         this.janitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pgproxy-janitor");
@@ -155,6 +160,11 @@ public final class ProxyServer implements AutoCloseable {
 
     public ProxyConfig config() {
         return config;
+    }
+
+    /** Clusters, their health and primaries; switchovers. */
+    public FailoverCoordinator failover() {
+        return failover;
     }
 
     public LeaseManager leases() {
@@ -225,6 +235,7 @@ public final class ProxyServer implements AutoCloseable {
         config = next;
         tls = nextTls;
         leases.reconfigure(next, backendTls);
+        failover.reconfigure(next);
         leases.createConfiguredPools();
         log.info("reload: configuration applied");
         return diff;
@@ -373,6 +384,7 @@ public final class ProxyServer implements AutoCloseable {
             s.terminate(ErrorResponse.fatal("57P01", "terminating connection due to administrator command"));
         }
         janitor.shutdownNow();
+        failover.stop();
         logStats();
         leases.closeIdle();
         log.info("shut down");

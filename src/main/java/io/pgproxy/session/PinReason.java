@@ -22,5 +22,18 @@ public enum PinReason {
      * SET SESSION AUTHORIZATION or SET ROLE: the session runs as another role, which the proxy
      * never replays on another backend (a replay must not hand out an identity).
      */
-    IDENTITY
+    IDENTITY;
+
+    /** What the state is, for messages to clients: "temporary tables". */
+    public String description() {
+        return switch (this) {
+            case LISTEN -> "LISTEN";
+            case UNTRACKED_SET -> "settings the proxy cannot replay";
+            case SQL_PREPARE -> "SQL-level prepared statements (PREPARE)";
+            case CURSOR_WITH_HOLD -> "cursors WITH HOLD";
+            case TEMPORARY_TABLE -> "temporary tables";
+            case ADVISORY_LOCK -> "advisory locks";
+            case IDENTITY -> "SET SESSION AUTHORIZATION or SET ROLE";
+        };
+    }
 }

@@ -81,7 +81,16 @@ public record ErrorResponse(Map<Character, String> fields) {
     }
 
     public byte[] encode() {
-        MessageBuilder b = new MessageBuilder().begin((byte) 'E');
+        return encode((byte) 'E');
+    }
+
+    /** The same fields as a NoticeResponse ('N'): a warning the server may send at any time. */
+    public byte[] encodeAsNotice() {
+        return encode((byte) 'N');
+    }
+
+    private byte[] encode(byte tag) {
+        MessageBuilder b = new MessageBuilder().begin(tag);
         // Severity first, as PostgreSQL does: some clients read it positionally.
         String[] order = {"S", "V", "C", "M", "D", "H"};
         for (String k : order) {

@@ -1,0 +1,92 @@
+package io.pgproxy.failover;
+
+import io.pgproxy.backend.BackendConnector;
+import io.pgproxy.backend.BackendException;
+import io.pgproxy.backend.BackendTarget;
+import io.pgproxy.backend.ChannelWatchdog;
+import io.pgproxy.protocol.Frame;
+import io.pgproxy.protocol.MessageReader;
+import io.pgproxy.protocol.ProtocolException;
+import io.pgproxy.protocol.Wire;
+import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.Query;
+import io.pgproxy.protocol.message.Terminate;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
+
+/**
+ * One health check: a connection of its own to the host, made as the pools make theirs (sslmode,
+ * TLS, require-auth), {@code SELECT pg_is_in_recovery()}, hang up. Login and query together are
+ * bounded by the check timeout.
+ */
+final class HealthQuery {
+    /** The answer is one boolean; anything near this size is not a health answer. */
+    private static final int MAX_MESSAGE = 8 * 1024;
+    private static final String SQL = "SELECT pg_catalog.pg_is_in_recovery()";
+
+    private HealthQuery() {
+    }
+
+    static CheckResult run(BackendTarget target, Duration timeout) {
+        ByteChannel channel;
+        try {
+            channel = BackendConnector.openStandalone(target, "health-check");
+        } catch (BackendException e) {
+            return new CheckResult.Failed(e.error().sqlState() + " " + e.error().message());
+        }
+        try (channel; ChannelWatchdog ignored = ChannelWatchdog.start(channel, timeout)) {
+            return ask(channel);
+        } catch (ClosedChannelException e) {
+            return new CheckResult.Failed("no answer within " + timeout.toMillis() + " ms");
+        } catch (IOException e) {
+            return new CheckResult.Failed(e.getMessage());
+        }
+    }
+
+    private static CheckResult ask(ByteChannel channel) throws IOException {
+        write(channel, ByteBuffer.wrap(new Query(SQL).encode()));
+        MessageReader reader = new MessageReader(channel);
+        Boolean inRecovery = null;
+        while (true) {
+            Frame f = reader.read(MAX_MESSAGE);
+            switch (f.tagChar()) {
+                case 'D' -> inRecovery = value(f.body());
+                case 'E' -> {
+                    ErrorResponse e = ErrorResponse.decode(f.body());
+                    return new CheckResult.Failed(e.sqlState() + " " + e.message());
+                }
+                case 'Z' -> {
+                    write(channel, ByteBuffer.wrap(new Terminate().encode()));
+                    if (inRecovery == null) {
+                        throw new ProtocolException("the health query returned no row");
+                    }
+                    return new CheckResult.Answered(inRecovery);
+                }
+                default -> {
+                    // RowDescription, CommandComplete, notices.
+                }
+            }
+        }
+    }
+
+    private static boolean value(ByteBuffer row) throws ProtocolException {
+        try {
+            if (row.getShort() != 1 || row.getInt() != 1) {
+                throw new ProtocolException("the health query's row is not one boolean");
+            }
+            return Wire.bytes(row, 1)[0] == 't';
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new ProtocolException("malformed DataRow in the health query's answer");
+        }
+    }
+
+    private static void write(ByteChannel channel, ByteBuffer bytes) throws IOException {
+        while (bytes.hasRemaining()) {
+            channel.write(bytes);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+package io.pgproxy.it;
+
+import io.pgproxy.fixtures.FaultyLink;
+import io.pgproxy.fixtures.PostgresFixture;
+import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.SharedPostgres;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A backend that dies under a client (reset with no FATAL, as a killed server or a cut network
+ * leaves it): the client gets 08006 for what was in flight or the transaction that was open, and
+ * keeps its session; its next transaction runs on a new backend. The server is reached through a
+ * {@link FaultyLink}, so the shared PostgreSQL is never disturbed.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+@ExtendWith(SharedPostgres.class)
+class BackendLossIT {
+    private static PostgresFixture pg;
+    private static FaultyLink link;
+    private static ProxyFixture proxy;
+
+    @BeforeAll
+    static void start(PostgresFixture database) throws Exception {
+        pg = database;
+        link = FaultyLink.to(pg.host(), pg.port());
+        proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + "pgproxy.pool.mode = transaction\n"
+                + "pgproxy.databases.lossy { host = \"127.0.0.1\", port = " + link.port() + ", dbname = \"" + pg.db()
+                + "\", user = \"trust_user\" }\n");
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
+            s.execute("DROP TABLE IF EXISTS loss_ledger");
+            s.execute("CREATE TABLE loss_ledger (id int PRIMARY KEY, note text)");
+            s.execute("GRANT ALL ON loss_ledger TO trust_user");
+        }
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (link != null) {
+            link.close();
+        }
+    }
+
+    private Connection client() throws SQLException {
+        return proxy.connect(PostgresFixture.TRUST_USER, null, "lossy");
+    }
+
+    private static String one(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static int rows(String where) throws SQLException {
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
+            return Integer.parseInt(one(s, "SELECT count(*) FROM loss_ledger WHERE " + where));
+        }
+    }
+
+    @Test
+    void aStatementInFlightGets08006AndTheSessionGoesOn() throws Exception {
+        try (Connection c = client(); Statement s = c.createStatement()) {
+            s.execute("SET application_name = 'kept_across_loss'");
+            CompletableFuture<SQLException> inFlight = severWhileRunning(s);
+            SQLException e = inFlight.get(20, TimeUnit.SECONDS);
+            assertEquals("08006", e.getSQLState(), e.getMessage());
+            assertEquals("1", one(s, "SELECT 1"), "the same session runs its next statement");
+            assertEquals("kept_across_loss", one(s, "SHOW application_name"), "its settings came along");
+        }
+    }
+
+    @Test
+    void aTransactionInFlightFailsAsAWholeAndRollbackEndsIt() throws Exception {
+        try (Connection c = client(); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            s.execute("INSERT INTO loss_ledger VALUES (1, 'lost with its server')");
+            CompletableFuture<SQLException> inFlight = severWhileRunning(s);
+            assertEquals("08006", inFlight.get(20, TimeUnit.SECONDS).getSQLState());
+            // Until ROLLBACK the block stays failed, as in any failed transaction.
+            SQLException aborted = assertThrows(SQLException.class, () -> s.execute("INSERT INTO loss_ledger VALUES (2, 'x')"));
+            assertEquals("25P02", aborted.getSQLState());
+            c.rollback();
+            s.execute("INSERT INTO loss_ledger VALUES (3, 'after the loss')");
+            c.commit();
+        }
+        assertEquals(0, rows("id IN (1, 2)"), "nothing of the lost transaction was applied");
+        assertEquals(1, rows("id = 3"), "the next transaction committed once");
+    }
+
+    @Test
+    void aClientIdleInATransactionIsWarnedAndItsBlockStaysFailed() throws Exception {
+        try (Connection c = client(); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            s.execute("INSERT INTO loss_ledger VALUES (10, 'idle in transaction')");
+            link.sever();
+            await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > 0);
+            SQLException aborted = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
+            assertEquals("25P02", aborted.getSQLState());
+            c.rollback();
+            assertEquals("2", one(s, "SELECT 2"));
+            c.commit();
+        }
+        assertEquals(0, rows("id = 10"));
+    }
+
+    @Test
+    void aLostBackendOfAPinnedSessionEndsItNamingTheState() throws Exception {
+        try (Connection c = client(); Statement s = c.createStatement()) {
+            s.execute("CREATE TEMPORARY TABLE pinned_here (x int)");
+            link.sever();
+            SQLException e = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
+            assertEquals("08006", e.getSQLState());
+            assertTrue(e.getMessage().contains("temporary tables"), e.getMessage());
+        }
+    }
+
+    /** Starts a 30 s statement on {@code s}, severs the link once the server runs it; completes with its error. */
+    private static CompletableFuture<SQLException> severWhileRunning(Statement s) {
+        CompletableFuture<SQLException> inFlight = CompletableFuture.supplyAsync(() -> {
+            try {
+                s.execute("SELECT pg_sleep(30)");
+                return null;
+            } catch (SQLException e) {
+                return e;
+            }
+        });
+        await().atMost(10, TimeUnit.SECONDS).until(() -> sleeping() > 0);
+        link.sever();
+        return inFlight;
+    }
+
+    private static int sleeping() throws SQLException {
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
+            return Integer.parseInt(one(s, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'"
+                    + " AND state = 'active'"));
+        }
+    }
+}
