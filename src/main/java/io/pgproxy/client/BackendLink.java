@@ -392,7 +392,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             return;
         }
         PinReason pin = tracker.pinned();
-        if (fatal != null || pin != null || !lost.relayedWholeMessages() || session.closing()) {
+        // Session mode does not watch for state that cannot move (it never needs to), so a
+        // session-mode client cannot be told it has none: its session ends with its backend.
+        if (!transactionMode || fatal != null || pin != null || !lost.relayedWholeMessages() || session.closing()) {
             log.warn("{} backend {} lost{}", id, lost.id(), pin != null ? " with session state that lived on it: " + pin : "");
             pool.stats().sessionLost();
             if (fatal == null) {

@@ -46,6 +46,8 @@ public final class FailoverCoordinator implements Cluster.Listener {
     private final LongAdder abortedBySwitchover = new LongAdder();
     private final AtomicLong switchoverStallMicros = new AtomicLong();
     private final AtomicLong lastSwitchoverStallMicros = new AtomicLong();
+    /** Each database's last primary that was not "none". */
+    private final Map<String, HostAddress> lastPrimary = new ConcurrentHashMap<>();
     /** Databases in a switchover now: their change of primary is not counted as a failover. */
     private final Map<String, Boolean> switching = new ConcurrentHashMap<>();
 
@@ -120,10 +122,15 @@ public final class FailoverCoordinator implements Cluster.Listener {
                     cluster.describeHosts(), config.failover().primaryWaitTimeout().toMillis());
         } else if (from == null) {
             log.info("database \"{}\": primary is {}", db, to);
+        } else if (switching.containsKey(db)) {
+            log.info("database \"{}\": primary moved from {} to {} by a switchover", db, from, to);
         } else {
             log.warn("database \"{}\": primary moved from {} to {}", db, from, to);
         }
-        if (to != null && from != null && !switching.containsKey(db)) {
+        // A failover is a new primary other than the last one known: through "none" as a
+        // primary dies, and a standby is promoted, it is still one failover.
+        HostAddress previous = to == null ? null : lastPrimary.put(db, to);
+        if (previous != null && !previous.equals(to) && !switching.containsKey(db)) {
             failovers.increment();
         }
         LeaseManager l = leases;

@@ -267,6 +267,12 @@ class ConfigLoaderTest {
             pgproxy.client-tls.direct = maybe                | pgproxy.client-tls.direct              | expected true or false
             pgproxy.client-tls.sslmode = require             | pgproxy.client-tls.sslmode             | unknown key
             pgproxy.databases.d { host = h, client-tls-mode = x } | pgproxy.databases.d.client-tls-mode | must be disable, allow
+            pgproxy.failover.health-user = h, pgproxy.databases.d { host = "a,b,c", port = "1,2" } | pgproxy.databases.d.port | 2 ports for 3 hosts
+            pgproxy.failover.health-user = h, pgproxy.databases.d { host = "a,,b" } | pgproxy.databases.d.host | empty host name
+            pgproxy.failover.health-user = h, pgproxy.databases.d { host = "a,a" } | pgproxy.databases.d.host | names a:5432 twice
+            pgproxy.databases.d { host = "a,b" }                  | pgproxy.databases.d.host               | health-checked
+            pgproxy.failover.fall-count = 0                       | pgproxy.failover.fall-count            | must be between 1 and 1000
+            pgproxy.failover.check-interval = 0s                  | pgproxy.failover.check-interval        | must be more than 0
             """)
     void invalidValueNamesItsKeyPath(String hocon, String path, String reason) {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon));
@@ -342,5 +348,20 @@ class ConfigLoaderTest {
         assertEquals(java.util.Set.of("a"), c.adminUsers());
         assertEquals(java.util.List.of("b", "a"), java.util.List.copyOf(c.statsUsers()));
         assertTrue(ConfigLoader.parse("").adminUsers().isEmpty());
+    }
+
+    @Test
+    void aDatabaseMayNameSeveralHostsAsLibpqDoes() throws Exception {
+        ProxyConfig c = ConfigLoader.parse("""
+                pgproxy.failover.health-user = "health"
+                pgproxy.databases.one_port { host = "a, b", port = 6000 }
+                pgproxy.databases.per_host { host = "a,b,c", port = "5432,5433,5434" }
+                """);
+        assertEquals(List.of(new HostAddress("a", 6000), new HostAddress("b", 6000)),
+                c.databases().get("one_port").hosts());
+        assertEquals(List.of(new HostAddress("a", 5432), new HostAddress("b", 5433), new HostAddress("c", 5434)),
+                c.databases().get("per_host").hosts());
+        assertTrue(c.databases().get("per_host").isCluster());
+        assertEquals(FailoverConfig.DEFAULT.checkInterval(), c.failover().checkInterval());
     }
 }

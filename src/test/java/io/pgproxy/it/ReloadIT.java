@@ -1,6 +1,7 @@
 package io.pgproxy.it;
 
 import io.pgproxy.config.ConfigDiff;
+import io.pgproxy.fixtures.FaultyLink;
 import io.pgproxy.fixtures.PostgresFixture;
 import io.pgproxy.fixtures.ProxyFixture;
 import io.pgproxy.fixtures.SharedPostgres;
@@ -127,6 +128,34 @@ class ReloadIT {
             assertEquals(bound, proxy.port());
             ConfigDiff back = proxy.reload(ProxyFixture.standardConfig(pg));
             assertTrue(back.restartRequired().isEmpty(), back.toString());
+        }
+    }
+
+    @Test
+    void aReloadThatMovesADatabaseToAnotherServerMovesItsClientsWithoutReconnecting() throws Exception {
+        try (FaultyLink a = FaultyLink.to(pg.host(), pg.port()); FaultyLink b = FaultyLink.to(pg.host(), pg.port())) {
+            String at = ProxyFixture.standardConfig(pg) + "pgproxy.pool.mode = transaction\n"
+                    + "pgproxy.databases.moving { host = \"127.0.0.1\", port = %d, dbname = \"" + pg.db()
+                    + "\", user = \"trust_user\" }\n";
+            try (ProxyFixture proxy = ProxyFixture.start(at.formatted(a.port()));
+                 Connection c = proxy.connect(PostgresFixture.TRUST_USER, null, "moving");
+                 Statement s = c.createStatement()) {
+                s.execute("SET application_name = 'mover'");
+                c.setAutoCommit(false);
+                assertEquals("1", one(s, "SELECT 1"));
+                proxy.reload(at.formatted(b.port()));
+                // The transaction open at the reload finishes where it began.
+                assertEquals("2", one(s, "SELECT 2"));
+                c.commit();
+                c.setAutoCommit(true);
+                org.awaitility.Awaitility.await().atMost(20, TimeUnit.SECONDS).until(() -> {
+                    one(s, "SELECT 3");
+                    return a.connections() == 0 && b.connections() > 0;
+                });
+                a.sever();
+                assertEquals("mover", one(s, "SHOW application_name"), "the same session, on the new server");
+                assertEquals(1, proxy.server().failover().switchovers());
+            }
         }
     }
 }

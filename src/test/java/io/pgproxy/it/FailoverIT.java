@@ -1,0 +1,279 @@
+package io.pgproxy.it;
+
+import io.pgproxy.admin.AdminConsole;
+import io.pgproxy.fixtures.ProxyFixture;
+import io.pgproxy.fixtures.ReplicationPair;
+import io.pgproxy.pool.Pool;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A cluster of a real primary and a standby streaming from it ({@link ReplicationPair}) behind
+ * pgproxy: the primary killed and the standby promoted, then a planned switchover under load.
+ * Clients keep their sessions, settings and prepared statements; only what was in flight at a
+ * kill fails, with 08006.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class FailoverIT {
+    @TempDir
+    Path dir;
+    private ReplicationPair pair;
+    private ProxyFixture proxy;
+    private final List<Connection> clients = new ArrayList<>();
+    /** The workers block for the whole test: the common pool (one thread on two cores) would starve the rest. */
+    private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+
+    @BeforeEach
+    void start() throws Exception {
+        pair = ReplicationPair.start(dir);
+        String verifier;
+        try (Connection c = pair.primaryConnection(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT rolpassword FROM pg_authid WHERE rolname = 'app'")) {
+            rs.next();
+            verifier = rs.getString(1);
+        }
+        try (Connection c = ReplicationPair.connect(pair.primaryPort(), ReplicationPair.APP_USER,
+                ReplicationPair.APP_PW, ReplicationPair.APP_DB); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE ledger (id int PRIMARY KEY, at int DEFAULT inet_server_port())");
+        }
+        pair.awaitStandbyCaughtUp();
+        String hocon = """
+                pgproxy {
+                  listen { host = "127.0.0.1", port = 0 }
+                  pool { mode = transaction, size = 10 }
+                  failover { check-interval = 200ms, check-timeout = 1s, fall-count = 2, rise-count = 1,
+                             primary-wait-timeout = 20s, switchover-timeout = 10s }
+                  users { app { password = "%s" } }
+                  admin-users = [app]
+                  databases { appdb { host = "127.0.0.1,127.0.0.1", port = "%d,%d", user = app, password = "app_pw" } }
+                }
+                """.formatted(verifier, pair.primaryPort(), pair.standbyPort());
+        proxy = ProxyFixture.start(hocon, server -> new AdminConsole(server, () -> null, () -> { }));
+        await().atMost(10, TimeUnit.SECONDS).until(() -> primaryPort() == pair.primaryPort());
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        threads.shutdownNow();
+        for (Connection c : clients) {
+            c.close();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (pair != null) {
+            pair.close();
+        }
+    }
+
+    /** A client of appdb through the proxy whose statements are prepared on the server from their first use. */
+    private Connection client(String applicationName) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("prepareThreshold", "1");
+        p.setProperty("ApplicationName", applicationName);
+        Connection c = proxy.connect(ReplicationPair.APP_USER, ReplicationPair.APP_PW, ReplicationPair.APP_DB, p);
+        clients.add(c);
+        return c;
+    }
+
+    private Connection console() throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("preferQueryMode", "simple");
+        Connection c = proxy.connect(ReplicationPair.APP_USER, ReplicationPair.APP_PW, "pgbouncer", p);
+        clients.add(c);
+        return c;
+    }
+
+    private int primaryPort() throws SQLException {
+        try (Connection c = proxy.connect(ReplicationPair.APP_USER, ReplicationPair.APP_PW, "pgbouncer", simple())) {
+            for (Map<String, String> row : ConsoleClient.show(c, "SHOW HOSTS")) {
+                if ("1".equals(row.get("primary"))) {
+                    return Integer.parseInt(row.get("port"));
+                }
+            }
+            return 0;
+        }
+    }
+
+    private static Properties simple() {
+        Properties p = new Properties();
+        p.setProperty("preferQueryMode", "simple");
+        return p;
+    }
+
+    private static String one(Statement s, String sql) throws SQLException {
+        try (ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private List<Integer> ledgerOnStandby() throws SQLException {
+        List<Integer> ids = new ArrayList<>();
+        try (Connection c = ReplicationPair.connect(pair.standbyPort(), ReplicationPair.APP_USER, ReplicationPair.APP_PW,
+                ReplicationPair.APP_DB); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT id FROM ledger ORDER BY id")) {
+            while (rs.next()) {
+                ids.add(rs.getInt(1));
+            }
+        }
+        return ids;
+    }
+
+    @Test
+    void primaryKilledAndStandbyPromoted() throws Exception {
+        List<Connection> idle = new ArrayList<>();
+        List<PreparedStatement> prepared = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Connection c = client("idle_" + i);
+            PreparedStatement ps = c.prepareStatement("SELECT ? + 1, current_setting('application_name')");
+            ps.setInt(1, i);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+            }
+            idle.add(c);
+            prepared.add(ps);
+        }
+        try (Statement s = client("writer").createStatement()) {
+            for (int id = 1; id <= 50; id++) {
+                s.execute("INSERT INTO ledger (id) VALUES (" + id + ")");
+            }
+        }
+        pair.awaitStandbyCaughtUp();
+
+        Connection inFlight = client("in_flight");
+        inFlight.setAutoCommit(false);
+        Statement fs = inFlight.createStatement();
+        fs.execute("INSERT INTO ledger (id) VALUES (1000)");
+        CompletableFuture<SQLException> sleeping = CompletableFuture.supplyAsync(() -> {
+            try {
+                fs.execute("SELECT pg_sleep(60)");
+                return null;
+            } catch (SQLException e) {
+                return e;
+            }
+        }, threads);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> {
+            try (Connection c = pair.primaryConnection(); Statement s = c.createStatement()) {
+                return one(s, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'").equals("1");
+            }
+        });
+
+        pair.killPrimary();
+        SQLException lost = sleeping.get(20, TimeUnit.SECONDS);
+        assertEquals("08006", lost.getSQLState(), lost.getMessage());
+        pair.promoteStandby();
+
+        inFlight.rollback();
+        fs.execute("INSERT INTO ledger (id) VALUES (1001)");
+        inFlight.commit();
+        assertEquals(pair.standbyPort(), Integer.parseInt(one(fs, "SELECT inet_server_port()")),
+                "the in-flight client's session went on, on the new primary");
+
+        for (int i = 0; i < idle.size(); i++) {
+            PreparedStatement ps = prepared.get(i);
+            ps.setInt(1, i);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                assertEquals(i + 1, rs.getInt(1), "the prepared statement of idle client " + i + " still runs");
+                assertEquals("idle_" + i, rs.getString(2), "its settings came along");
+            }
+            try (Statement s = idle.get(i).createStatement()) {
+                assertEquals(pair.standbyPort(), Integer.parseInt(one(s, "SELECT inet_server_port()")));
+            }
+        }
+        List<Integer> ids = ledgerOnStandby();
+        assertEquals(51, ids.size(), "every committed row and nothing of the lost transaction: " + ids);
+        assertTrue(ids.contains(1001) && !ids.contains(1000));
+        assertEquals(pair.standbyPort(), primaryPort());
+        assertEquals(1, proxy.server().failover().failovers());
+    }
+
+    @Test
+    void switchoverUnderLoadFailsNoTransaction() throws Exception {
+        AtomicInteger nextId = new AtomicInteger();
+        AtomicInteger failures = new AtomicInteger();
+        AtomicInteger committed = new AtomicInteger();
+        AtomicBoolean running = new AtomicBoolean(true);
+        List<CompletableFuture<Void>> workers = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            Connection c = client("worker_" + w);
+            String name = "worker_" + w;
+            workers.add(CompletableFuture.runAsync(() -> {
+                try (PreparedStatement insert = c.prepareStatement("INSERT INTO ledger (id) VALUES (?)");
+                     PreparedStatement setting = c.prepareStatement("SELECT current_setting('application_name')")) {
+                    c.setAutoCommit(false);
+                    while (running.get()) {
+                        try {
+                            insert.setInt(1, nextId.incrementAndGet());
+                            insert.executeUpdate();
+                            try (ResultSet rs = setting.executeQuery()) {
+                                rs.next();
+                                if (!name.equals(rs.getString(1))) {
+                                    throw new SQLException("application_name lost: " + rs.getString(1));
+                                }
+                            }
+                            c.commit();
+                            committed.incrementAndGet();
+                        } catch (SQLException e) {
+                            failures.incrementAndGet();
+                            c.rollback();
+                        }
+                    }
+                } catch (SQLException e) {
+                    failures.incrementAndGet();
+                }
+            }, threads));
+        }
+        await().atMost(20, TimeUnit.SECONDS).until(() -> committed.get() > 100);
+        Connection console = console();
+        CompletableFuture<Void> switchover = CompletableFuture.runAsync(() -> {
+            try (Statement s = console.createStatement()) {
+                s.execute("SWITCHOVER appdb 127.0.0.1:" + pair.standbyPort());
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        }, threads);
+        // Promote only once nothing runs on the old primary: what committed there is then all
+        // on the standby, as an operator's planned switchover would have it.
+        await().atMost(20, TimeUnit.SECONDS).until(() -> proxy.server().leases().gate("appdb").isPaused()
+                && proxy.server().leases().pools("appdb").stream().allMatch(Pool::isDrained));
+        int beforeSwitch = committed.get();
+        pair.awaitStandbyCaughtUp();
+        pair.promoteStandby();
+        switchover.get(30, TimeUnit.SECONDS);
+        await().atMost(20, TimeUnit.SECONDS).until(() -> committed.get() > beforeSwitch + 100);
+        running.set(false);
+        CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
+
+        assertEquals(0, failures.get(), "no transaction failed across the switchover");
+        assertEquals(committed.get(), ledgerOnStandby().size(), "every committed row is on the new primary, once");
+        assertEquals(pair.standbyPort(), primaryPort());
+        assertEquals(1, proxy.server().failover().switchovers());
+        assertEquals(0, proxy.server().failover().failovers(), "a switchover is not counted as a failover");
+    }
+}
