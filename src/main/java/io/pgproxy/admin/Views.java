@@ -189,14 +189,15 @@ final class Views {
     /** Each database's hosts: what their checks say and which is the primary (PgBouncer has none; PgDog shows a role). */
     private Result hosts() {
         Result r = new Result(text("database"), text("host"), int4("port"), text("role"), text("state"),
-                int4("primary"), int4("checked"), int8("checks"), int8("failed_checks"), text("last_error"));
+                int4("primary"), int4("checked"), int8("checks"), int8("failed_checks"), text("last_error"),
+                int8("lag_bytes"));
         for (io.pgproxy.failover.Cluster c : server.failover().clusters().stream()
                 .sorted(java.util.Comparator.comparing(io.pgproxy.failover.Cluster::database)).toList()) {
             io.pgproxy.config.HostAddress primary = c.currentPrimary();
             for (io.pgproxy.failover.HostHealth h : c.hosts()) {
                 r.row(c.database(), h.address().host(), h.address().port(), h.role().label(), h.state().label(),
                         h.address().equals(primary) ? 1 : 0, c.isChecked() ? 1 : 0, h.checks(), h.failures(),
-                        h.lastError());
+                        h.lastError(), h.role() == io.pgproxy.failover.HostRole.STANDBY ? c.lagOf(h) : 0);
             }
         }
         return r;

@@ -32,7 +32,7 @@ public final class ConfigLoader {
             "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query",
             "backend", "failover");
     private static final Set<String> FAILOVER_KEYS = Set.of("check-interval", "check-timeout", "fall-count",
-            "rise-count", "primary-wait-timeout", "switchover-timeout", "health-user", "health-password");
+            "rise-count", "primary-wait-timeout", "switchover-timeout", "health-user", "health-password", "max-replica-lag");
     private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
             "ca-file", "min-version", "ciphers", "direct");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
@@ -50,7 +50,7 @@ public final class ConfigLoader {
             "reserve-timeout", "max-prepared-statements", "session-isolation");
     private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode", "backend-password");
     private static final Set<String> DATABASE_KEYS = union(Set.of("host", "port", "dbname", "user", "password",
-            "pool-size", "mode", "client-tls-mode"), BackendSettingsReader.KEYS);
+            "pool-size", "mode", "client-tls-mode", "target-session-attrs"), BackendSettingsReader.KEYS);
 
     /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match. */
     private static final long GIB = 1L << 30;
@@ -224,7 +224,8 @@ public final class ConfigLoader {
                     duration(path(at, "primary-wait-timeout")),
                     duration(path(at, "switchover-timeout")),
                     healthUser.isEmpty() ? null : healthUser,
-                    healthUser.isEmpty() ? null : string(path(at, "health-password")));
+                    healthUser.isEmpty() ? null : string(path(at, "health-password")),
+                    bytes(path(at, "max-replica-lag"), 0, Long.MAX_VALUE));
             for (DatabaseConfig d : databases.values()) {
                 if (d.isCluster() && d.user() == null && f.healthUser() == null) {
                     throw new ConfigException(path(ROOT, "databases", d.name(), "host"), "names " + d.hosts().size()
@@ -411,8 +412,16 @@ public final class ConfigLoader {
             PoolMode mode = config.hasPath(path(at, "mode")) ? poolMode(path(at, "mode")) : pool.mode();
             ClientTlsMode clientTls = config.hasPath(path(at, "client-tls-mode"))
                     ? clientTlsMode(path(at, "client-tls-mode")) : null;
+            TargetSessionAttrs attrs = TargetSessionAttrs.READ_WRITE;
+            if (config.hasPath(path(at, "target-session-attrs"))) {
+                attrs = TargetSessionAttrs.of(string(path(at, "target-session-attrs")));
+                if (attrs == null) {
+                    throw new ConfigException(path(at, "target-session-attrs"),
+                            "must be read-write, standby, read-only or prefer-standby");
+                }
+            }
             return new DatabaseConfig(name, hosts, dbname, user, password, poolSize, mode, clientTls,
-                    backend.tls(at), backend.requireAuth(at));
+                    backend.tls(at), backend.requireAuth(at), attrs);
         }
     }
 

@@ -11,7 +11,8 @@ import java.util.Objects;
  * {@code null} when the backend needs none or each user's own credentials are used.
  * {@code clientTlsMode} tightens pgproxy.client-tls.mode for the clients of this database;
  * {@code null} leaves it. {@code tls} and {@code requireAuth} say how the proxy connects to the
- * backend and which methods the backend may ask for.
+ * backend and which methods the backend may ask for; {@code targetSessionAttrs} which hosts of
+ * the cluster its backends are on.
  */
 public record DatabaseConfig(String name,
                              List<HostAddress> hosts,
@@ -22,11 +23,13 @@ public record DatabaseConfig(String name,
                              PoolMode mode,
                              ClientTlsMode clientTlsMode,
                              BackendTls tls,
-                             RequireAuth requireAuth) {
+                             RequireAuth requireAuth,
+                             TargetSessionAttrs targetSessionAttrs) {
     public DatabaseConfig {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(tls, "tls");
         Objects.requireNonNull(requireAuth, "requireAuth");
+        Objects.requireNonNull(targetSessionAttrs, "targetSessionAttrs");
         hosts = List.copyOf(Objects.requireNonNull(hosts, "hosts"));
         if (hosts.isEmpty()) {
             throw new IllegalArgumentException("a database needs a host");
@@ -38,7 +41,8 @@ public record DatabaseConfig(String name,
     /** A database with the listener's client TLS, the default backend TLS (prefer) and require-auth (by TLS). */
     public DatabaseConfig(String name, String host, int port, String dbname, String user, String password,
                           int poolSize, PoolMode mode) {
-        this(name, List.of(new HostAddress(host, port)), dbname, user, password, poolSize, mode, null, BackendTls.DEFAULT, RequireAuth.BY_TLS);
+        this(name, List.of(new HostAddress(host, port)), dbname, user, password, poolSize, mode, null, BackendTls.DEFAULT, RequireAuth.BY_TLS,
+                TargetSessionAttrs.READ_WRITE);
     }
 
     /** The first configured host: the primary until the servers say otherwise. */
@@ -57,7 +61,8 @@ public record DatabaseConfig(String name,
 
     /** This database on other hosts. */
     public DatabaseConfig withHosts(List<HostAddress> next) {
-        return new DatabaseConfig(name, next, dbname, user, password, poolSize, mode, clientTlsMode, tls, requireAuth);
+        return new DatabaseConfig(name, next, dbname, user, password, poolSize, mode, clientTlsMode, tls, requireAuth,
+                targetSessionAttrs);
     }
 
     // The backend password is cleartext; toString ends up in logs and assertion messages.
@@ -66,6 +71,6 @@ public record DatabaseConfig(String name,
         return "DatabaseConfig[name=" + name + ", hosts=" + hosts + ", dbname=" + dbname
                 + ", user=" + user + ", password=" + (password == null ? "null" : "<redacted>")
                 + ", poolSize=" + poolSize + ", mode=" + mode + ", clientTlsMode=" + clientTlsMode + ", tls=" + tls
-                + ", requireAuth=" + requireAuth.describe() + "]";
+                + ", requireAuth=" + requireAuth.describe() + ", targetSessionAttrs=" + targetSessionAttrs.configName() + "]";
     }
 }

@@ -8,7 +8,8 @@ import java.util.Objects;
  * primary. A host is down after {@code fallCount} failed checks in a row and up again after
  * {@code riseCount} good ones, so a host that misses fewer checks than that never moves a
  * cluster. {@code healthUser} and {@code healthPassword} log the checks in where the database
- * has no backend user of its own; {@code null} when unset.
+ * has no backend user of its own; {@code null} when unset. A standby whose replay is more than
+ * {@code maxReplicaLag} bytes of WAL behind its primary gets no new read-only backends.
  */
 public record FailoverConfig(Duration checkInterval,
                              Duration checkTimeout,
@@ -17,7 +18,8 @@ public record FailoverConfig(Duration checkInterval,
                              Duration primaryWaitTimeout,
                              Duration switchoverTimeout,
                              String healthUser,
-                             String healthPassword) {
+                             String healthPassword,
+                             long maxReplicaLag) {
     public FailoverConfig {
         Objects.requireNonNull(checkInterval, "checkInterval");
         Objects.requireNonNull(checkTimeout, "checkTimeout");
@@ -27,7 +29,7 @@ public record FailoverConfig(Duration checkInterval,
 
     /** The defaults of reference.conf, for tests and code that builds a config by hand. */
     public static final FailoverConfig DEFAULT = new FailoverConfig(Duration.ofSeconds(1), Duration.ofSeconds(2), 3, 2,
-            Duration.ofSeconds(30), Duration.ofSeconds(10), null, null);
+            Duration.ofSeconds(30), Duration.ofSeconds(10), null, null, 16L << 20);
 
     // The health password is cleartext; toString ends up in logs.
     @Override
@@ -35,6 +37,6 @@ public record FailoverConfig(Duration checkInterval,
         return "FailoverConfig[checkInterval=" + checkInterval + ", checkTimeout=" + checkTimeout + ", fallCount="
                 + fallCount + ", riseCount=" + riseCount + ", primaryWaitTimeout=" + primaryWaitTimeout
                 + ", switchoverTimeout=" + switchoverTimeout + ", healthUser=" + healthUser + ", healthPassword="
-                + (healthPassword == null ? "null" : "<redacted>") + "]";
+                + (healthPassword == null ? "null" : "<redacted>") + ", maxReplicaLag=" + maxReplicaLag + "]";
     }
 }

@@ -198,6 +198,16 @@ public final class Cluster implements PrimarySource {
         listener.primaryChanged(this, from, next);
     }
 
+    /**
+     * How far {@code host} replays behind the primary, in bytes of WAL, by both hosts' last
+     * checks; 0 while there is no primary to be behind.
+     */
+    public long lagOf(HostHealth host) {
+        HostAddress p = primary;
+        HostHealth ph = p == null ? null : hosts.get(p);
+        return ph == null ? 0 : Math.max(0, ph.walPosition() - host.walPosition());
+    }
+
     /** Each host with what its checks last said: the detail of a "no primary" error. */
     String describeHosts() {
         StringBuilder b = new StringBuilder();

@@ -4,6 +4,7 @@ import io.pgproxy.config.DatabaseConfig;
 import io.pgproxy.config.FailoverConfig;
 import io.pgproxy.config.HostAddress;
 import io.pgproxy.config.ProxyConfig;
+import io.pgproxy.config.TargetSessionAttrs;
 import io.pgproxy.pool.LeaseManager;
 import io.pgproxy.pool.PauseGate;
 import io.pgproxy.pool.Pool;
@@ -39,6 +40,7 @@ public final class FailoverCoordinator implements Cluster.Listener {
 
     private final Map<String, Cluster> clusters = new ConcurrentHashMap<>();
     private final Map<String, HealthChecker> checkers = new ConcurrentHashMap<>();
+    private final Map<String, StandbyRoute> standbyRoutes = new ConcurrentHashMap<>();
     private volatile ProxyConfig config;
     private volatile LeaseManager leases;
     private final LongAdder failovers = new LongAdder();
@@ -61,9 +63,18 @@ public final class FailoverCoordinator implements Cluster.Listener {
         config.databases().values().forEach(this::cluster);
     }
 
-    /** Where {@code database}'s pools connect: its cluster, made on first use. */
+    /**
+     * Where {@code database}'s pools connect: its cluster's primary, made on first use; for a
+     * read-only database, its standbys.
+     */
     public PrimarySource source(DatabaseConfig database) {
-        return cluster(database);
+        Cluster c = cluster(database);
+        if (!database.targetSessionAttrs().readsStandbys()) {
+            return c;
+        }
+        boolean fallBack = database.targetSessionAttrs() == TargetSessionAttrs.PREFER_STANDBY;
+        return standbyRoutes.compute(database.name(), (n, r) -> r != null && r.cluster() == c
+                && r.fallsBack() == fallBack ? r : new StandbyRoute(c, fallBack, () -> config.failover()));
     }
 
     private Cluster cluster(DatabaseConfig database) {

@@ -26,7 +26,10 @@ import java.time.Duration;
 final class HealthQuery {
     /** The answer is one boolean; anything near this size is not a health answer. */
     private static final int MAX_MESSAGE = 8 * 1024;
-    private static final String SQL = "SELECT pg_catalog.pg_is_in_recovery()";
+    /** A standby's replay position is NULL before it replayed anything: 0 then. */
+    private static final String SQL = "SELECT pg_catalog.pg_is_in_recovery(), COALESCE(CASE WHEN pg_catalog.pg_is_in_recovery()"
+            + " THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END - '0/0'::pg_lsn, 0)"
+            + "::int8";
 
     private HealthQuery() {
     }
@@ -50,21 +53,21 @@ final class HealthQuery {
     private static CheckResult ask(ByteChannel channel) throws IOException {
         write(channel, ByteBuffer.wrap(new Query(SQL).encode()));
         MessageReader reader = new MessageReader(channel);
-        Boolean inRecovery = null;
+        CheckResult.Answered answer = null;
         while (true) {
             Frame f = reader.read(MAX_MESSAGE);
             switch (f.tagChar()) {
-                case 'D' -> inRecovery = value(f.body());
+                case 'D' -> answer = answer(f.body());
                 case 'E' -> {
                     ErrorResponse e = ErrorResponse.decode(f.body());
                     return new CheckResult.Failed(e.sqlState() + " " + e.message());
                 }
                 case 'Z' -> {
                     write(channel, ByteBuffer.wrap(new Terminate().encode()));
-                    if (inRecovery == null) {
+                    if (answer == null) {
                         throw new ProtocolException("the health query returned no row");
                     }
-                    return new CheckResult.Answered(inRecovery);
+                    return answer;
                 }
                 default -> {
                     // RowDescription, CommandComplete, notices.
@@ -73,13 +76,16 @@ final class HealthQuery {
         }
     }
 
-    private static boolean value(ByteBuffer row) throws ProtocolException {
+    private static CheckResult.Answered answer(ByteBuffer row) throws ProtocolException {
         try {
-            if (row.getShort() != 1 || row.getInt() != 1) {
-                throw new ProtocolException("the health query's row is not one boolean");
+            if (row.getShort() != 2) {
+                throw new ProtocolException("the health query's row is not (boolean, position)");
             }
-            return Wire.bytes(row, 1)[0] == 't';
-        } catch (java.nio.BufferUnderflowException e) {
+            boolean inRecovery = Wire.bytes(row, row.getInt())[0] == 't';
+            int length = row.getInt();
+            long position = Long.parseLong(new String(Wire.bytes(row, length), java.nio.charset.StandardCharsets.US_ASCII));
+            return new CheckResult.Answered(inRecovery, position);
+        } catch (java.nio.BufferUnderflowException | NumberFormatException | ArrayIndexOutOfBoundsException e) {
             throw new ProtocolException("malformed DataRow in the health query's answer");
         }
     }

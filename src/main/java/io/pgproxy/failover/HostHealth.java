@@ -19,6 +19,7 @@ public final class HostHealth {
     private String lastError;
     private long checks;
     private long failures;
+    private long walPosition;
 
     HostHealth(HostAddress address) {
         this.address = address;
@@ -43,6 +44,7 @@ public final class HostHealth {
                 suspect = false;
                 lastError = null;
                 role = a.inRecovery() ? HostRole.STANDBY : HostRole.PRIMARY;
+                walPosition = a.walPosition();
                 if (state == HostState.UNKNOWN || (state == HostState.DOWN && goodInRow >= rise)) {
                     state = HostState.UP;
                 }
@@ -80,6 +82,16 @@ public final class HostHealth {
 
     public synchronized boolean isSuspect() {
         return suspect;
+    }
+
+    /** Up and said it is a standby (suspect or not: a standby's connections are not what failed over). */
+    synchronized boolean servesAsStandby() {
+        return state == HostState.UP && role == HostRole.STANDBY && !suspect;
+    }
+
+    /** Its WAL position at its last good check: a primary's write position, a standby's replay position. */
+    public synchronized long walPosition() {
+        return walPosition;
     }
 
     /** Why the last check failed; null after a good one. */

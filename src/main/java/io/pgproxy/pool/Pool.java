@@ -148,13 +148,15 @@ public final class Pool {
         try {
             BackendConnection c;
             if (preferred != null && idle.remove(preferred)) {
-                if (preferred.readiness() == BackendConnection.Readiness.READY && !expired(preferred, s) && preferred.moveTo(BackendState.ACTIVE)) {
+                if (preferred.readiness() == BackendConnection.Readiness.READY && !expired(preferred, s)
+                        && servedHost(preferred) && preferred.moveTo(BackendState.ACTIVE)) {
                     return leased(preferred, permit);
                 }
                 closeConnection(preferred);
             }
             while ((c = idle.pollFirst()) != null) {
-                if (c.readiness() == BackendConnection.Readiness.READY && !expired(c, s) && c.moveTo(BackendState.ACTIVE)) {
+                if (c.readiness() == BackendConnection.Readiness.READY && !expired(c, s) && servedHost(c)
+                        && c.moveTo(BackendState.ACTIVE)) {
                     return leased(c, permit);
                 }
                 closeConnection(c);
@@ -223,6 +225,7 @@ public final class Pool {
             connections.add(c);
             try {
                 BackendConnector.connect(c);
+                hosts.opened(host);
                 return c;
             } catch (BackendException e) {
                 connections.remove(c);
@@ -326,7 +329,7 @@ public final class Pool {
         for (BackendConnection c : idle) {
             boolean idleTooLong = now - c.lastReleasedNanos() > s.serverIdleTimeout().toNanos()
                     && open.get() > s.minSize();
-            if ((retired || c.isClosed() || idleTooLong || expired(c, s)) && idle.remove(c)) {
+            if ((retired || c.isClosed() || idleTooLong || expired(c, s) || !servedHost(c)) && idle.remove(c)) {
                 closeConnection(c);
             }
         }
@@ -471,7 +474,12 @@ public final class Pool {
         return before != 0 && connections.stream().anyMatch(c -> c.createdNanos() - before < 0);
     }
 
+    private boolean servedHost(BackendConnection c) {
+        return hosts.serves(c.target().host(), c.target().port());
+    }
+
     private void closeConnection(BackendConnection c) {
+        hosts.closed(new HostAddress(c.target().host(), c.target().port()));
         c.close();
         connections.remove(c);
         open.decrementAndGet();

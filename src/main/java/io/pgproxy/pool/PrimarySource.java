@@ -24,6 +24,22 @@ public interface PrimarySource {
      */
     boolean connectFailed(HostAddress host);
 
+    /** A connection to {@code host} opened: what least-connections counts. */
+    default void opened(HostAddress host) {
+    }
+
+    /** A connection opened to {@code host} closed. */
+    default void closed(HostAddress host) {
+    }
+
+    /**
+     * Whether an idle connection to {@code host} may still be handed out: a standby that fell
+     * behind or went down is left for new connections elsewhere.
+     */
+    default boolean serves(String host, int port) {
+        return true;
+    }
+
     /** The database's one host, never checked: what a database with a single host uses. */
     static PrimarySource fixed(HostAddress host) {
         return new PrimarySource() {

@@ -20,8 +20,8 @@ class ClusterTest {
     private static final HostAddress B = new HostAddress("pg-b", 5432);
     private static final int FALL = 3;
     private static final int RISE = 2;
-    private static final CheckResult PRIMARY = new CheckResult.Answered(false);
-    private static final CheckResult STANDBY = new CheckResult.Answered(true);
+    private static final CheckResult PRIMARY = new CheckResult.Answered(false, 0);
+    private static final CheckResult STANDBY = new CheckResult.Answered(true, 0);
     private static final CheckResult FAILED = new CheckResult.Failed("connection refused");
 
     private final List<String> changes = new ArrayList<>();

@@ -66,10 +66,16 @@ class FailoverIT {
                   listen { host = "127.0.0.1", port = 0 }
                   pool { mode = transaction, size = 10 }
                   failover { check-interval = 200ms, check-timeout = 1s, fall-count = 2, rise-count = 1,
-                             primary-wait-timeout = 20s, switchover-timeout = 10s }
+                             primary-wait-timeout = 20s, switchover-timeout = 10s, max-replica-lag = 64KiB }
                   users { app { password = "%s" } }
                   admin-users = [app]
-                  databases { appdb { host = "127.0.0.1,127.0.0.1", port = "%d,%d", user = app, password = "app_pw" } }
+                  databases {
+                    appdb { host = "127.0.0.1,127.0.0.1", port = "%2$d,%3$d", user = app, password = "app_pw" }
+                    appdb_ro { host = "127.0.0.1,127.0.0.1", port = "%2$d,%3$d", dbname = appdb, user = app,
+                               password = "app_pw", target-session-attrs = standby }
+                    appdb_any { host = "127.0.0.1,127.0.0.1", port = "%2$d,%3$d", dbname = appdb, user = app,
+                                password = "app_pw", target-session-attrs = prefer-standby }
+                  }
                 }
                 """.formatted(verifier, pair.primaryPort(), pair.standbyPort());
         proxy = ProxyFixture.start(hocon, server -> new AdminConsole(server, () -> null, () -> { }));
@@ -275,5 +281,45 @@ class FailoverIT {
         assertEquals(pair.standbyPort(), primaryPort());
         assertEquals(1, proxy.server().failover().switchovers());
         assertEquals(0, proxy.server().failover().failovers(), "a switchover is not counted as a failover");
+    }
+
+    @Test
+    void readOnlyDatabasesReadFromTheStandbyUntilItFallsBehind() throws Exception {
+        Properties p = new Properties();
+        Connection ro = proxy.connect(ReplicationPair.APP_USER, ReplicationPair.APP_PW, "appdb_ro", p);
+        Connection any = proxy.connect(ReplicationPair.APP_USER, ReplicationPair.APP_PW, "appdb_any", p);
+        clients.add(ro);
+        clients.add(any);
+        Statement roS = ro.createStatement();
+        Statement anyS = any.createStatement();
+        await().atMost(10, TimeUnit.SECONDS).until(() -> one(roS, "SELECT inet_server_port()")
+                .equals(String.valueOf(pair.standbyPort())));
+        assertEquals("t", one(roS, "SELECT pg_is_in_recovery()"));
+        assertEquals(String.valueOf(pair.standbyPort()), one(anyS, "SELECT inet_server_port()"));
+
+        try (Connection standby = pair.standbyConnection(); Statement st = standby.createStatement()) {
+            st.execute("SELECT pg_wal_replay_pause()");
+            try (Connection primary = ReplicationPair.connect(pair.primaryPort(), ReplicationPair.APP_USER,
+                    ReplicationPair.APP_PW, ReplicationPair.APP_DB); Statement ps = primary.createStatement()) {
+                ps.execute("INSERT INTO ledger (id) SELECT g FROM generate_series(1, 20000) g");
+            }
+            await().atMost(10, TimeUnit.SECONDS).until(() -> ConsoleClient.show(console(), "SHOW HOSTS").stream()
+                    .anyMatch(r -> r.get("database").equals("appdb_ro") && r.get("port").equals(
+                            String.valueOf(pair.standbyPort())) && Long.parseLong(r.get("lag_bytes")) > 64 * 1024));
+            assertEquals(String.valueOf(pair.primaryPort()), one(anyS, "SELECT inet_server_port()"),
+                    "prefer-standby reads from the primary while the standby is too far behind");
+
+            CompletableFuture<String> waiting = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return one(roS, "SELECT inet_server_port()");
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            st.execute("SELECT pg_wal_replay_resume()");
+            assertEquals(String.valueOf(pair.standbyPort()), waiting.get(20, TimeUnit.SECONDS),
+                    "standby-only reads waited for the standby to catch up instead of failing");
+        }
+        await().atMost(10, TimeUnit.SECONDS).until(() -> one(roS, "SELECT count(*) FROM ledger").equals("20000"));
     }
 }
