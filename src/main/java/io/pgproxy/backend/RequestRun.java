@@ -19,12 +19,14 @@ import java.util.List;
  * @param pin             a pin the statement texts revealed, or null
  * @param sets            statements of the run starting with SET, in order
  * @param resets          recognised RESETs of the run, in order
+ * @param mayCommit       a statement of the run starts with COMMIT, END or PREPARE TRANSACTION: once it
+ *                        is sent, the outcome of the transaction is the server's to tell
  */
 public record RequestRun(int readyForQueries, boolean sawRequest, boolean pendingAfterSync, boolean mayDeallocate,
                          byte[] kinds, int deallocatingKind, PinReason pin, List<SetStatement.Sent> sets,
-                         List<SetStatement.Reset> resets) {
+                         List<SetStatement.Reset> resets, boolean mayCommit) {
     /** A run that owes nothing and tells nothing. */
-    public static final RequestRun NONE = new RequestRun(0, false, false, false, null, -1, null, List.of(), List.of());
+    public static final RequestRun NONE = new RequestRun(0, false, false, false, null, -1, null, List.of(), List.of(), false);
     /** A run of one whole request (a Query, or a batch ending in Sync) and nothing else. */
-    public static final RequestRun ONE_REQUEST = new RequestRun(1, true, false, false, null, -1, null, List.of(), List.of());
+    public static final RequestRun ONE_REQUEST = new RequestRun(1, true, false, false, null, -1, null, List.of(), List.of(), false);
 }

@@ -48,6 +48,11 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private volatile long transactionStartNanos;
     private volatile boolean cancelSent;
     /**
+     * A COMMIT (END, PREPARE TRANSACTION) was sent and not yet answered: if the backend dies
+     * now, whether the transaction committed is unknown, and the client is told so (08007).
+     */
+    private volatile boolean commitInFlight;
+    /**
      * Opens a transaction block on a new backend and fails it, so that a client whose block died
      * with its backend finds it failed there: the server answers 25P02 to what it sends and
      * ROLLBACK ends it. The message names the proxy in the server's log.
@@ -55,6 +60,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private static final byte[] ABORTED_BLOCK = new Query("BEGIN; DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '08006', "
             + "MESSAGE = 'pgproxy: the transaction was lost with its server connection; ROLLBACK ends it'; END$$")
             .encode();
+    /** transaction_resolution_unknown: the server may have committed what the client asked it to. */
+    private static final String UNKNOWN_OUTCOME = "08007";
+    private static final String COMMIT_UNKNOWN = "a COMMIT was in flight, so the transaction may or may not have "
+            + "committed; check before retrying it";
     /** The client's transaction block died with its backend: the next lease fails one for it. */
     private volatile boolean abortedBlock;
     /** A hidden failing block is on its way; {@link #abortAnswersBefore} hidden answers come before its. */
@@ -113,6 +122,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
                 transactionStartNanos = now;
             }
             cancelSent = false;
+        }
+        if (run.mayCommit()) {
+            commitInFlight = true;
         }
         if (run.pin() != null || !run.sets().isEmpty() || !run.resets().isEmpty()) {
             carryOut(tracker.sent(run.pin(), run.sets(), run.resets()));
@@ -342,6 +354,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             transactionStartNanos = 0;
             pool.stats().transaction((now - began) / 1000);
         }
+        if (answeredAll) {
+            commitInFlight = false;
+        }
         BackendConnection b = backend();
         carryOut(tracker.onReadyForQuery(status, answeredAll, b != null ? b.session() : null));
     }
@@ -398,10 +413,12 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             log.warn("{} backend {} lost{}", id, lost.id(), pin != null ? " with session state that lived on it: " + pin : "");
             pool.stats().sessionLost();
             if (fatal == null) {
-                session.errorSent("08006");
-                out.sendQuietly(ErrorResponse.fatal("08006", pin != null
+                String code = commitInFlight ? UNKNOWN_OUTCOME : "08006";
+                String outcome = commitInFlight ? "; " + COMMIT_UNKNOWN : "";
+                session.errorSent(code);
+                out.sendQuietly(ErrorResponse.fatal(code, (pin != null
                         ? "server connection lost; the session cannot continue without its " + pin.description()
-                        : "server connection lost; the session cannot continue").encode());
+                        : "server connection lost; the session cannot continue") + outcome).encode());
             }
             session.close();
             return;
@@ -410,10 +427,13 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         lease = null;
         lastBackend = null;
         TransactionStatus before = lost.status();
-        boolean inBlock = before != TransactionStatus.IDLE;
         int owed = lost.owedToClient();
-        log.warn("{} backend {} lost {}; the session goes on", id, lost.id(), owed > 0 ? "with " + owed
-                + " request(s) unanswered" : inBlock ? "inside a transaction block" : "between requests");
+        // A COMMIT in flight ended the block whatever its outcome: nothing is left to roll back.
+        boolean committing = owed > 0 && commitInFlight;
+        boolean inBlock = before != TransactionStatus.IDLE && !committing;
+        commitInFlight = false;
+        log.warn("{} backend {} lost {}; the session goes on", id, lost.id(), committing ? "with a COMMIT in flight"
+                : owed > 0 ? "with " + owed + " request(s) unanswered" : inBlock ? "inside a transaction block" : "between requests");
         if (owed > 0 || inBlock) {
             pool.stats().aborted();
         }
@@ -423,13 +443,14 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         abortedBlock = inBlock;
         if (owed > 0) {
             MessageBuilder m = new MessageBuilder();
+            String code = committing ? UNKNOWN_OUTCOME : "08006";
             for (int i = 0; i < owed; i++) {
-                m.bytes(ErrorResponse.error("08006", inBlock
-                        ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
+                m.bytes(ErrorResponse.error(code, committing ? "server connection lost; " + COMMIT_UNKNOWN
+                        : inBlock ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
                         : "server connection lost; the statement was rolled back").encode());
                 m.bytes(new ReadyForQuery(now).encode());
             }
-            session.errorSent("08006");
+            session.errorSent(code);
             out.sendQuietly(m.toByteArray());
         } else if (inBlock) {
             // Nothing is owed to carry an error, and a notice may come at any time: the client

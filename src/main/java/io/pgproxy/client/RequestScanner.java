@@ -50,6 +50,8 @@ final class RequestScanner extends FrameScanner {
     private PinReason pin;
     /** A statement in this run may deallocate prepared statements; handed to the session with the run. */
     private boolean mayDeallocate;
+    /** A statement in this run may end its transaction with a commit; handed to the session with the run. */
+    private boolean mayCommit;
     /** The run's entry (index into kinds) of a simple Query or Execute that may deallocate, or -1. */
     private int deallocatingKind = -1;
     /**
@@ -69,7 +71,7 @@ final class RequestScanner extends FrameScanner {
      * Called before those messages are sent.
      */
     RequestRun takeRun() {
-        boolean plain = !mayDeallocate && kindCount == 0 && pin == null && sets.isEmpty() && resets.isEmpty();
+        boolean plain = !mayDeallocate && !mayCommit && kindCount == 0 && pin == null && sets.isEmpty() && resets.isEmpty();
         RequestRun run;
         if (plain && owed == 0 && !sawRequest) {
             return RequestRun.NONE;
@@ -80,11 +82,12 @@ final class RequestScanner extends FrameScanner {
             run = new RequestRun(owed, sawRequest, pendingAfter, mayDeallocate,
                     kindCount == 0 ? null : java.util.Arrays.copyOf(kinds, kindCount), deallocatingKind, pin,
                     sets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(sets),
-                    resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets));
+                    resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets), mayCommit);
         }
         owed = 0;
         sawRequest = false;
         mayDeallocate = false;
+        mayCommit = false;
         kindCount = 0;
         deallocatingKind = -1;
         pin = null;
@@ -275,6 +278,46 @@ final class RequestScanner extends FrameScanner {
         return false;
     }
 
+    /** Statement starts after which the server alone knows whether the transaction committed. */
+    private static final byte[][] COMMITTING = {bytes("commit"), bytes("end"), bytes("prepare transaction")};
+
+    /**
+     * Whether the statement text in {@code [from, to)} starts with COMMIT, END or PREPARE
+     * TRANSACTION (COMMIT PREPARED too), ignoring ASCII case and leading white space. Only a
+     * statement's start is looked at, as everywhere in the proxy: a COMMIT after a semicolon in
+     * a multi-statement Query is not seen. No allocation.
+     */
+    static boolean mayCommit(ByteBuffer b, int from, int to) {
+        int i = from;
+        while (i < to && Character.isWhitespace(b.get(i))) {
+            i++;
+        }
+        if (i == to) {
+            return false;
+        }
+        int first = lower(b.get(i));
+        if (first != 'c' && first != 'e' && first != 'p') {
+            // The common statement, decided by its first letter.
+            return false;
+        }
+        outer:
+        for (byte[] word : COMMITTING) {
+            if (to - i < word.length) {
+                continue;
+            }
+            for (int j = 0; j < word.length; j++) {
+                if (lower(b.get(i + j)) != word[j]) {
+                    continue outer;
+                }
+            }
+            int after = i + word.length;
+            if (after == to || !Character.isLetterOrDigit(b.get(after)) && b.get(after) != '_') {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static boolean contains(ByteBuffer b, int from, int to, byte[] needle) {
         outer:
         for (int i = from; i <= to - needle.length; i++) {
@@ -322,6 +365,9 @@ final class RequestScanner extends FrameScanner {
         }
         if (textEnd == start) {
             return;
+        }
+        if (!mayCommit && mayCommit(buffer, start, textEnd)) {
+            mayCommit = true;
         }
         int window = Math.min(textEnd - start, SetStatement.MAX_LENGTH);
         if (!worthALook(buffer, start, start + window)) {

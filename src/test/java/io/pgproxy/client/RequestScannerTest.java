@@ -77,4 +77,35 @@ class RequestScannerTest {
         assertEquals(java.util.List.of(new io.pgproxy.session.SetStatement.Unrecognised()),
                 scanner.takeRun().sets(), "only a whole statement is replayed as a SET");
     }
+
+    private static boolean commits(String sql) {
+        ByteBuffer b = ByteBuffer.wrap(sql.getBytes(StandardCharsets.UTF_8));
+        return RequestScanner.mayCommit(b, 0, b.limit());
+    }
+
+    @Test
+    void statementsAfterWhichOnlyTheServerKnowsTheOutcomeAreSeen() {
+        assertTrue(commits("COMMIT"));
+        assertTrue(commits("  commit work;"));
+        assertTrue(commits("End"));
+        assertTrue(commits("PREPARE TRANSACTION 'gx'"));
+        assertTrue(commits("COMMIT PREPARED 'gx'"));
+        assertFalse(commits("ROLLBACK"), "a rollback's outcome is known");
+        assertFalse(commits("committed_rows()"));
+        assertFalse(commits("ending"));
+        assertFalse(commits("PREPARE q AS SELECT 1"));
+        assertFalse(commits("SELECT 1; COMMIT"), "only a statement's start is looked at");
+        assertFalse(commits(""));
+    }
+
+    @Test
+    void aRunWithACommitSaysSo() throws Exception {
+        RequestScanner scanner = new RequestScanner(1 << 20, true, false);
+        ByteBuffer b = query("COMMIT", -1);
+        assertEquals(b.limit(), scanner.scan(b));
+        assertTrue(scanner.takeRun().mayCommit());
+        ByteBuffer next = query("SELECT 1", -1);
+        assertEquals(next.limit(), scanner.scan(next));
+        assertFalse(scanner.takeRun().mayCommit(), "cleared with the hand-over");
+    }
 }

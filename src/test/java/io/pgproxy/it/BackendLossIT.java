@@ -49,6 +49,15 @@ class BackendLossIT {
             s.execute("DROP TABLE IF EXISTS loss_ledger");
             s.execute("CREATE TABLE loss_ledger (id int PRIMARY KEY, note text)");
             s.execute("GRANT ALL ON loss_ledger TO trust_user");
+            // A commit that takes its time: a deferred trigger sleeps in it, so a test can cut
+            // the link while COMMIT is in flight.
+            s.execute("DROP TABLE IF EXISTS slow_commit");
+            s.execute("CREATE TABLE slow_commit (id int PRIMARY KEY)");
+            s.execute("GRANT ALL ON slow_commit TO trust_user");
+            s.execute("CREATE OR REPLACE FUNCTION slow_commit_nap() RETURNS trigger LANGUAGE plpgsql AS "
+                    + "$$BEGIN PERFORM pg_sleep(3); RETURN NULL; END$$");
+            s.execute("CREATE CONSTRAINT TRIGGER slow_commit_nap AFTER INSERT ON slow_commit "
+                    + "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit_nap()");
         }
     }
 
@@ -107,6 +116,45 @@ class BackendLossIT {
         }
         assertEquals(0, rows("id IN (1, 2)"), "nothing of the lost transaction was applied");
         assertEquals(1, rows("id = 3"), "the next transaction committed once");
+    }
+
+    @Test
+    void aCommitInFlightGets08007AndIsNeverSentAgain() throws Exception {
+        try (Connection c = client(); Statement s = c.createStatement();
+             var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            c.setAutoCommit(false);
+            s.execute("INSERT INTO slow_commit VALUES (1)");
+            java.util.concurrent.Future<SQLException> commit = pool.submit(() -> {
+                try {
+                    c.commit();
+                    return null;
+                } catch (SQLException e) {
+                    return e;
+                }
+            });
+            await().atMost(10, TimeUnit.SECONDS).until(() -> committingAsleep() > 0);
+            link.sever();
+            SQLException e = commit.get(20, TimeUnit.SECONDS);
+            assertEquals("08007", e.getSQLState(), e.getMessage());
+            assertTrue(e.getMessage().contains("may or may not have committed"), e.getMessage());
+            // The block ended with the COMMIT, whatever its outcome: the session runs on.
+            s.execute("INSERT INTO slow_commit VALUES (2)");
+            c.rollback();
+        }
+        // The server finishes the commit it was in; the proxy never sent it again.
+        await().atMost(15, TimeUnit.SECONDS).until(() -> committingAsleep() == 0);
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
+            assertEquals("1", one(s, "SELECT count(*) FROM slow_commit WHERE id = 1"));
+            assertEquals("0", one(s, "SELECT count(*) FROM slow_commit WHERE id = 2"));
+        }
+    }
+
+    /** Sessions whose COMMIT sleeps in the deferred trigger. */
+    private static int committingAsleep() throws SQLException {
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
+            return Integer.parseInt(one(s, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+                    + " AND state = 'active' AND query = 'COMMIT'"));
+        }
     }
 
     @Test
