@@ -24,6 +24,8 @@ final class BackendReader extends FrameScanner implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(BackendReader.class);
     /** The reader's cut for a repair batch; distinct from the reply queue's actions. */
     private static final int REPAIR = -2;
+    /** The reader's cut for an unsolicited FATAL it keeps from the client ({@link #skipLength} bytes after the tag). */
+    private static final int SKIP = -3;
 
     private final BackendConnection c;
     private final BufferPool buffers;
@@ -38,6 +40,7 @@ final class BackendReader extends FrameScanner implements Runnable {
     private ByteBuffer repairBatch;
     /** The ErrorResponse among a hidden batch's replies, until its ReadyForQuery. */
     private ErrorResponse aheadError;
+    private int skipLength;
 
     BackendReader(BackendConnection c, BufferPool buffers) {
         this.c = c;
@@ -46,6 +49,25 @@ final class BackendReader extends FrameScanner implements Runnable {
 
     @Override
     protected int onHeader(byte tag, int length) throws ProtocolException {
+        if (tag == 'E' && c.outstanding.get() == 0 && runSink != null && runSink.survivesLoss() && length + 1 <= capacity) {
+            // Nothing is owed, so the error is unsolicited: a server shutting down or crashing
+            // says FATAL to every idle session. A client whose session can move to another
+            // backend is not told; the loss that follows is handled as one without a FATAL.
+            if (peekable() < length - 4) {
+                return DEFER;
+            }
+            byte[] body = new byte[length - 4];
+            for (int i = 0; i < body.length; i++) {
+                body[i] = peek(i);
+            }
+            ErrorResponse e = ErrorResponse.decode(ByteBuffer.wrap(body));
+            if (e.isFatal()) {
+                log.info("{} unsolicited FATAL kept from its idle client: {} {}", c.id, e.sqlState(), e.message());
+                skipLength = length;
+                cutAction = SKIP;
+                return CUT;
+            }
+        }
         // Before the reply queue sees this ReadyForQuery: it is scanned again after the repair.
         if (tag == 'Z' && repairBatch == null && c.outstanding.get() == 1) {
             BackendSink s = runSink;
@@ -180,6 +202,8 @@ final class BackendReader extends FrameScanner implements Runnable {
                     emitDue();
                 } else if (cutAction == REPAIR) {
                     repair();
+                } else if (cutAction == SKIP) {
+                    buffer.position(end + 1 + skipLength);
                 } else {
                     break;
                 }
@@ -350,11 +374,15 @@ final class BackendReader extends FrameScanner implements Runnable {
                 } else {
                     while (true) {
                         cutAction = ReplyQueue.FORWARD;
-                        buffer.position(scanAndForward(buffer));
-                        if (cutAction != REPAIR) {
+                        int end = scanAndForward(buffer);
+                        buffer.position(end);
+                        if (cutAction == SKIP) {
+                            buffer.position(end + 1 + skipLength);
+                        } else if (cutAction == REPAIR) {
+                            repair();
+                        } else {
                             break;
                         }
-                        repair();
                     }
                 }
                 buffer.compact();

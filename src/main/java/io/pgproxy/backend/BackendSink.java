@@ -65,6 +65,14 @@ public interface BackendSink {
     /** Whether CommandComplete tags should be reported to {@link #commandComplete}. */
     boolean watchesCommands();
 
+    /**
+     * Whether the client's session may outlive this backend: an unsolicited FATAL (a server
+     * shutting down) is then kept from the client, whose loss handling decides.
+     */
+    default boolean survivesLoss() {
+        return false;
+    }
+
     /** The backend connection ended while leased; {@code fatal} is its last FATAL error, or null. */
     void backendLost(BackendConnection backend, ErrorResponse fatal);
 }

@@ -38,6 +38,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private final SessionTracker tracker;
     private final StatementEditor editor;
     private final ClientChannel out;
+    /** The session's state is followed, so it can move to another backend (see ClientLogin.Route). */
+    private final boolean tracked;
     private final boolean transactionMode;
     /** The lease the client holds now, or null; set only on the client's thread, cleared at a settle by the lease. */
     private volatile Lease lease;
@@ -73,13 +75,14 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private volatile long waitingSinceNanos;
 
     BackendLink(ClientSession session, Pool pool, SessionTracker tracker, StatementEditor editor, ClientChannel out,
-                boolean transactionMode) {
+                boolean tracked, boolean transactionMode) {
         this.session = session;
         this.id = session.id();
         this.pool = pool;
         this.tracker = tracker;
         this.editor = editor;
         this.out = out;
+        this.tracked = tracked;
         this.transactionMode = transactionMode;
     }
 
@@ -297,7 +300,12 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
 
     @Override
     public boolean watchesCommands() {
-        return transactionMode;
+        return tracked;
+    }
+
+    @Override
+    public boolean survivesLoss() {
+        return tracked;
     }
 
     @Override
@@ -407,9 +415,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             return;
         }
         PinReason pin = tracker.pinned();
-        // Session mode does not watch for state that cannot move (it never needs to), so a
-        // session-mode client cannot be told it has none: its session ends with its backend.
-        if (!transactionMode || fatal != null || pin != null || !lost.relayedWholeMessages() || session.closing()) {
+        // An untracked session (session mode on a single host) is not watched for state that
+        // cannot move, so it cannot be told it has none: it ends with its backend.
+        if (!tracked || fatal != null || pin != null || !lost.relayedWholeMessages() || session.closing()) {
             log.warn("{} backend {} lost{}", id, lost.id(), pin != null ? " with session state that lived on it: " + pin : "");
             pool.stats().sessionLost();
             if (fatal == null) {

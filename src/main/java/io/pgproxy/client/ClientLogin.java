@@ -45,9 +45,13 @@ final class ClientLogin {
     private static final Logger log = LoggerFactory.getLogger(ClientLogin.class);
     private static final Duration VALIDATION_TIMEOUT = Duration.ofSeconds(10);
 
-    /** Where a logged-in client goes and what it starts with. */
-    record Route(Pool pool, boolean transactionMode, boolean statementMode, SessionParameters parameters,
-                 Map<String, String> greeting) {
+    /**
+     * Where a logged-in client goes and what it starts with. {@code tracked}: the session's
+     * state is followed so that it can move to another backend; always in transaction pooling,
+     * and in session pooling where the database is a cluster, whose primary may change under it.
+     */
+    record Route(Pool pool, boolean transactionMode, boolean statementMode, boolean tracked,
+                 SessionParameters parameters, Map<String, String> greeting) {
     }
 
     private final String id;
@@ -96,7 +100,8 @@ final class ClientLogin {
             throw new ClientRefusedException(RefusalReason.STARTUP_PARAMETER, "55P02", e.getMessage());
         }
         validate(pool, parameters);
-        return new Route(pool, mode != PoolMode.SESSION, mode == PoolMode.STATEMENT, parameters,
+        return new Route(pool, mode != PoolMode.SESSION, mode == PoolMode.STATEMENT,
+                mode != PoolMode.SESSION || db.hosts().size() > 1, parameters,
                 parameters.greeting(server));
     }
 

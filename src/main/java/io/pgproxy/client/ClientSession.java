@@ -294,17 +294,17 @@ public final class ClientSession implements Runnable {
         ClientLogin.Route route = login.run(context, in, remoteInetAddress(), out, tls, () -> admitted = true);
         Pool p = route.pool();
         pool = p;
-        if (route.transactionMode() && p.settings().maxPreparedStatements() > 0) {
+        if (route.tracked() && p.settings().maxPreparedStatements() > 0) {
             editor = new StatementEditor(new ClientStatements(context.statements()), p.preparedStatements(),
                     () -> p.settings().maxPreparedStatements(),
                     () -> context.config().get().limits().maxClientPreparedStatements(), bytes -> out.forward(bytes, true),
                     context.statements().clock());
         }
-        tracker = new SessionTracker(route.parameters(), route.transactionMode(), route.statementMode(),
+        tracker = new SessionTracker(route.parameters(), route.tracked(), route.statementMode(),
                 () -> p.settings().sessionIsolation() == SessionIsolation.RESET);
-        link = new BackendLink(this, p, tracker, editor, out, route.transactionMode());
+        link = new BackendLink(this, p, tracker, editor, out, route.tracked(), route.transactionMode());
         RequestScanner scanner = new RequestScanner(context.config().get().limits().maxMessageSize(),
-                route.transactionMode(), editor != null);
+                route.tracked(), editor != null);
         relay = new RequestRelay(context, in, scanner, editor, link, this::closing);
 
         greet(route.greeting());
