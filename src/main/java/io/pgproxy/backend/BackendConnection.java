@@ -339,6 +339,15 @@ public final class BackendConnection {
         BackendCancel.send(id, target, keyData);
     }
 
+    /**
+     * Closes the socket but leaves the state change to the reader, which then reports the loss
+     * to the client holding the backend exactly as if the server had gone: a client whose
+     * session can move keeps it. Used where the proxy takes a backend from under its client.
+     */
+    public void sever() {
+        closeQuietly(channel);
+    }
+
     /** Sends Terminate when possible and closes the socket. */
     public void close() {
         BackendReader r = reader;

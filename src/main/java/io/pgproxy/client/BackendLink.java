@@ -115,6 +115,13 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     public BackendConnection claim(RequestScanner scanner) throws IOException {
         RequestRun run = scanner.takeRun();
         Lease l = lease;
+        if (l != null && tracked && !transactionMode && l.backend().outstanding() == 0
+                && l.backend().status() == TransactionStatus.IDLE) {
+            // Session pooling on a cluster, between transactions: the backend goes back if the
+            // database is paused (a switchover) or the backend is to close, and this run
+            // leases through the gate like any new transaction.
+            l.settled();
+        }
         if (l == null || !l.owe(run)) {
             l = lease(run);
         }
@@ -376,7 +383,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     @Override
     public boolean mayReturnAtSettle() {
         if (!transactionMode) {
-            return false;
+            return tracked && movesNow();
         }
         Lease l = lease;
         if (l != null && tracker.unpinIfFree(l.backend().status())) {
@@ -386,6 +393,20 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             pool.stats().unpinned();
         }
         return tracker.pinned() == null && !session.closing();
+    }
+
+    /**
+     * Session pooling on a cluster: whether the session, at a transaction boundary, leaves its
+     * backend now, because the database is paused or the backend is to close (a switchover, a
+     * reload, RECONNECT). It takes its next backend through the gate, with its state brought over.
+     */
+    private boolean movesNow() {
+        Lease l = lease;
+        if (l == null || session.closing() || tracker.pinned() != null || abortPending
+                || l.backend().status() != TransactionStatus.IDLE) {
+            return false;
+        }
+        return pool.gate().isPaused() || pool.retires(l.backend());
     }
 
     /** The lease ended at a settle: the backend holds exactly this client's changes, so it is asked for first next time. */
@@ -449,6 +470,13 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         carryOut(tracker.onReadyForQuery(now, true, null));
         abortedBlock = inBlock;
+        transactionStartNanos = 0;
+        if (l != null) {
+            l.discard();
+        }
+        // IDLE before the client is told: once it reads the error it may send its next request,
+        // which leases anew from IDLE.
+        session.moveTo(ClientState.IDLE);
         if (owed > 0) {
             MessageBuilder m = new MessageBuilder();
             String code = committing ? UNKNOWN_OUTCOME : "08006";
@@ -466,11 +494,6 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             out.sendQuietly(ErrorResponse.of("WARNING", "08006", "server connection lost; the open transaction "
                     + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice());
         }
-        transactionStartNanos = 0;
-        if (l != null) {
-            l.discard();
-        }
-        session.moveTo(ClientState.IDLE);
     }
 
     /** Forwards a cancel to the backend running this client's query; nothing if none. */

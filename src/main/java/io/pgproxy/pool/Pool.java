@@ -431,6 +431,11 @@ public final class Pool {
                 || (before != 0 && c.createdNanos() - before < 0);
     }
 
+    /** Whether {@code c} is to close when next free: past its lifetime, marked by RECONNECT, or on a host no longer served. */
+    public boolean retires(BackendConnection c) {
+        return expired(c, settings) || !servedHost(c);
+    }
+
     /** The gate PAUSE closes for this pool's database. */
     public PauseGate gate() {
         return gate;
@@ -458,7 +463,7 @@ public final class Pool {
         int closed = 0;
         for (BackendConnection c : connections) {
             if (c.state() == BackendState.ACTIVE) {
-                c.close();
+                c.sever();
                 closed++;
             }
         }

@@ -26,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -270,7 +271,8 @@ class FailoverIT {
         AtomicBoolean running = new AtomicBoolean(true);
         List<CompletableFuture<Void>> workers = new ArrayList<>();
         for (int w = 0; w < 4; w++) {
-            Connection c = client("worker_" + w);
+            // Half in transaction pooling, half in session pooling: both pass the switchover.
+            Connection c = w < 2 ? client("worker_" + w) : sessionClient("worker_" + w);
             String name = "worker_" + w;
             workers.add(CompletableFuture.runAsync(() -> {
                 try (PreparedStatement insert = c.prepareStatement("INSERT INTO ledger (id) VALUES (?)");
@@ -299,22 +301,30 @@ class FailoverIT {
             }, threads));
         }
         await().atMost(20, TimeUnit.SECONDS).until(() -> committed.get() > 100);
-        Connection console = console();
-        CompletableFuture<Void> switchover = CompletableFuture.runAsync(() -> {
-            try (Statement s = console.createStatement()) {
-                s.execute("SWITCHOVER appdb 127.0.0.1:" + pair.standbyPort());
-            } catch (SQLException e) {
-                throw new IllegalStateException(e);
-            }
-        }, threads);
+        // Each database alias is switched over on its own.
+        List<CompletableFuture<Void>> switchovers = new ArrayList<>();
+        for (String db : List.of("appdb", "appdb_session")) {
+            Connection console = console();
+            switchovers.add(CompletableFuture.runAsync(() -> {
+                try (Statement s = console.createStatement()) {
+                    s.execute("SWITCHOVER " + db + " 127.0.0.1:" + pair.standbyPort());
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads));
+        }
         // Promote only once nothing runs on the old primary: what committed there is then all
-        // on the standby, as an operator's planned switchover would have it.
-        await().atMost(20, TimeUnit.SECONDS).until(() -> proxy.server().leases().gate("appdb").isPaused()
-                && proxy.server().leases().pools("appdb").stream().allMatch(Pool::isDrained));
+        // on the standby, as an operator's planned switchover would have it. Session-mode
+        // clients leave their backends at their next transaction boundary.
+        await().atMost(20, TimeUnit.SECONDS).until(() -> Stream.of("appdb", "appdb_session").allMatch(db ->
+                proxy.server().leases().gate(db).isPaused()
+                        && proxy.server().leases().pools(db).stream().allMatch(Pool::isDrained)));
         int beforeSwitch = committed.get();
         pair.awaitStandbyCaughtUp();
         pair.promoteStandby();
-        switchover.get(30, TimeUnit.SECONDS);
+        for (CompletableFuture<Void> switchover : switchovers) {
+            switchover.get(30, TimeUnit.SECONDS);
+        }
         await().atMost(20, TimeUnit.SECONDS).until(() -> committed.get() > beforeSwitch + 100);
         running.set(false);
         CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
@@ -322,7 +332,7 @@ class FailoverIT {
         assertEquals(0, failures.get(), "no transaction failed across the switchover");
         assertEquals(committed.get(), ledgerOnStandby().size(), "every committed row is on the new primary, once");
         assertEquals(pair.standbyPort(), primaryPort());
-        assertEquals(1, proxy.server().failover().switchovers());
+        assertEquals(2, proxy.server().failover().switchovers());
         assertEquals(0, proxy.server().failover().failovers(), "a switchover is not counted as a failover");
     }
 

@@ -158,4 +158,34 @@ class ReloadIT {
             }
         }
     }
+
+    @Test
+    void aTransactionStillOpenWhenTheMoveGivesUpWaitingFailsAndItsSessionGoesOn() throws Exception {
+        try (FaultyLink a = FaultyLink.to(pg.host(), pg.port()); FaultyLink b = FaultyLink.to(pg.host(), pg.port())) {
+            String at = ProxyFixture.standardConfig(pg) + "pgproxy.pool.mode = transaction\n"
+                    + "pgproxy.failover.switchover-timeout = 500ms\n"
+                    + "pgproxy.databases.moving { host = \"127.0.0.1\", port = %d, dbname = \"" + pg.db()
+                    + "\", user = \"trust_user\" }\n";
+            try (ProxyFixture proxy = ProxyFixture.start(at.formatted(a.port()));
+                 Connection c = proxy.connect(PostgresFixture.TRUST_USER, null, "moving");
+                 Statement s = c.createStatement()) {
+                s.execute("SET application_name = 'stayed_too_long'");
+                c.setAutoCommit(false);
+                assertEquals("1", one(s, "SELECT 1"));
+                proxy.reload(at.formatted(b.port()));
+                // Idle in its block past the bound: its backend is taken, its block fails.
+                org.awaitility.Awaitility.await().atMost(20, TimeUnit.SECONDS)
+                        .until(() -> proxy.server().failover().switchovers() == 1);
+                assertEquals(1, proxy.server().failover().abortedBySwitchover());
+                java.sql.SQLException failed = org.junit.jupiter.api.Assertions.assertThrows(java.sql.SQLException.class,
+                        () -> one(s, "SELECT 2"));
+                assertEquals("25P02", failed.getSQLState(), failed.getMessage());
+                c.rollback();
+                c.setAutoCommit(true);
+                assertEquals("stayed_too_long", one(s, "SHOW application_name"), "the same session, on the new server");
+                assertEquals(0, a.connections());
+                assertTrue(b.connections() > 0);
+            }
+        }
+    }
 }
