@@ -406,7 +406,11 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
                 || l.backend().status() != TransactionStatus.IDLE) {
             return false;
         }
-        return pool.gate().isPaused() || pool.retires(l.backend());
+        boolean moves = pool.gate().isPaused() || pool.retires(l.backend());
+        if (moves) {
+            pool.stats().sessionMoved();
+        }
+        return moves;
     }
 
     /** The lease ended at a settle: the backend holds exactly this client's changes, so it is asked for first next time. */
@@ -466,6 +470,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         if (owed > 0 || inBlock) {
             pool.stats().aborted();
         }
+        pool.stats().sessionMoved();
         tracker.onError();
         TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         carryOut(tracker.onReadyForQuery(now, true, null));

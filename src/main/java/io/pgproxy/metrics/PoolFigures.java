@@ -35,6 +35,7 @@ final class PoolFigures {
     long unpins;
     long aborted;
     long sessionsLost;
+    long sessionsMoved;
     long leases;
     long waitTimeouts;
     long prepares;
@@ -92,6 +93,7 @@ final class PoolFigures {
         unpins += s.unpins();
         aborted += s.abortedTotal();
         sessionsLost += s.sessionsLostTotal();
+        sessionsMoved += s.sessionsMovedTotal();
         s.pins().forEach((r, n) -> pins[r.ordinal()] += n);
         waits.add(s.waitTimes());
         transactionTimes.add(s.transactionTimes());

@@ -71,6 +71,9 @@ final class ProxyCollector implements MultiCollector {
         out.add(counter(pools, "pgproxy_sessions_lost_with_backend",
                 "Sessions a dying backend ended (pinned state, a half-relayed reply, a FATAL passed on).",
                 f -> f.sessionsLost));
+        out.add(counter(pools, "pgproxy_sessions_moved",
+                "Sessions that went on after their backend was lost or taken, or that left it to follow a switchover.",
+                f -> f.sessionsMoved));
         out.addAll(failover());
         out.add(counter(pools, "pgproxy_prepared_statement_hits",
                 "Prepared-statement cache hits: a statement the backend already had.", f -> f.cacheHits));

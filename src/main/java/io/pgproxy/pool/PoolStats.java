@@ -28,6 +28,7 @@ public final class PoolStats {
     private final LongAdder aborted = new LongAdder();
     /** Sessions a lost backend ended: a half-relayed reply, a FATAL already passed on, or a pin. */
     private final LongAdder sessionsLost = new LongAdder();
+    private final LongAdder sessionsMoved = new LongAdder();
     private final EnumMap<PinReason, LongAdder> pins = new EnumMap<>(PinReason.class);
     private final LatencyHistogram transactionTimes = new LatencyHistogram();
     private final LatencyHistogram queryTimes = new LatencyHistogram();
@@ -94,6 +95,18 @@ public final class PoolStats {
 
     public long sessionsLostTotal() {
         return sessionsLost.sum();
+    }
+
+    /**
+     * A session kept going after the backend it held was lost or taken from it (a failover, a
+     * switchover past its bound), or left it to move (session pooling on a cluster).
+     */
+    public void sessionMoved() {
+        sessionsMoved.increment();
+    }
+
+    public long sessionsMovedTotal() {
+        return sessionsMoved.sum();
     }
 
     public void pinned(PinReason reason) {

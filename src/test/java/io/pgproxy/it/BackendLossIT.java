@@ -97,6 +97,7 @@ class BackendLossIT {
             assertEquals("08006", e.getSQLState(), e.getMessage());
             assertEquals("1", one(s, "SELECT 1"), "the same session runs its next statement");
             assertEquals("kept_across_loss", one(s, "SHOW application_name"), "its settings came along");
+            assertTrue(proxy.pool("lossy").stats().sessionsMovedTotal() > 0);
         }
     }
 

@@ -333,6 +333,8 @@ class FailoverIT {
         assertEquals(committed.get(), ledgerOnStandby().size(), "every committed row is on the new primary, once");
         assertEquals(pair.standbyPort(), primaryPort());
         assertEquals(2, proxy.server().failover().switchovers());
+        assertTrue(proxy.server().leases().pools("appdb_session").stream().mapToLong(p -> p.stats().sessionsMovedTotal())
+                .sum() >= 2, "both session-mode workers left their backend to follow the switchover");
         assertEquals(0, proxy.server().failover().failovers(), "a switchover is not counted as a failover");
     }
 
