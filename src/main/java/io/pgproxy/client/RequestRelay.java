@@ -99,6 +99,20 @@ final class RequestRelay {
         }
     }
 
+    /**
+     * The backend died as the client's run was written to it. The run was recorded as owed on
+     * the lease before the write, so the loss answers it (08006) like any request in flight, and
+     * the session goes on where it can: the socket is closed so that the backend's reader
+     * reports the loss now. Only between messages: a message whose start went to the dead
+     * backend cannot go on to another, so mid-message the session ends.
+     */
+    private void backendWriteFailed(BackendConnection b, IOException e) throws IOException {
+        if (!scanner.atBoundary()) {
+            throw e;
+        }
+        b.sever();
+    }
+
     /** Blocks until a message header (and whatever else has arrived) is in {@code buffer}. */
     private boolean readAtLeastHeader(ByteBuffer buffer) throws IOException {
         while (buffer.position() < 5) {
@@ -148,8 +162,13 @@ final class RequestRelay {
                 BackendConnection b = backends.claim(scanner);
                 int limit = buffer.limit();
                 buffer.limit(end);
-                b.send(buffer);
-                buffer.limit(limit);
+                try {
+                    b.send(buffer);
+                } catch (IOException e) {
+                    backendWriteFailed(b, e);
+                } finally {
+                    buffer.limit(limit);
+                }
             }
             buffer.position(end);
             return;
@@ -177,7 +196,11 @@ final class RequestRelay {
                 end = scanner.scan(buffer);
             }
             if (b != null) {
-                outbox.flushTo(b);
+                try {
+                    outbox.flushTo(b);
+                } catch (IOException e) {
+                    backendWriteFailed(b, e);
+                }
             }
         } finally {
             outbox.clear();

@@ -16,6 +16,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -172,6 +173,45 @@ class BackendLossIT {
             c.commit();
         }
         assertEquals(0, rows("id = 10"));
+    }
+
+    @Test
+    void aRequestSentAsItsBackendDiesIsAnsweredAndTheSessionGoesOn() throws Exception {
+        // Raw protocol, the request written right after the cut: it meets the dead backend
+        // (its write fails, or it is owed when the loss is seen) or a new one, by timing; in
+        // every case it is answered and the session goes on.
+        try (PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(10))) {
+            wire.loginTrust(PostgresFixture.TRUST_USER, "lossy");
+            for (int i = 0; i < 20; i++) {
+                wire.write(PgWire.query("BEGIN"));
+                wire.readUntilReady();
+                link.sever();
+                wire.write(PgWire.query("SELECT 1"));
+                List<PgWire.Message> answer = untilReady(wire);
+                PgWire.Message error = answer.stream().filter(m -> m.tag() == 'E').findFirst().orElseThrow(
+                        () -> new AssertionError("no error for a statement in a lost transaction: " + answer));
+                String state = PgWire.fields(error.body()).get('C');
+                assertTrue(state.equals("08006") || state.equals("25P02"), state);
+                wire.write(PgWire.query("ROLLBACK"));
+                untilReady(wire);
+            }
+            wire.write(PgWire.query("SELECT 42"));
+            assertTrue(wire.readUntilReady().stream().anyMatch(m -> m.tag() == 'D'), "the session still runs statements");
+        }
+    }
+
+    /** Messages up to and including ReadyForQuery, errors among them. */
+    private static List<PgWire.Message> untilReady(PgWire wire) throws java.io.IOException {
+        List<PgWire.Message> all = new java.util.ArrayList<>();
+        PgWire.Message m;
+        do {
+            m = wire.readMessage();
+            if (m == null) {
+                throw new java.io.EOFException("closed before ReadyForQuery; got " + all);
+            }
+            all.add(m);
+        } while (m.tag() != 'Z');
+        return all;
     }
 
     @Test
