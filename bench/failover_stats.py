@@ -4,7 +4,8 @@
   failover_stats.py analyze RUN_DIR   reads RUN_DIR/events (key=epoch seconds), the pgbench
                                       per-transaction logs RUN_DIR/tx.*, RUN_DIR/pgbench.out and
                                       RUN_DIR/pgbench.err; appends key=value lines to RUN_DIR/result
-  failover_stats.py report OUT.md RESULT...   one markdown report from the result files
+  failover_stats.py report OUT.md RESULT...   one markdown report from the result files (and
+                                      the pgbench output kept beside each, parsed again)
 
 pgbench 15's per-transaction log line (no -R): client_id transaction_no time script_no time_epoch
 time_us, where time is the latency in µs ("failed" / "skipped" otherwise) and time_epoch.time_us
@@ -72,17 +73,20 @@ def gaps(ends, lo=None, hi=None):
     return best, at
 
 
-def parse_pgbench(run_dir):
+def parse_pgbench(out_path, err_path):
     r = {}
-    out = open(os.path.join(run_dir, "pgbench.out")).read() if os.path.exists(os.path.join(run_dir, "pgbench.out")) else ""
-    err = open(os.path.join(run_dir, "pgbench.err")).read() if os.path.exists(os.path.join(run_dir, "pgbench.err")) else ""
+    out = open(out_path).read() if os.path.exists(out_path) else ""
+    err = open(err_path).read() if os.path.exists(err_path) else ""
     m = re.search(r"number of transactions actually processed: (\d+)", out)
     r["processed"] = m.group(1) if m else ""
     m = re.search(r"number of failed transactions: (\d+)", out)
     r["failed_tx"] = m.group(1) if m else "0"
     m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
     r["tps"] = m.group(1) if m else ""
-    aborted = re.findall(r"client (\d+) aborted in command (\d+) \([^)]*\) of script \d+; (.*)", err)
+    # pgbench 15 words it two ways: "client 8 aborted in command 8 (SQL) of script 0; perhaps the
+    # backend died while processing" and "client 34 script 0 aborted in command 5 query 0: FATAL: ..."
+    aborted = re.findall(r"client (\d+) (?:script \d+ )?aborted in command (\d+)"
+                         r"(?: \([^)]*\) of script \d+; | query \d+: )(.*)", err)
     r["aborted_clients"] = str(len(aborted))
     msgs = {}
     for _, _, msg in aborted:
@@ -127,7 +131,7 @@ def proxy_events(run_dir, ev):
 def analyze(run_dir):
     ev = {k: float(v) for k, v in read_kv(os.path.join(run_dir, "events")).items() if re.match(r"^[\d.]+$", v)}
     proxy_events(run_dir, ev)
-    res = parse_pgbench(run_dir)
+    res = parse_pgbench(os.path.join(run_dir, "pgbench.out"), os.path.join(run_dir, "pgbench.err"))
     ok, failed_logged = load_tx(run_dir)
     res["tx_logged"] = str(len(ok))
     res["tx_failed_logged"] = str(failed_logged)
@@ -181,7 +185,14 @@ def analyze(run_dir):
 
 
 def report(out_md, files):
-    runs = [read_kv(p) for p in files]
+    runs = []
+    for p in files:
+        r = read_kv(p)
+        # pgbench's own output, kept beside the result, is parsed again (the report can be redone)
+        base = p[:-len(".result")] if p.endswith(".result") else p
+        if os.path.exists(base + ".pgbench.err"):
+            r.update(parse_pgbench(base + ".pgbench.out", base + ".pgbench.err"))
+        runs.append(r)
     L = []
     hdr = runs[0] if runs else {}
     L.append(f"# pgproxy: client stall at switchover and failover ({hdr.get('stamp', '')})\n")
