@@ -31,6 +31,9 @@ BENCH_PASSWORD=""       # random, set by pg_setup
 SCRAM_VERIFIER=""       # from pg_authid, set by pg_setup
 WORK=""                 # temp dir, set by bench_init
 PG_PORT="" PG_PID=""
+# pgproxy_start's backend for $BENCH_DB: empty = the one server pg_setup made. A cluster is libpq
+# style, e.g. PGPROXY_DB_HOSTS="127.0.0.1,127.0.0.1" PGPROXY_DB_PORTS="$PG_PORT,$STANDBY_PORT".
+PGPROXY_DB_HOSTS="" PGPROXY_DB_PORTS=""
 declare -A PORT=()      # target -> port
 declare -A PROXY_PID=() # target -> pid whose CPU/RSS we account (pgbouncer, or the JVM)
 declare -A KILL_PID=()  # target -> pid we started (kill it and, for pgproxy, its process group)
@@ -272,7 +275,7 @@ pgproxy {
   limits { max-clients = 20000 }
   pool { mode = $mode, size = $size }
   users { $BENCH_USER { password = "$SCRAM_VERIFIER" } }
-  databases { $BENCH_DB { host = "127.0.0.1", port = $PG_PORT, dbname = "$BENCH_DB", user = "$BENCH_USER", password = "$BENCH_PASSWORD" } }
+  databases { $BENCH_DB { host = "${PGPROXY_DB_HOSTS:-127.0.0.1}", port = "${PGPROXY_DB_PORTS:-$PG_PORT}", dbname = "$BENCH_DB", user = "$BENCH_USER", password = "$BENCH_PASSWORD" } }
 }
 EOF
   chmod 600 "$cfg"
