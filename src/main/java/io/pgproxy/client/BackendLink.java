@@ -54,8 +54,6 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      * now, whether the transaction committed is unknown, and the client is told so (08007).
      */
     private volatile boolean commitInFlight;
-    /** Orders the client's claims against the handling of a lost backend (see {@link #claim}). */
-    private final java.util.concurrent.locks.ReentrantLock lossLock = new java.util.concurrent.locks.ReentrantLock();
     /**
      * Opens a transaction block on a new backend and fails it, so that a client whose block died
      * with its backend finds it failed there: the server answers 25P02 to what it sends and
@@ -116,29 +114,20 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     @Override
     public BackendConnection claim(RequestScanner scanner) throws IOException {
         RequestRun run = scanner.takeRun();
-        Lease l;
-        boolean owed;
-        // Under the loss lock: a run is either owed on the backend before the loss is handled
-        // (and answered by it) or leased anew after, never lost in between.
-        lossLock.lock();
-        try {
-            l = lease;
-            if (l != null && tracked && !transactionMode && l.backend().outstanding() == 0
-                    && l.backend().status() == TransactionStatus.IDLE) {
-                // Session pooling on a cluster, between transactions: the backend goes back if the
-                // database is paused (a switchover) or the backend is to close, and this run
-                // leases through the gate like any new transaction.
-                l.settled();
-            }
-            if (run.mayCommit()) {
-                commitInFlight = true;
-            }
-            owed = l != null && l.owe(run);
-        } finally {
-            lossLock.unlock();
+        Lease l = lease;
+        if (l != null && tracked && !transactionMode && l.backend().outstanding() == 0
+                && l.backend().status() == TransactionStatus.IDLE) {
+            // Session pooling on a cluster, between transactions: the backend goes back if the
+            // database is paused (a switchover) or the backend is to close, and this run
+            // leases through the gate like any new transaction.
+            l.settled();
         }
-        if (!owed) {
-            // Not under the lock: the wait for a backend may be long.
+        if (run.mayCommit()) {
+            // Before the run is owed, so a loss that finds it owed also finds the COMMIT.
+            commitInFlight = true;
+        }
+        // A lease lost meanwhile refuses the run (Lease.lost): it goes to a new backend.
+        if (l == null || !l.owe(run)) {
             l = lease(run);
         }
         if (run.readyForQueries() > 0) {
@@ -469,57 +458,58 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             session.close();
             return;
         }
-        lossLock.lock();
-        try {
-            if (backend() != lost) {
-                return;
-            }
-            Lease l = lease;
-            lease = null;
-            lastBackend = null;
-            TransactionStatus before = lost.status();
-            int owed = lost.owedToClient();
-            // A COMMIT in flight ended the block whatever its outcome: nothing is left to roll back.
-            boolean committing = owed > 0 && commitInFlight;
-            boolean inBlock = before != TransactionStatus.IDLE && !committing;
-            commitInFlight = false;
-            log.warn("{} backend {} lost {}; the session goes on", id, lost.id(), committing ? "with a COMMIT in flight"
-                    : owed > 0 ? "with " + owed + " request(s) unanswered" : inBlock ? "inside a transaction block" : "between requests");
-            if (owed > 0 || inBlock) {
-                pool.stats().aborted();
-            }
-            pool.stats().sessionMoved();
-            tracker.onError();
-            TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
-            carryOut(tracker.onReadyForQuery(now, true, null));
-            abortedBlock = inBlock;
-            transactionStartNanos = 0;
-            if (l != null) {
-                l.discard();
-            }
-            // IDLE before the client is told: once it reads the error it may send its next request,
-            // which leases anew from IDLE.
-            session.moveTo(ClientState.IDLE);
-            if (owed > 0) {
-                MessageBuilder m = new MessageBuilder();
-                String code = committing ? UNKNOWN_OUTCOME : "08006";
-                for (int i = 0; i < owed; i++) {
-                    m.bytes(ErrorResponse.error(code, committing ? "server connection lost; " + COMMIT_UNKNOWN
-                            : inBlock ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
-                            : "server connection lost; the statement was rolled back").encode());
-                    m.bytes(new ReadyForQuery(now).encode());
-                }
-                session.errorSent(code);
-                out.sendQuietly(m.toByteArray());
-            } else if (inBlock) {
-                // Nothing is owed to carry an error, and a notice may come at any time: the client
-                // learns now why its next statement will find the block failed (25P02).
-                out.sendQuietly(ErrorResponse.of("WARNING", "08006", "server connection lost; the open transaction "
-                        + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice());
-            }
-        } finally {
-            lossLock.unlock();
+        Lease l = lease;
+        if (l != null) {
+            l.lost(() -> answerLoss(lost));
         }
+    }
+
+    /**
+     * The session goes on after {@code lost} (under the lease's lock, see {@link Lease#lost}):
+     * each request owed gets its error and ReadyForQuery, an open block stays failed for the
+     * client, and the client is IDLE, without a lease, before it can read any of it and send more.
+     */
+    private void answerLoss(BackendConnection lost) {
+        TransactionStatus before = lost.status();
+        int owed = lost.owedToClient();
+        // A COMMIT in flight ended the block whatever its outcome: nothing is left to roll back.
+        boolean committing = owed > 0 && commitInFlight;
+        boolean inBlock = before != TransactionStatus.IDLE && !committing;
+        commitInFlight = false;
+        log.warn("{} backend {} lost {}; the session goes on", id, lost.id(), committing ? "with a COMMIT in flight"
+                : owed > 0 ? "with " + owed + " request(s) unanswered" : inBlock ? "inside a transaction block" : "between requests");
+        if (owed > 0 || inBlock) {
+            pool.stats().aborted();
+        }
+        pool.stats().sessionMoved();
+        tracker.onError();
+        TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+        carryOut(tracker.onReadyForQuery(now, true, null));
+        abortedBlock = inBlock;
+        transactionStartNanos = 0;
+        // IDLE before the client is told: once it reads the error it may send its next request,
+        // which leases anew from IDLE. The lease is let go only after the answers are out, so a
+        // run pipelined behind them waits in Lease.owe instead of overtaking them elsewhere.
+        session.moveTo(ClientState.IDLE);
+        if (owed > 0) {
+            MessageBuilder m = new MessageBuilder();
+            String code = committing ? UNKNOWN_OUTCOME : "08006";
+            for (int i = 0; i < owed; i++) {
+                m.bytes(ErrorResponse.error(code, committing ? "server connection lost; " + COMMIT_UNKNOWN
+                        : inBlock ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
+                        : "server connection lost; the statement was rolled back").encode());
+                m.bytes(new ReadyForQuery(now).encode());
+            }
+            session.errorSent(code);
+            out.sendQuietly(m.toByteArray());
+        } else if (inBlock) {
+            // Nothing is owed to carry an error, and a notice may come at any time: the client
+            // learns now why its next statement will find the block failed (25P02).
+            out.sendQuietly(ErrorResponse.of("WARNING", "08006", "server connection lost; the open transaction "
+                    + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice());
+        }
+        lastBackend = null;
+        lease = null;
     }
 
     /** Forwards a cancel to the backend running this client's query; nothing if none. */

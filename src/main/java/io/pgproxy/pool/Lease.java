@@ -122,6 +122,25 @@ public final class Lease implements BackendLease {
         }
     }
 
+    /**
+     * The backend died under the holder: the lease ends and {@code answer} tells the client what
+     * became of what it owed, under the lock {@link #owe} takes. A run is thus either owed before
+     * (and answered by {@code answer}) or refused after, when its client leases anew.
+     */
+    public void lost(Runnable answer) {
+        lock.lock();
+        try {
+            if (state == State.ENDED) {
+                return;
+            }
+            moveTo(State.ENDED);
+            answer.run();
+        } finally {
+            lock.unlock();
+        }
+        pool.discard(this);
+    }
+
     /** Closes a backend that must not be reused. */
     public void discard() {
         if (end()) {
