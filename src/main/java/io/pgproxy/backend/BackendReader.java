@@ -170,7 +170,7 @@ final class BackendReader extends FrameScanner implements Runnable {
             int limit = buffer.limit();
             buffer.limit(end);
             try {
-                s.forward(buffer, atBoundary() && end == limit);
+                s.forward(c, buffer, atBoundary() && end == limit);
             } catch (IOException e) {
                 // The client is gone; its thread notices on its own. Keep consuming
                 // so the counters stay true and the connection may still be reused.
@@ -335,7 +335,7 @@ final class BackendReader extends FrameScanner implements Runnable {
             BackendSink s = runSink;
             if (s != null) {
                 try {
-                    s.forward(ByteBuffer.wrap(reply), true);
+                    s.forward(c, ByteBuffer.wrap(reply), true);
                 } catch (IOException e) {
                     log.debug("{} client write failed: {}", c.id, e.getMessage());
                     if (c.sink == s) {

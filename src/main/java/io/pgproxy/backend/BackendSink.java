@@ -8,8 +8,11 @@ import java.nio.ByteBuffer;
 
 /** Where a leased backend's traffic goes: the client that holds the lease. */
 public interface BackendSink {
-    /** Relays a run of whole or partial messages; {@code atBoundary} is true when the run ends between messages. */
-    void forward(ByteBuffer run, boolean atBoundary) throws IOException;
+    /**
+     * Relays a run of whole or partial messages from {@code from}; {@code atBoundary} is true when the run
+     * ends between messages. An IOException detaches the backend from this sink for good.
+     */
+    void forward(BackendConnection from, ByteBuffer run, boolean atBoundary) throws IOException;
 
     /** The backend reported a run-time parameter's new value while serving this client. */
     void parameterStatus(String name, String value);

@@ -3,6 +3,7 @@ package io.pgproxy.client;
 import io.pgproxy.auth.AuthException;
 import io.pgproxy.backend.BackendConnection;
 import io.pgproxy.backend.BackendException;
+import io.pgproxy.config.FailoverConfig;
 import io.pgproxy.config.SessionIsolation;
 import io.pgproxy.pool.Pool;
 import io.pgproxy.pool.PoolExhaustedException;
@@ -302,9 +303,17 @@ public final class ClientSession implements Runnable {
         }
         tracker = new SessionTracker(route.parameters(), route.tracked(), route.statementMode(),
                 () -> p.settings().sessionIsolation() == SessionIsolation.RESET);
-        link = new BackendLink(this, p, tracker, editor, out, route.tracked(), route.transactionMode());
+        // Transaction pooling only: there each transaction has a lease of its own to replay it from.
+        boolean replay = route.transactionMode() && p.settings().transactionReplay();
+        TransactionJournal journal = null;
+        if (replay) {
+            FailoverConfig f = context.config().get().failover();
+            journal = new TransactionJournal(f.replayMaxBytes(), f.replayMaxStatements());
+        }
+        link = new BackendLink(this, p, tracker, editor, out, route.tracked(), route.transactionMode(), journal,
+                () -> context.config().get().failover().replayTimeout());
         RequestScanner scanner = new RequestScanner(context.config().get().limits().maxMessageSize(),
-                route.tracked(), editor != null);
+                route.tracked(), editor != null, replay);
         relay = new RequestRelay(context, in, scanner, editor, link, this::closing);
 
         greet(route.greeting());

@@ -20,8 +20,12 @@ final class RequestRelay {
         /** Whether the client holds a lease now (read only by the client's thread, which alone leases). */
         boolean holdsLease();
 
-        /** The backend for the run the scanner just cleared, with what the run owes recorded on it. */
-        BackendConnection claim(RequestScanner scanner) throws IOException;
+        /**
+         * The backend for the run the scanner just cleared, with what the run owes recorded on it.
+         * The run's bytes are {@code [start, end)} of {@code sent}, or {@code sent} is null when the
+         * proxy edits them (kept for transaction replay).
+         */
+        BackendConnection claim(RequestScanner scanner, ByteBuffer sent, int start, int end) throws IOException;
     }
 
     private final ClientContext context;
@@ -159,7 +163,7 @@ final class RequestRelay {
         int end = scanner.scan(buffer);
         if (!scanner.cutRequested()) {
             if (end > start) {
-                BackendConnection b = backends.claim(scanner);
+                BackendConnection b = backends.claim(scanner, buffer, start, end);
                 int limit = buffer.limit();
                 buffer.limit(end);
                 try {
@@ -177,7 +181,7 @@ final class RequestRelay {
         try {
             while (true) {
                 if (end > start) {
-                    b = backends.claim(scanner);
+                    b = backends.claim(scanner, null, 0, 0);
                     outbox.add(buffer.slice(start, end - start));
                 }
                 buffer.position(end);
@@ -189,7 +193,7 @@ final class RequestRelay {
                     // Marked before the claim, so the backend cannot be handed back meanwhile.
                     scanner.noteEdited();
                     scanner.quiet = false;
-                    return leased[0] = backends.claim(scanner);
+                    return leased[0] = backends.claim(scanner, null, 0, 0);
                 }, outbox);
                 b = leased[0];
                 start = buffer.position();

@@ -36,6 +36,8 @@ final class RequestScanner extends FrameScanner {
     private final boolean peek;
     /** Named statements are edited: such messages are cut out for the editor, the rest recorded as replies owed. */
     private final boolean edit;
+    /** Statement texts are looked at for transaction replay (see {@link StatementStart}). */
+    private final boolean replayLook;
     /** Reply-queue entries of the messages scanned since the last hand-over, in order. */
     private byte[] kinds = new byte[16];
     /**
@@ -52,6 +54,14 @@ final class RequestScanner extends FrameScanner {
     private boolean mayDeallocate;
     /** A statement in this run may end its transaction with a commit; handed to the session with the run. */
     private boolean mayCommit;
+    /** The run's first statement opens a transaction block; handed to the session with the run. */
+    private boolean opensBlock;
+    /** A statement of the run ends or controls a block, or is not seen whole, or several share a text. */
+    private boolean unreplayable;
+    /** Statements (Query and Execute messages) of the run, counted for replay only. */
+    private int statements;
+    /** A statement text of this run was looked at already: only the first may open the block. */
+    private boolean sawText;
     /** The run's entry (index into kinds) of a simple Query or Execute that may deallocate, or -1. */
     private int deallocatingKind = -1;
     /**
@@ -71,7 +81,8 @@ final class RequestScanner extends FrameScanner {
      * Called before those messages are sent.
      */
     RequestRun takeRun() {
-        boolean plain = !mayDeallocate && !mayCommit && kindCount == 0 && pin == null && sets.isEmpty() && resets.isEmpty();
+        boolean plain = !mayDeallocate && !mayCommit && kindCount == 0 && pin == null && sets.isEmpty() && resets.isEmpty()
+                && !opensBlock && !unreplayable && statements <= 1;
         RequestRun run;
         if (plain && owed == 0 && !sawRequest) {
             return RequestRun.NONE;
@@ -82,12 +93,17 @@ final class RequestScanner extends FrameScanner {
             run = new RequestRun(owed, sawRequest, pendingAfter, mayDeallocate,
                     kindCount == 0 ? null : java.util.Arrays.copyOf(kinds, kindCount), deallocatingKind, pin,
                     sets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(sets),
-                    resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets), mayCommit);
+                    resets.isEmpty() ? java.util.List.of() : java.util.List.copyOf(resets), mayCommit, opensBlock,
+                    unreplayable, statements);
         }
         owed = 0;
         sawRequest = false;
         mayDeallocate = false;
         mayCommit = false;
+        opensBlock = false;
+        unreplayable = false;
+        statements = 0;
+        sawText = false;
         kindCount = 0;
         deallocatingKind = -1;
         pin = null;
@@ -97,9 +113,14 @@ final class RequestScanner extends FrameScanner {
     }
 
     RequestScanner(int maxMessageSize, boolean peek, boolean edit) {
+        this(maxMessageSize, peek, edit, false);
+    }
+
+    RequestScanner(int maxMessageSize, boolean peek, boolean edit, boolean replayLook) {
         this.maxMessageSize = maxMessageSize;
-        this.peek = peek;
+        this.peek = peek || replayLook;
         this.edit = edit;
+        this.replayLook = replayLook;
     }
 
     /** The tag of a valid header; a protocol violation otherwise. */
@@ -147,11 +168,17 @@ final class RequestScanner extends FrameScanner {
                 return STOP;
             }
             case QUERY, SYNC, FUNCTION_CALL -> {
+                if (replayLook && t == FrontendTag.QUERY) {
+                    statements++;
+                }
                 owed++;
                 sawRequest = true;
                 pendingAfter = false;
             }
             case PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH -> {
+                if (replayLook && t == FrontendTag.EXECUTE) {
+                    statements++;
+                }
                 sawRequest = true;
                 pendingAfter = true;
             }
@@ -288,10 +315,7 @@ final class RequestScanner extends FrameScanner {
      * a multi-statement Query is not seen. No allocation.
      */
     static boolean mayCommit(ByteBuffer b, int from, int to) {
-        int i = from;
-        while (i < to && Character.isWhitespace(b.get(i))) {
-            i++;
-        }
+        int i = StatementStart.skipSpace(b, from, to);
         if (i == to) {
             return false;
         }
@@ -300,18 +324,8 @@ final class RequestScanner extends FrameScanner {
             // The common statement, decided by its first letter.
             return false;
         }
-        outer:
         for (byte[] word : COMMITTING) {
-            if (to - i < word.length) {
-                continue;
-            }
-            for (int j = 0; j < word.length; j++) {
-                if (lower(b.get(i + j)) != word[j]) {
-                    continue outer;
-                }
-            }
-            int after = i + word.length;
-            if (after == to || !Character.isLetterOrDigit(b.get(after)) && b.get(after) != '_') {
+            if (StatementStart.word(b, i, to, word)) {
                 return true;
             }
         }
@@ -332,7 +346,24 @@ final class RequestScanner extends FrameScanner {
     }
 
     private static int lower(byte c) {
-        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+        return StatementStart.lower(c);
+    }
+
+    /**
+     * Whether the statement keeps its run replayable: only the run's first statement may open
+     * the block, none may end it, and each text must be one statement seen whole.
+     */
+    private void lookForReplay(ByteBuffer buffer, int start, int textEnd, boolean whole) {
+        int kind = StatementStart.kind(buffer, start, textEnd);
+        if (kind == StatementStart.OPENS && !sawText) {
+            opensBlock = true;
+        } else if (kind != StatementStart.PLAIN) {
+            unreplayable = true;
+        }
+        if (!whole || StatementStart.severalStatements(buffer, start, textEnd)) {
+            unreplayable = true;
+        }
+        sawText = true;
     }
 
     /** Marks an edited message as sent: it opens an extended-protocol request like any other. */
@@ -368,6 +399,9 @@ final class RequestScanner extends FrameScanner {
         }
         if (!mayCommit && mayCommit(buffer, start, textEnd)) {
             mayCommit = true;
+        }
+        if (replayLook) {
+            lookForReplay(buffer, start, textEnd, textEnd < end);
         }
         int window = Math.min(textEnd - start, SetStatement.MAX_LENGTH);
         if (!worthALook(buffer, start, start + window)) {

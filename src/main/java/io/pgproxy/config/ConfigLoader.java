@@ -32,7 +32,8 @@ public final class ConfigLoader {
             "stats-period", "metrics", "admin-users", "stats-users", "client-tls", "hba", "ident-maps", "auth-query",
             "backend", "failover");
     private static final Set<String> FAILOVER_KEYS = Set.of("check-interval", "check-timeout", "fall-count",
-            "rise-count", "primary-wait-timeout", "switchover-timeout", "health-user", "health-password", "max-replica-lag");
+            "rise-count", "primary-wait-timeout", "switchover-timeout", "health-user", "health-password", "max-replica-lag",
+            "replay-max-bytes", "replay-max-statements", "replay-timeout");
     private static final Set<String> CLIENT_TLS_KEYS = Set.of("mode", "cert-file", "key-file", "key-passphrase-env",
             "ca-file", "min-version", "ciphers", "direct");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
@@ -50,7 +51,8 @@ public final class ConfigLoader {
             "reserve-timeout", "max-prepared-statements", "session-isolation");
     private static final Set<String> USER_KEYS = Set.of("auth", "password", "pool-mode", "backend-password");
     private static final Set<String> DATABASE_KEYS = union(Set.of("host", "port", "dbname", "user", "password",
-            "pool-size", "mode", "client-tls-mode", "target-session-attrs"), BackendSettingsReader.KEYS);
+            "pool-size", "mode", "client-tls-mode", "target-session-attrs",
+            "transaction-replay"), BackendSettingsReader.KEYS);
 
     /** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match. */
     private static final long GIB = 1L << 30;
@@ -225,7 +227,10 @@ public final class ConfigLoader {
                     duration(path(at, "switchover-timeout")),
                     healthUser.isEmpty() ? null : healthUser,
                     healthUser.isEmpty() ? null : string(path(at, "health-password")),
-                    bytes(path(at, "max-replica-lag"), 0, Long.MAX_VALUE));
+                    bytes(path(at, "max-replica-lag"), 0, Long.MAX_VALUE),
+                    (int) bytes(path(at, "replay-max-bytes"), 0, Integer.MAX_VALUE - 8),
+                    (int) integer(path(at, "replay-max-statements"), 0, Integer.MAX_VALUE),
+                    positive(path(at, "replay-timeout")));
             for (DatabaseConfig d : databases.values()) {
                 if (d.isCluster() && d.user() == null && f.healthUser() == null) {
                     throw new ConfigException(path(ROOT, "databases", d.name(), "host"), "names " + d.hosts().size()
@@ -420,8 +425,10 @@ public final class ConfigLoader {
                             "must be read-write, standby, read-only or prefer-standby");
                 }
             }
+            boolean replay = config.hasPath(path(at, "transaction-replay"))
+                    && bool(path(at, "transaction-replay"));
             return new DatabaseConfig(name, hosts, dbname, user, password, poolSize, mode, clientTls,
-                    backend.tls(at), backend.requireAuth(at), attrs);
+                    backend.tls(at), backend.requireAuth(at), attrs, replay);
         }
     }
 

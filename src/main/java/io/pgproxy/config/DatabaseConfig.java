@@ -12,7 +12,8 @@ import java.util.Objects;
  * {@code clientTlsMode} tightens pgproxy.client-tls.mode for the clients of this database;
  * {@code null} leaves it. {@code tls} and {@code requireAuth} say how the proxy connects to the
  * backend and which methods the backend may ask for; {@code targetSessionAttrs} which hosts of
- * the cluster its backends are on.
+ * the cluster its backends are on; {@code transactionReplay} whether a transaction whose backend
+ * dies before COMMIT is run again on another (transaction pooling only).
  */
 public record DatabaseConfig(String name,
                              List<HostAddress> hosts,
@@ -24,7 +25,8 @@ public record DatabaseConfig(String name,
                              ClientTlsMode clientTlsMode,
                              BackendTls tls,
                              RequireAuth requireAuth,
-                             TargetSessionAttrs targetSessionAttrs) {
+                             TargetSessionAttrs targetSessionAttrs,
+                             boolean transactionReplay) {
     public DatabaseConfig {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(tls, "tls");
@@ -42,7 +44,7 @@ public record DatabaseConfig(String name,
     public DatabaseConfig(String name, String host, int port, String dbname, String user, String password,
                           int poolSize, PoolMode mode) {
         this(name, List.of(new HostAddress(host, port)), dbname, user, password, poolSize, mode, null, BackendTls.DEFAULT, RequireAuth.BY_TLS,
-                TargetSessionAttrs.READ_WRITE);
+                TargetSessionAttrs.READ_WRITE, false);
     }
 
     /** The first configured host: the primary until the servers say otherwise. */
@@ -62,7 +64,7 @@ public record DatabaseConfig(String name,
     /** This database on other hosts. */
     public DatabaseConfig withHosts(List<HostAddress> next) {
         return new DatabaseConfig(name, next, dbname, user, password, poolSize, mode, clientTlsMode, tls, requireAuth,
-                targetSessionAttrs);
+                targetSessionAttrs, transactionReplay);
     }
 
     // The backend password is cleartext; toString ends up in logs and assertion messages.
@@ -71,6 +73,7 @@ public record DatabaseConfig(String name,
         return "DatabaseConfig[name=" + name + ", hosts=" + hosts + ", dbname=" + dbname
                 + ", user=" + user + ", password=" + (password == null ? "null" : "<redacted>")
                 + ", poolSize=" + poolSize + ", mode=" + mode + ", clientTlsMode=" + clientTlsMode + ", tls=" + tls
-                + ", requireAuth=" + requireAuth.describe() + ", targetSessionAttrs=" + targetSessionAttrs.configName() + "]";
+                + ", requireAuth=" + requireAuth.describe() + ", targetSessionAttrs=" + targetSessionAttrs.configName()
+                + ", transactionReplay=" + transactionReplay + "]";
     }
 }

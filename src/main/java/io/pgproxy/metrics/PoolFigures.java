@@ -36,6 +36,9 @@ final class PoolFigures {
     long aborted;
     long sessionsLost;
     long sessionsMoved;
+    long replays;
+    long replaysMatched;
+    final long[] replaysRefused = new long[io.pgproxy.pool.ReplayRefusal.values().length];
     long leases;
     long waitTimeouts;
     long prepares;
@@ -94,6 +97,12 @@ final class PoolFigures {
         aborted += s.abortedTotal();
         sessionsLost += s.sessionsLostTotal();
         sessionsMoved += s.sessionsMovedTotal();
+        replays += s.replaysTotal();
+        replaysMatched += s.replaysMatchedTotal();
+        long[] refused = s.replaysRefused();
+        for (int i = 0; i < refused.length; i++) {
+            replaysRefused[i] += refused[i];
+        }
         s.pins().forEach((r, n) -> pins[r.ordinal()] += n);
         waits.add(s.waitTimes());
         transactionTimes.add(s.transactionTimes());

@@ -74,6 +74,12 @@ final class ProxyCollector implements MultiCollector {
         out.add(counter(pools, "pgproxy_sessions_moved",
                 "Sessions that went on after their backend was lost or taken, or that left it to follow a switchover.",
                 f -> f.sessionsMoved));
+        out.add(counter(pools, "pgproxy_transaction_replays",
+                "Transactions whose backend died run again on another (transaction-replay).", f -> f.replays));
+        out.add(counter(pools, "pgproxy_transaction_replays_matched",
+                "Replays whose replies matched what the client had received: the client carried on.",
+                f -> f.replaysMatched));
+        out.add(replayRefusals(pools));
         out.addAll(failover());
         out.add(counter(pools, "pgproxy_prepared_statement_hits",
                 "Prepared-statement cache hits: a statement the backend already had.", f -> f.cacheHits));
@@ -129,6 +135,20 @@ final class ProxyCollector implements MultiCollector {
                 for (PinReason r : PinReason.values()) {
                     b.dataPoint(CounterDataPointSnapshot.builder().value(f.pins[r.ordinal()])
                             .labels(poolLabels(k, "reason", label(r))).build());
+                }
+            }
+        });
+        return b.build();
+    }
+
+    private static CounterSnapshot replayRefusals(Map<PoolLabels.Key, PoolFigures> pools) {
+        CounterSnapshot.Builder b = CounterSnapshot.builder().name("pgproxy_transaction_replays_refused")
+                .help("Transactions whose backend died that were not replayed or whose replay was given up, by reason.");
+        pools.forEach((k, f) -> {
+            if (k != PoolFigures.NO_POOL) {
+                for (io.pgproxy.pool.ReplayRefusal r : io.pgproxy.pool.ReplayRefusal.values()) {
+                    b.dataPoint(CounterDataPointSnapshot.builder().value(f.replaysRefused[r.ordinal()])
+                            .labels(poolLabels(k, "reason", r.label())).build());
                 }
             }
         });

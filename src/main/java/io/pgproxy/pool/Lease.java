@@ -88,10 +88,22 @@ public final class Lease implements BackendLease {
      * False when it ended at a settle meanwhile: the caller leases anew and sends there.
      */
     public boolean owe(RequestRun run) {
+        return owe(run, null);
+    }
+
+    /**
+     * As {@link #owe(RequestRun)}, running {@code first} (when not null) under the same lock just
+     * before the run is owed: the client's record of what it sent (transaction replay) is then
+     * exactly what a loss handled under this lock finds owed.
+     */
+    public boolean owe(RequestRun run, Runnable first) {
         lock.lock();
         try {
             if (state != State.ATTACHED) {
                 return false;
+            }
+            if (first != null) {
+                first.run();
             }
             backend.owe(run);
             return true;
@@ -134,11 +146,13 @@ public final class Lease implements BackendLease {
                 return;
             }
             moveTo(State.ENDED);
+            // The permit first: answering may lease anew from this pool (a replay), and a full
+            // pool would otherwise wait on the permit the dead backend still holds.
+            pool.discard(this);
             answer.run();
         } finally {
             lock.unlock();
         }
-        pool.discard(this);
     }
 
     /** Closes a backend that must not be reused. */

@@ -139,7 +139,7 @@ public final class LeaseManager {
         PoolDefaults d = config.pool();
         return new PoolSettings(database.poolSize(), d.waitTimeout(), d.resetQuery(), d.serverIdleTimeout(),
                 d.serverLifetime(), INTERNAL_QUERY_TIMEOUT, d.minSize(), d.reserveSize(), d.reserveTimeout(),
-                d.maxPreparedStatements(), d.sessionIsolation());
+                d.maxPreparedStatements(), d.sessionIsolation(), database.transactionReplay());
     }
 
     /** Closes one idle connection of a pool that shares the database or the user. */

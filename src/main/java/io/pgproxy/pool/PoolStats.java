@@ -29,6 +29,9 @@ public final class PoolStats {
     /** Sessions a lost backend ended: a half-relayed reply, a FATAL already passed on, or a pin. */
     private final LongAdder sessionsLost = new LongAdder();
     private final LongAdder sessionsMoved = new LongAdder();
+    private final LongAdder replays = new LongAdder();
+    private final LongAdder replaysMatched = new LongAdder();
+    private final LongAdder[] replaysRefused = new LongAdder[ReplayRefusal.values().length];
     private final EnumMap<PinReason, LongAdder> pins = new EnumMap<>(PinReason.class);
     private final LatencyHistogram transactionTimes = new LatencyHistogram();
     private final LatencyHistogram queryTimes = new LatencyHistogram();
@@ -37,6 +40,9 @@ public final class PoolStats {
     private final Recorder waitPeriod = new Recorder(3);
 
     public PoolStats() {
+        for (int i = 0; i < replaysRefused.length; i++) {
+            replaysRefused[i] = new LongAdder();
+        }
         for (PinReason r : PinReason.values()) {
             pins.put(r, new LongAdder());
         }
@@ -107,6 +113,38 @@ public final class PoolStats {
 
     public long sessionsMovedTotal() {
         return sessionsMoved.sum();
+    }
+
+    /** A transaction whose backend died was run again on another. */
+    public void replayed() {
+        replays.increment();
+    }
+
+    /** ... and every reply the client had received came again the same: the client carried on. */
+    public void replayMatched() {
+        replaysMatched.increment();
+    }
+
+    /** A transaction whose backend died was not replayed, or its replay was given up. */
+    public void replayRefused(ReplayRefusal why) {
+        replaysRefused[why.ordinal()].increment();
+    }
+
+    public long replaysTotal() {
+        return replays.sum();
+    }
+
+    public long replaysMatchedTotal() {
+        return replaysMatched.sum();
+    }
+
+    /** Refusals by reason, indexed by {@link ReplayRefusal#ordinal()}. */
+    public long[] replaysRefused() {
+        long[] n = new long[replaysRefused.length];
+        for (int i = 0; i < n.length; i++) {
+            n[i] = replaysRefused[i].sum();
+        }
+        return n;
     }
 
     public void pinned(PinReason reason) {

@@ -20,7 +20,7 @@ class StandbyRouteTest {
     private static final HostAddress S2 = new HostAddress("pg-s2", 5432);
     private static final long MAX_LAG = 1000;
     private static final FailoverConfig CONFIG = new FailoverConfig(Duration.ofSeconds(1), Duration.ofSeconds(1), 3, 2,
-            Duration.ofMillis(50), Duration.ofSeconds(1), null, null, MAX_LAG);
+            Duration.ofMillis(50), Duration.ofSeconds(1), null, null, MAX_LAG, 1 << 16, 100, Duration.ofSeconds(1));
 
     private final Cluster cluster = new Cluster("app", List.of(P, S1, S2), () -> Duration.ofMillis(50), (c, f, t) -> { });
 
