@@ -79,6 +79,8 @@ class FailoverIT {
                                     password = "app_pw", mode = session }
                     appdb_any { host = "127.0.0.1,127.0.0.1", port = "%2$d,%3$d", dbname = appdb, user = app,
                                 password = "app_pw", target-session-attrs = prefer-standby }
+                    appdb_replay { host = "127.0.0.1,127.0.0.1", port = "%2$d,%3$d", dbname = appdb, user = app,
+                                   password = "app_pw", transaction-replay = true }
                   }
                 }
                 """.formatted(verifier, pair.primaryPort(), pair.standbyPort());
@@ -211,9 +213,26 @@ class FailoverIT {
                 return e;
             }
         }, threads);
+        // With transaction replay: a transaction that wrote and read, its last statement in
+        // flight at the kill, completes on the new primary as if nothing happened.
+        Connection replayed = proxy.connect(ReplicationPair.APP_USER, ReplicationPair.APP_PW, "appdb_replay");
+        clients.add(replayed);
+        replayed.setAutoCommit(false);
+        Statement replayedStatement = replayed.createStatement();
+        replayedStatement.execute("INSERT INTO ledger (id) VALUES (2000)");
+        assertEquals("50", one(replayedStatement, "SELECT count(*) FROM ledger WHERE id <= 50"));
+        String replayedSql = "SELECT 'replayed ' || pg_sleep(2)";
+        java.util.concurrent.Future<Object> replaying = threads.submit(() -> {
+            try {
+                return one(replayedStatement, replayedSql);
+            } catch (SQLException e) {
+                return e;
+            }
+        });
         await().atMost(10, TimeUnit.SECONDS).until(() -> {
             try (Connection c = pair.primaryConnection(); Statement s = c.createStatement()) {
-                return one(s, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'").equals("1");
+                return one(s, "SELECT count(*) FROM pg_stat_activity WHERE query IN ('SELECT pg_sleep(60)', '"
+                        + replayedSql.replace("'", "''") + "')").equals("2");
             }
         });
 
@@ -221,6 +240,10 @@ class FailoverIT {
         SQLException lost = sleeping.get(20, TimeUnit.SECONDS);
         assertEquals("08006", lost.getSQLState(), lost.getMessage());
         pair.promoteStandby();
+        assertEquals("replayed ", replaying.get(30, TimeUnit.SECONDS), "replayed on the new primary, every reply matched");
+        replayedStatement.execute("INSERT INTO ledger (id) VALUES (2001)");
+        replayed.commit();
+        assertEquals(1, proxy.pool("appdb_replay").stats().replaysMatchedTotal());
 
         inFlight.rollback();
         fs.execute("INSERT INTO ledger (id) VALUES (1001)");
@@ -256,8 +279,9 @@ class FailoverIT {
         });
         assertTrue(ended.getSQLState().startsWith("08"), ended.getSQLState() + " " + ended.getMessage());
         List<Integer> ids = ledgerOnStandby();
-        assertEquals(51, ids.size(), "every committed row and nothing of the lost transaction: " + ids);
+        assertEquals(53, ids.size(), "every committed row and nothing of the lost transaction: " + ids);
         assertTrue(ids.contains(1001) && !ids.contains(1000));
+        assertTrue(ids.contains(2000) && ids.contains(2001), "the replayed transaction committed once: " + ids);
         assertEquals(pair.standbyPort(), primaryPort());
         // Counted per database: the aliases of this cluster each saw it.
         assertTrue(proxy.server().failover().failovers() >= 1);
