@@ -6,7 +6,6 @@ import io.pgproxy.backend.RequestRun;
 import io.pgproxy.pool.Lease;
 import io.pgproxy.pool.LeaseHolder;
 import io.pgproxy.pool.Pool;
-import io.pgproxy.pool.ReplayRefusal;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
@@ -64,8 +63,6 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private static final byte[] ABORTED_BLOCK = new Query("BEGIN; DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '08006', "
             + "MESSAGE = 'pgproxy: the transaction was lost with its server connection; ROLLBACK ends it'; END$$")
             .encode();
-    /** Backends a replay is tried on when the one before died under it. */
-    private static final int REPLAY_ATTEMPTS = 2;
     /** transaction_resolution_unknown: the server may have committed what the client asked it to. */
     private static final String UNKNOWN_OUTCOME = "08007";
     private static final String COMMIT_UNKNOWN = "a COMMIT was in flight, so the transaction may or may not have "
@@ -77,18 +74,12 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private volatile int abortAnswersBefore;
     /** When the client last asked its pool for a backend (System.nanoTime): SHOW CLIENTS' wait. */
     private volatile long waitingSinceNanos;
-    /** The running transaction, kept for replay; null where transaction replay is off. */
-    private final TransactionJournal journal;
-    private final Supplier<Duration> replayTimeout;
-    /** A replay whose replies are being compared with what the client saw; null otherwise. */
-    private volatile ReplayCheck replay;
-    /** The backend of the last replay given up: whatever it still sends is not for the client. */
-    private volatile BackendConnection abandoned;
+    /** Runs the transaction again where its backend dies; null where transaction replay is off. */
+    private final TransactionReplay replay;
 
     BackendLink(ClientSession session, Pool pool, SessionTracker tracker, StatementEditor editor, ClientChannel out,
                 boolean tracked, boolean transactionMode, TransactionJournal journal, Supplier<Duration> replayTimeout) {
-        this.journal = journal;
-        this.replayTimeout = replayTimeout;
+        this.replay = journal == null ? null : new TransactionReplay(session.id(), pool, journal, replayTimeout, this);
         this.session = session;
         this.id = session.id();
         this.pool = pool;
@@ -159,20 +150,23 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         return l.backend();
     }
 
-    /** Owes {@code run} on {@code l}, recorded in the journal (when replay is on) under the same lock. */
+    /** Owes {@code run} on {@code l}, recorded for replay (when on) under the same lock. */
     private boolean owe(Lease l, RequestRun run, ByteBuffer sent, int start, int end) {
-        TransactionJournal j = journal;
-        if (j == null) {
-            return l.owe(run);
-        }
-        BackendConnection b = l.backend();
-        return l.owe(run, () -> {
-            if (b.outstanding() == 0 && b.status() == TransactionStatus.IDLE) {
-                // Between transactions: this run starts the next.
-                j.begin(b);
-            }
-            j.record(run, sent, start, end);
-        });
+        TransactionReplay r = replay;
+        return r == null ? l.owe(run) : r.owe(l, run, sent, start, end);
+    }
+
+    /**
+     * Brings the backend of a replay to the session: the hidden batch to send ahead of the
+     * replayed requests, or null. For {@link TransactionReplay} only.
+     */
+    SessionTracker.Sync bringForReplay(BackendConnection b) throws IOException {
+        return syncParameters(b);
+    }
+
+    /** The lease a replay ran the client's transaction on is the client's now. For {@link TransactionReplay} only. */
+    void adoptReplayLease(Lease next) {
+        lease = next;
     }
 
     /** A new lease, brought to the session and attached with what {@code first} owes. */
@@ -198,10 +192,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             session.moveTo(ClientState.IDLE);
             throw e;
         }
-        if (journal != null) {
+        if (replay != null) {
             // Before the lease can be found lost: the journal then holds the run.
-            journal.begin(b);
-            journal.record(first, sent, start, end);
+            replay.begin(b, first, sent, start, end);
         }
         l.attach(this, this, first);
         lease = l;
@@ -329,20 +322,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
 
     @Override
     public void forward(BackendConnection from, ByteBuffer run, boolean atBoundary) throws IOException {
-        TransactionJournal j = journal;
-        if (j != null) {
-            ReplayCheck r = replay;
-            if (r != null && r.backend() == from) {
-                if (!r.check(run, j)) {
-                    throw new IOException("the replayed transaction answered differently");
-                }
-            } else if (from == abandoned) {
-                throw new IOException("a replay given up");
-            }
-            if (!run.hasRemaining()) {
-                return;
-            }
-            j.replied(from, run);
+        if (replay != null && !replay.relays(from, run)) {
+            return;
         }
         pool.stats().sent(run.remaining());
         out.forward(run, atBoundary);
@@ -415,8 +396,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      */
     @Override
     public void readyForQuery(TransactionStatus status, boolean answeredAll) {
-        ReplayCheck r = replay;
-        if (r != null && r.comparing()) {
+        if (replay != null && replay.comparing()) {
             // A replayed answer the client already had: counted and decided on the first time.
             return;
         }
@@ -494,10 +474,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      */
     @Override
     public void backendLost(BackendConnection lost, ErrorResponse fatal) {
-        ReplayCheck r = replay;
-        if (r != null && r.backend() == lost) {
+        if (replay != null && replay.lostUnder(lost)) {
             // The replay's backend died too: the replay, waiting for its verdict, gives up.
-            r.decide(ReplayCheck.Verdict.LOST);
             return;
         }
         if (backend() != lost) {
@@ -523,7 +501,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         Lease l = lease;
         if (l != null) {
             l.lost(() -> {
-                if (!replayed(lost)) {
+                if (replay == null || !replay.replayed(lost, commitInFlight)) {
                     answerLoss(lost);
                 }
             });
@@ -576,98 +554,6 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         }
         lastBackend = null;
         lease = null;
-    }
-
-    /**
-     * Transaction replay, under the lost lease's lock (so the client's next run waits for the
-     * outcome): the running transaction, if the journal says it may, is sent again on a new
-     * backend with the session brought there, and the client carries on if the replayed replies
-     * it had already received come again byte for byte. Otherwise the replay backend is closed,
-     * and the caller answers the loss as without replay. True when the client carries on.
-     */
-    private boolean replayed(BackendConnection lost) {
-        TransactionJournal j = journal;
-        if (j == null || lost.owedToClient() == 0 && lost.status() == TransactionStatus.IDLE) {
-            return false;
-        }
-        ReplayRefusal why = commitInFlight ? ReplayRefusal.COMMIT : j.refusal(lost);
-        if (why != null) {
-            log.info("{} transaction on {} not replayed: {}", id, lost.id(), why.label());
-            pool.stats().replayRefused(why);
-            return false;
-        }
-        pool.stats().replayed();
-        long began = System.nanoTime();
-        long expectedBytes = j.repliedBytes();
-        long expectedCrc = j.repliesCrc();
-        ReplayCheck.Verdict verdict = ReplayCheck.Verdict.LOST;
-        // A backend that dies under the replay before anything of it is known is replaced once:
-        // the loss that killed the first often killed the pool's idle backends too.
-        for (int attempt = 1; attempt <= REPLAY_ATTEMPTS && verdict == ReplayCheck.Verdict.LOST; attempt++) {
-            Lease next;
-            try {
-                next = pool.acquire(null);
-            } catch (IOException | RuntimeException e) {
-                log.warn("{} transaction on {} not replayed: no backend ({})", id, lost.id(), e.getMessage());
-                pool.stats().replayRefused(ReplayRefusal.NO_BACKEND);
-                j.drop(ReplayRefusal.NO_BACKEND);
-                return false;
-            }
-            verdict = replayOn(next, j.replayOn(next.backend(), expectedBytes, expectedCrc));
-            if (verdict == ReplayCheck.Verdict.MATCH) {
-                replay = null;
-                pool.stats().replayMatched();
-                pool.stats().sessionMoved();
-                log.info("{} transaction lost with {} replayed on {} in {} ms; every reply matched, the client goes on",
-                        id, lost.id(), next.backend().id(), (System.nanoTime() - began) / 1_000_000);
-                return true;
-            }
-            // Guarded before the check is dropped: nothing more of this backend reaches the client.
-            abandoned = next.backend();
-            replay = null;
-            next.discard();
-        }
-        ReplayRefusal refusal = switch (verdict) {
-            case MISMATCH -> ReplayRefusal.MISMATCH;
-            case TIMEOUT -> ReplayRefusal.TIMEOUT;
-            default -> ReplayRefusal.LOST;
-        };
-        log.info("{} replay of the transaction lost with {} given up after {} ms: {}", id, lost.id(),
-                (System.nanoTime() - began) / 1_000_000, refusal.label());
-        pool.stats().replayRefused(refusal);
-        j.drop(refusal);
-        return false;
-    }
-
-    /** Sends the journal's transaction on {@code next}'s backend, with the session brought there, and waits for the verdict. */
-    private ReplayCheck.Verdict replayOn(Lease next, ReplayCheck check) {
-        BackendConnection b = next.backend();
-        try {
-            SessionTracker.Sync ahead = syncParameters(b);
-            RequestRun[] runs = journal.runs();
-            replay = check;
-            next.attach(this, this, runs[0]);
-            for (int i = 1; i < runs.length; i++) {
-                next.owe(runs[i]);
-            }
-            lease = next;
-            if (ahead != null) {
-                b.sendAhead(ahead.messages());
-            }
-            b.send(journal.requests());
-            if (check.nothingToCompare()) {
-                check.decide(ReplayCheck.Verdict.MATCH);
-            }
-            return check.await(replayTimeout.get());
-        } catch (IOException | RuntimeException e) {
-            log.info("{} replay on {} failed: {}", id, b.id(), e.getMessage());
-            check.decide(ReplayCheck.Verdict.LOST);
-            return ReplayCheck.Verdict.LOST;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            check.decide(ReplayCheck.Verdict.TIMEOUT);
-            return ReplayCheck.Verdict.TIMEOUT;
-        }
     }
 
     /** Forwards a cancel to the backend running this client's query; nothing if none. */
