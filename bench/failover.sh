@@ -13,6 +13,7 @@
 #   bench/failover.sh                      # the three scenarios, 2 reps each (about 5 min)
 #   bench/failover.sh -s switchover -r 3 -T 30 --event-at 12
 #   bench/failover.sh -s switchover-ro,failover --rate 300   # pgbench -R 300: below saturation
+#   bench/failover.sh -s failover --replay                  # with transaction-replay = true
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -29,6 +30,7 @@ OUT_DIR="${OUT_DIR:-$BENCH_DIR/out}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-170}"   # seconds per scenario run, everything included
 PROMOTE_DELAY="${PROMOTE_DELAY:-0}" # failover: seconds between the kill and pg_ctl promote
 RATE="${RATE:-}"                    # pgbench -R (transactions/s over all clients); empty = as fast as it goes
+REPLAY="${REPLAY:-0}"               # 1: the database has transaction-replay = true
 FAILOVER_CONF="${FAILOVER_CONF:-check-interval = 100ms, check-timeout = 1s, fall-count = 2, rise-count = 1, primary-wait-timeout = 30s, switchover-timeout = 10s}"
 WARMUP="${WARMUP:-3}"               # pgbench -S through the proxy before the measured run (JIT)
 
@@ -41,10 +43,11 @@ while (($#)); do
     -c|--clients) CLIENTS="$2"; shift 2 ;;
     --event-at) EVENT_AT="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
+    --replay) REPLAY=1; shift ;;
     -o|--out) OUT_DIR="$2"; shift 2 ;;
     --one) ONE="$2"; shift 2 ;;          # internal: one run of one scenario
     --result) RESULT="$2"; shift 2 ;;    # internal: where that run puts its figures
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see bench/README.md)" ;;
   esac
 done
@@ -259,10 +262,13 @@ run_one() {
   standby_setup
   PGPROXY_DB_HOSTS="127.0.0.1,127.0.0.1" PGPROXY_DB_PORTS="$PG_PORT,$STANDBY_PORT"
   MPORT="$(free_port)"
+  REPLAY_CONF=""
+  if ((REPLAY)); then REPLAY_CONF="databases { $BENCH_DB { transaction-replay = true } }"; fi
   pgproxy_start pgproxy-tx transaction "$POOL_SIZE" "$PGPROXY_BIN" \
     "admin-users = [$BENCH_USER]
   metrics { listen-port = $MPORT }
-  failover { $FAILOVER_CONF }"
+  failover { $FAILOVER_CONF }
+  $REPLAY_CONF"
   PPORT="${PORT[pgproxy-tx]}"
   t0=$SECONDS
   until [[ "$(proxy_primary_port)" == "$PG_PORT" ]]; do
@@ -301,7 +307,7 @@ run_one() {
   {
     echo "pgbench_rc=$rc"
     echo "history_rows=$(psql_standby -d "$BENCH_DB" -Atc 'SELECT count(*) FROM pgbench_history')"
-    m="$(curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" | grep -E '^pgproxy_(failovers_total|switchovers_total|switchover_stall_seconds_total|switchover_aborted_transactions_total|transactions_aborted_by_lost_backend_total|sessions_lost_with_backend_total)' \
+    m="$(curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" | grep -E '^pgproxy_(failovers_total|switchovers_total|switchover_stall_seconds_total|switchover_aborted_transactions_total|transactions_aborted_by_lost_backend_total|sessions_lost_with_backend_total|transaction_replays_total|transaction_replays_matched_total|transaction_replays_refused_total)' \
       | awk '{n=$1; sub(/\{.*\}/, "", n); s[n] += $2} END {for (k in s) printf "%s=%s ", k, s[k]}' || true)"
     echo "metrics=$m"
     i="$(grep -oE 'pgproxy_switchover_stall_seconds_total=[0-9.eE+-]+' <<<"$m" | cut -d= -f2 || true)"
@@ -335,6 +341,7 @@ commit="$(git -C "$ROOT_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z "$(git -C "$ROOT_DIR" status --porcelain -- src pom.xml 2>/dev/null)" ]] || commit="$commit+dirty"
 versions="PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), $(pgbench --version | awk '{print $1, $3}')"
 cmd="bench/failover.sh -s ${SCENARIOS// /,} -r $REPS -T $DURATION -c $CLIENTS --event-at $EVENT_AT${RATE:+ --rate $RATE}"
+if ((REPLAY)); then cmd="$cmd --replay"; fi
 results=()
 for ((rep = 1; rep <= REPS; rep++)); do
   for s in $SCENARIOS; do
@@ -342,7 +349,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
     log "=== $s, rep $rep/$REPS (bounded to ${RUN_TIMEOUT}s)"
     rc=0
     # timeout sends TERM to the child, whose EXIT trap stops what it started; KILL 20 s later
-    SCENARIOS="$s" timeout -k 20 "$RUN_TIMEOUT" "$BENCH_DIR/failover.sh" --one "$s" --result "$res" -T "$DURATION" -c "$CLIENTS" \
+    SCENARIOS="$s" REPLAY="$REPLAY" timeout -k 20 "$RUN_TIMEOUT" "$BENCH_DIR/failover.sh" --one "$s" --result "$res" -T "$DURATION" -c "$CLIENTS" \
       --event-at "$EVENT_AT" ${RATE:+--rate "$RATE"} || rc=$?
     if [[ ! -s "$res" ]]; then
       printf 'status=failed (exit %s)\n' "$rc" >"$res"
@@ -351,7 +358,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
     fi
     {
       echo "scenario=$s"; echo "rep=$rep"; echo "stamp=$stamp"; echo "commit=$commit"; echo "versions=$versions"
-      echo "command=$cmd"; echo "pool_size=$POOL_SIZE"; echo "event_at=$EVENT_AT"; echo "failover_conf=$FAILOVER_CONF"
+      echo "command=$cmd"; echo "replay=$REPLAY"; echo "pool_size=$POOL_SIZE"; echo "event_at=$EVENT_AT"; echo "failover_conf=$FAILOVER_CONF"
       echo "load=pgbench -n -N -c $CLIENTS -j 2 -T $DURATION${RATE:+ -R $RATE} -P 1 -l (scale $SCALE)"
       if [[ "$s" == failover ]]; then echo "note=promote delay ${PROMOTE_DELAY}s"; fi
     } >>"$res"

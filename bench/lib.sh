@@ -404,6 +404,9 @@ client_tls_key_file = $key" ;;
     # Session isolation as PgBouncer has it: no reset statements between clients.
     pgproxy-tx-tracked) pgproxy_start pgproxy-tx-tracked transaction 20 "$PGPROXY_BIN" \
         "pool { session-isolation = tracked }" ;;
+    # Transaction replay on: what its journal (a copy of each request, a CRC of each reply) costs.
+    pgproxy-tx-replay) pgproxy_start pgproxy-tx-replay transaction 20 "$PGPROXY_BIN" \
+        "databases { $BENCH_DB { transaction-replay = true } }" ;;
     # Another build (PGPROXY_PREV_BIN, say the previous main) in the same interleaved run.
     pgproxy-tx-prev) pgproxy_start pgproxy-tx-prev transaction 20 "$PGPROXY_PREV_BIN" ;;
     # pgproxy-tx with the java options of a levers.conf line

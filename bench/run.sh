@@ -15,6 +15,7 @@ usage: bench/run.sh [options]          (every option can also be set by the env 
                        bare byte relays of bench/relay-lab (one backend per client; BENCHMARKS.md §10);
                        pgproxy-tx@NAME, relay-<design>@NAME: with the java options of line NAME of
                        bench/levers.conf (LEVERS_CONF); pgproxy-tx-metrics (metrics endpoint on), pgproxy-tx-tracked (pool.session-isolation = tracked),
+                       pgproxy-tx-replay (transaction-replay = true),
                        pgproxy-tx-prev (the launcher PGPROXY_PREV_BIN); pgbouncer-tx-tls, pgproxy-tx-tls:
                        clients must use TLS (self-signed certificate made by openssl; pgbench gets PGSSLMODE=require)
   -m, --modes LIST     S-simple,S-extended,N-simple,N-extended,S-prepared,S-connect [MODES]
@@ -76,7 +77,7 @@ read -r -a CLIENT_LIST <<<"${CLIENTS//,/ }"
 declare -A LEVER=()   # target -> java options of its levers.conf line
 for t in "${TARGET_LIST[@]}"; do
   case "$t" in
-    direct|pgbouncer-session|pgbouncer-tx|odyssey-tx|odyssey-tx-w1|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-tracked|pgproxy-tx-prev) ;;
+    direct|pgbouncer-session|pgbouncer-tx|odyssey-tx|odyssey-tx-w1|pgproxy|pgproxy-tx|pgproxy-tx-metrics|pgproxy-tx-tracked|pgproxy-tx-replay|pgproxy-tx-prev) ;;
     pgbouncer-tx-tls|pgproxy-tx-tls) ;;
     relay-vt|relay-epoll-vt|relay-epoll-reply|relay-epoll-loop|relay-selector) ;;
     pgproxy-tx@*|relay-*@*)

@@ -22,7 +22,7 @@ import java.util.zip.CRC32C;
  * the backend's reader thread, the thread that also reports its loss.
  */
 final class TransactionJournal {
-    /** A journal past this many bytes gives its array back at the next transaction. */
+    /** A journal past this many bytes gives its array back when its transaction is over or refused. */
     private static final int KEPT_CAPACITY = 4096;
     private static final byte[] EMPTY = new byte[0];
 
@@ -106,7 +106,9 @@ final class TransactionJournal {
 
     private void refuse(ReplayRefusal why) {
         refusal = why;
-        requests = EMPTY;
+        if (requests.length > KEPT_CAPACITY) {
+            requests = EMPTY;
+        }
         Arrays.fill(runs, 0, runCount, null);
         length = 0;
         runCount = 0;

@@ -20,7 +20,8 @@ import java.time.Duration;
 
 /**
  * One health check: a connection of its own to the host, made as the pools make theirs (sslmode,
- * TLS, require-auth), {@code SELECT pg_is_in_recovery()}, hang up. Login and query together are
+ * TLS, require-auth), {@code SELECT pg_is_in_recovery()} with the WAL position and whether
+ * transactions are read-only by default, hang up. Login and query together are
  * bounded by the check timeout.
  */
 final class HealthQuery {
@@ -29,7 +30,7 @@ final class HealthQuery {
     /** A standby's replay position is NULL before it replayed anything: 0 then. */
     private static final String SQL = "SELECT pg_catalog.pg_is_in_recovery(), COALESCE(CASE WHEN pg_catalog.pg_is_in_recovery()"
             + " THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END - '0/0'::pg_lsn, 0)"
-            + "::int8";
+            + "::int8, pg_catalog.current_setting('default_transaction_read_only')::bool";
 
     private HealthQuery() {
     }
@@ -78,13 +79,14 @@ final class HealthQuery {
 
     private static CheckResult.Answered answer(ByteBuffer row) throws ProtocolException {
         try {
-            if (row.getShort() != 2) {
-                throw new ProtocolException("the health query's row is not (boolean, position)");
+            if (row.getShort() != 3) {
+                throw new ProtocolException("the health query's row is not (boolean, position, boolean)");
             }
             boolean inRecovery = Wire.bytes(row, row.getInt())[0] == 't';
             int length = row.getInt();
             long position = Long.parseLong(new String(Wire.bytes(row, length), java.nio.charset.StandardCharsets.US_ASCII));
-            return new CheckResult.Answered(inRecovery, position);
+            boolean readOnly = Wire.bytes(row, row.getInt())[0] == 't';
+            return new CheckResult.Answered(inRecovery, position, readOnly);
         } catch (java.nio.BufferUnderflowException | NumberFormatException | ArrayIndexOutOfBoundsException e) {
             throw new ProtocolException("malformed DataRow in the health query's answer");
         }

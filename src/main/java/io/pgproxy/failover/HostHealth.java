@@ -43,7 +43,7 @@ public final class HostHealth {
                 goodInRow++;
                 suspect = false;
                 lastError = null;
-                role = a.inRecovery() ? HostRole.STANDBY : HostRole.PRIMARY;
+                role = a.inRecovery() ? HostRole.STANDBY : a.readOnly() ? HostRole.READ_ONLY : HostRole.PRIMARY;
                 walPosition = a.walPosition();
                 if (state == HostState.UNKNOWN || (state == HostState.DOWN && goodInRow >= rise)) {
                     state = HostState.UP;

@@ -43,6 +43,16 @@ class ClusterTest {
     }
 
     @Test
+    void aServerThatRefusesWritesIsNoPrimary() {
+        CheckResult readOnly = new CheckResult.Answered(false, 0, true);
+        round(readOnly, STANDBY);
+        assertNull(cluster.currentPrimary(), "out of recovery but read-only: libpq's read-write check refuses it");
+        assertEquals(HostRole.READ_ONLY, cluster.health(A).role());
+        round(readOnly, PRIMARY);
+        assertEquals(B, cluster.currentPrimary(), "the promoted standby, not the old primary made read-only");
+    }
+
+    @Test
     void aPrimaryMissingFewerChecksThanFallCountStaysPrimary() {
         round(PRIMARY, STANDBY);
         for (int i = 0; i < FALL - 1; i++) {

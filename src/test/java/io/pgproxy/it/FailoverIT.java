@@ -402,5 +402,20 @@ class FailoverIT {
                     "standby-only reads waited for the standby to catch up instead of failing");
         }
         await().atMost(10, TimeUnit.SECONDS).until(() -> one(roS, "SELECT count(*) FROM ledger").equals("20000"));
+
+        // A primary that refuses writes (default_transaction_read_only, as an operator demotes
+        // one before a switchover) is no primary, as libpq's read-write check has it.
+        try (Connection c = pair.primaryConnection(); Statement s = c.createStatement()) {
+            s.execute("ALTER SYSTEM SET default_transaction_read_only = on");
+            s.execute("SELECT pg_reload_conf()");
+        }
+        await().atMost(10, TimeUnit.SECONDS).until(() -> primaryPort() == 0);
+        assertTrue(ConsoleClient.show(console(), "SHOW HOSTS").stream().anyMatch(r -> r.get("database").equals("appdb")
+                && r.get("port").equals(String.valueOf(pair.primaryPort())) && r.get("role").equals("read_only")));
+        try (Connection c = pair.primaryConnection(); Statement s = c.createStatement()) {
+            s.execute("ALTER SYSTEM RESET default_transaction_read_only");
+            s.execute("SELECT pg_reload_conf()");
+        }
+        await().atMost(10, TimeUnit.SECONDS).until(() -> primaryPort() == pair.primaryPort());
     }
 }
