@@ -24,7 +24,7 @@ final class BackendReader extends FrameScanner implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(BackendReader.class);
     /** The reader's cut for a repair batch; distinct from the reply queue's actions. */
     private static final int REPAIR = -2;
-    /** The reader's cut for an unsolicited FATAL it keeps from the client ({@link #skipLength} bytes after the tag). */
+    /** The reader's cut for a FATAL it keeps from the client ({@link #skipLength} bytes after the tag). */
     private static final int SKIP = -3;
 
     private final BackendConnection c;
@@ -49,10 +49,11 @@ final class BackendReader extends FrameScanner implements Runnable {
 
     @Override
     protected int onHeader(byte tag, int length) throws ProtocolException {
-        if (tag == 'E' && c.outstanding.get() == 0 && runSink != null && runSink.survivesLoss() && length + 1 <= capacity) {
-            // Nothing is owed, so the error is unsolicited: a server shutting down or crashing
-            // says FATAL to every idle session. A client whose session can move to another
-            // backend is not told; the loss that follows is handled as one without a FATAL.
+        if (tag == 'E' && runSink != null && runSink.survivesLoss() && length + 1 <= capacity) {
+            // A FATAL ends the server's session, not necessarily the client's: a server shutting
+            // down or crashing says it to every session, idle or running, as does
+            // pg_terminate_backend. A client whose session can move to another backend is not
+            // told; the loss that follows is handled as one without a FATAL (08006, a replay).
             if (peekable() < length - 4) {
                 return DEFER;
             }
@@ -62,7 +63,7 @@ final class BackendReader extends FrameScanner implements Runnable {
             }
             ErrorResponse e = ErrorResponse.decode(ByteBuffer.wrap(body));
             if (e.isFatal()) {
-                log.info("{} unsolicited FATAL kept from its idle client: {} {}", c.id, e.sqlState(), e.message());
+                log.info("{} FATAL kept from its client, whose session goes on: {} {}", c.id, e.sqlState(), e.message());
                 skipLength = length;
                 cutAction = SKIP;
                 return CUT;
@@ -170,7 +171,10 @@ final class BackendReader extends FrameScanner implements Runnable {
             int limit = buffer.limit();
             buffer.limit(end);
             try {
-                s.forward(c, buffer, atBoundary() && end == limit);
+                // Between messages whenever no message is half scanned, even when the scan stopped
+                // before the buffer's end (a cut, a header not all read yet): the proxy's own
+                // answers may then follow, and a loss answered now must reach the client.
+                s.forward(c, buffer, atBoundary());
             } catch (IOException e) {
                 // The client is gone; its thread notices on its own. Keep consuming
                 // so the counters stay true and the connection may still be reused.

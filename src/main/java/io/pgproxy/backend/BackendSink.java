@@ -69,8 +69,8 @@ public interface BackendSink {
     boolean watchesCommands();
 
     /**
-     * Whether the client's session may outlive this backend: an unsolicited FATAL (a server
-     * shutting down) is then kept from the client, whose loss handling decides.
+     * Whether the client's session may outlive this backend: a FATAL (a server shutting down,
+     * pg_terminate_backend) is then kept from the client, whose loss handling decides.
      */
     default boolean survivesLoss() {
         return false;

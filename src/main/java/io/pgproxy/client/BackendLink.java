@@ -344,9 +344,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         return tracked;
     }
 
+    /** A pinned session ends with its backend: the server's own FATAL then tells it why. */
     @Override
     public boolean survivesLoss() {
-        return tracked;
+        return tracked && tracker.pinned() == null;
     }
 
     @Override

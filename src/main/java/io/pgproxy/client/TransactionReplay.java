@@ -122,13 +122,19 @@ final class TransactionReplay {
         long expectedBytes = journal.repliedBytes();
         long expectedCrc = journal.repliesCrc();
         ReplayCheck.Verdict verdict = ReplayCheck.Verdict.LOST;
-        // A backend that dies under the replay before anything of it is known is replaced once:
-        // the loss that killed the first often killed the pool's idle backends too.
+        // A backend that dies under the replay before anything of it is known, or one that
+        // cannot be had, is tried once more: what killed the first often killed the pool's idle
+        // backends and the connections being opened too.
         for (int attempt = 1; attempt <= ATTEMPTS && verdict == ReplayCheck.Verdict.LOST; attempt++) {
             Lease next;
             try {
                 next = pool.acquire(null);
             } catch (IOException | RuntimeException e) {
+                if (attempt < ATTEMPTS) {
+                    log.info("{} no backend for the replay of the transaction lost with {} ({}); trying again",
+                            id, lost.id(), e.getMessage());
+                    continue;
+                }
                 log.warn("{} transaction on {} not replayed: no backend ({})", id, lost.id(), e.getMessage());
                 pool.stats().replayRefused(ReplayRefusal.NO_BACKEND);
                 journal.drop(ReplayRefusal.NO_BACKEND);

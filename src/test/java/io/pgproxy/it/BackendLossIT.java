@@ -200,6 +200,38 @@ class BackendLossIT {
         }
     }
 
+    @Test
+    void aFatalToARunningStatementIsKeptFromTheClientAndTheSessionGoesOn() throws Exception {
+        // Rows first, then a sleep: terminated, the server flushes the rows it buffered and its
+        // FATAL in one write, so the proxy relays part of a read and keeps the rest from the client.
+        String sql = "SELECT repeat('x', 100) FROM generate_series(1, 50) UNION ALL SELECT 'z' FROM pg_sleep(30)";
+        try (PgWire wire = PgWire.connect(proxy.port(), Duration.ofSeconds(20))) {
+            wire.loginTrust(PostgresFixture.TRUST_USER, "lossy");
+            wire.write(PgWire.query("SET application_name = 'terminated_under_it'"));
+            wire.readUntilReady();
+            wire.write(PgWire.query(sql));
+            await().atMost(10, TimeUnit.SECONDS).until(() -> terminate(sql));
+            List<PgWire.Message> answer = untilReady(wire);
+            PgWire.Message error = answer.stream().filter(m -> m.tag() == 'E').findFirst().orElseThrow(
+                    () -> new AssertionError("no error for the terminated statement: " + answer));
+            assertEquals("08006", PgWire.fields(error.body()).get('C'));
+            assertEquals("ERROR", PgWire.fields(error.body()).get('S'), "not the server's FATAL");
+            wire.write(PgWire.query("SHOW application_name"));
+            List<PgWire.Message> shown = wire.readUntilReady();
+            assertTrue(shown.stream().anyMatch(m -> m.tag() == 'D'
+                    && new String(m.body(), java.nio.charset.StandardCharsets.UTF_8).contains("terminated_under_it")),
+                    "the same session, its settings on the next backend: " + shown);
+        }
+    }
+
+    /** pg_terminate_backend on the server process running {@code sql}; true once one was. */
+    private static boolean terminate(String sql) throws SQLException {
+        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
+            return one(s, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE state = 'active' AND query = '"
+                    + sql.replace("'", "''") + "'").equals("1");
+        }
+    }
+
     /** Messages up to and including ReadyForQuery, errors among them. */
     private static List<PgWire.Message> untilReady(PgWire wire) throws java.io.IOException {
         List<PgWire.Message> all = new java.util.ArrayList<>();

@@ -157,6 +157,34 @@ class TransactionReplayIT {
     }
 
     @Test
+    void aTransactionWhoseServerProcessIsTerminatedIsReplayed() throws Exception {
+        long matched = stats().replaysMatchedTotal();
+        String sql = "SELECT 'terminated ' || pg_sleep(1.5)";
+        try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            c.setAutoCommit(false);
+            s.execute("INSERT INTO replay_ledger VALUES (5, 'before the terminate')");
+            Future<Object> running = pool.submit(() -> {
+                try {
+                    return one(s, sql);
+                } catch (SQLException e) {
+                    return e;
+                }
+            });
+            // The server's FATAL (57P01) is kept from the client, whose transaction runs again.
+            await().atMost(10, TimeUnit.SECONDS).until(() -> {
+                try (Connection su = pg.superuser(pg.db()); Statement t = su.createStatement()) {
+                    return one(t, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE state = 'active'"
+                            + " AND query = '" + sql.replace("'", "''") + "'").equals("1");
+                }
+            });
+            assertEquals("terminated ", running.get(30, TimeUnit.SECONDS));
+            c.commit();
+        }
+        assertEquals(matched + 1, stats().replaysMatchedTotal());
+        assertEquals(1, ledgerRows("id = 5"));
+    }
+
+    @Test
     void aReadThatChangedBeforeTheReplayGets08006AndTheBlockStaysFailed() throws Exception {
         long mismatches = refused(ReplayRefusal.MISMATCH);
         try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
