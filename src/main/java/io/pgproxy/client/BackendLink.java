@@ -344,10 +344,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         return tracked;
     }
 
-    /** A pinned session ends with its backend: the server's own FATAL then tells it why. */
+    /** A pinned session is told too (FATAL 08006 naming what it loses), rather than by the server's FATAL. */
     @Override
     public boolean survivesLoss() {
-        return tracked && tracker.pinned() == null;
+        return tracked;
     }
 
     @Override

@@ -23,9 +23,13 @@ import java.util.function.Supplier;
  * {@link #choose}, which tells the listener.
  */
 public final class Cluster implements PrimarySource {
-    /** Told of each change of primary, outside the cluster's lock; {@code to} is null while there is none. */
+    /**
+     * Told of each change of primary, outside the cluster's lock; {@code to} is null while there
+     * is none. {@code planned}: a switchover was running when the primary changed, whoever
+     * changed it (the switchover or a health check that saw the promotion first).
+     */
     public interface Listener {
-        void primaryChanged(Cluster cluster, HostAddress from, HostAddress to);
+        void primaryChanged(Cluster cluster, HostAddress from, HostAddress to, boolean planned);
     }
 
     private final String database;
@@ -37,6 +41,8 @@ public final class Cluster implements PrimarySource {
     private volatile HostAddress primary;
     /** Asked to look again now (a pool's connection failed); null until a checker runs. */
     private volatile Runnable wake = () -> { };
+    /** A switchover is running; guarded by the lock, so a change of primary knows it at once. */
+    private boolean switching;
 
     Cluster(String database, List<HostAddress> hosts, Supplier<Duration> primaryWait, Listener listener) {
         this.database = database;
@@ -184,6 +190,7 @@ public final class Cluster implements PrimarySource {
      */
     void choose(HostAddress next) {
         HostAddress from;
+        boolean planned;
         lock.lock();
         try {
             from = primary;
@@ -191,11 +198,22 @@ public final class Cluster implements PrimarySource {
                 return;
             }
             primary = next;
+            planned = switching;
             changed.signalAll();
         } finally {
             lock.unlock();
         }
-        listener.primaryChanged(this, from, next);
+        listener.primaryChanged(this, from, next, planned);
+    }
+
+    /** A switchover starts or ends: changes of primary meanwhile are planned ones. */
+    void switching(boolean on) {
+        lock.lock();
+        try {
+            switching = on;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**

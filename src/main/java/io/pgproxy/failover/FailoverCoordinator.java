@@ -126,14 +126,14 @@ public final class FailoverCoordinator implements Cluster.Listener {
     }
 
     @Override
-    public void primaryChanged(Cluster cluster, HostAddress from, HostAddress to) {
+    public void primaryChanged(Cluster cluster, HostAddress from, HostAddress to, boolean planned) {
         String db = cluster.database();
         if (to == null) {
             log.warn("database \"{}\": no primary ({}); new transactions wait up to {} ms for one", db,
                     cluster.describeHosts(), config.failover().primaryWaitTimeout().toMillis());
         } else if (from == null) {
             log.info("database \"{}\": primary is {}", db, to);
-        } else if (switching.containsKey(db)) {
+        } else if (planned) {
             log.info("database \"{}\": primary moved from {} to {} by a switchover", db, from, to);
         } else {
             log.warn("database \"{}\": primary moved from {} to {}", db, from, to);
@@ -141,7 +141,7 @@ public final class FailoverCoordinator implements Cluster.Listener {
         // A failover is a new primary other than the last one known: through "none" as a
         // primary dies, and a standby is promoted, it is still one failover.
         HostAddress previous = to == null ? null : lastPrimary.put(db, to);
-        if (previous != null && !previous.equals(to) && !switching.containsKey(db)) {
+        if (previous != null && !previous.equals(to) && !planned) {
             failovers.increment();
         }
         LeaseManager l = leases;
@@ -219,6 +219,7 @@ public final class FailoverCoordinator implements Cluster.Listener {
             throw new SwitchoverException("55000", "a switchover of \"" + db + "\" is already running");
         }
         LeaseManager l = leases;
+        c.switching(true);
         PauseGate gate = l.gate(db);
         boolean pausedHere = gate.pause();
         long start = System.nanoTime();
@@ -253,6 +254,7 @@ public final class FailoverCoordinator implements Cluster.Listener {
                     stall / 1000);
             return new Switchover(db, from, to, stall, aborted);
         } finally {
+            c.switching(false);
             switching.remove(db);
             if (pausedHere) {
                 gate.resume();

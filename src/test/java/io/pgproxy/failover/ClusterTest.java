@@ -26,7 +26,7 @@ class ClusterTest {
 
     private final List<String> changes = new ArrayList<>();
     private final Cluster cluster = new Cluster("app", List.of(A, B), () -> Duration.ofMillis(50),
-            (c, from, to) -> changes.add(from + " -> " + to));
+            (c, from, to, planned) -> changes.add(from + " -> " + to + (planned ? " (planned)" : "")));
 
     private void round(CheckResult a, CheckResult b) {
         cluster.record(A, a, FALL, RISE);
@@ -40,6 +40,19 @@ class ClusterTest {
         round(STANDBY, PRIMARY);
         assertEquals(B, cluster.primary());
         assertEquals(List.of("null -> " + B), changes);
+    }
+
+    @Test
+    void aPromotionSeenByTheChecksDuringASwitchoverIsAPlannedChange() {
+        round(PRIMARY, STANDBY);
+        cluster.switching(true);
+        // The checks see the promotion before the switchover makes its own choice.
+        round(FAILED, PRIMARY);
+        round(FAILED, PRIMARY);
+        round(FAILED, PRIMARY);
+        cluster.choose(B);
+        cluster.switching(false);
+        assertEquals(List.of("null -> " + A, A + " -> " + B + " (planned)"), changes);
     }
 
     @Test
@@ -118,7 +131,7 @@ class ClusterTest {
 
     @Test
     void aSingleHostIsThePrimaryAndNeverChecked() throws Exception {
-        Cluster single = new Cluster("one", List.of(A), () -> Duration.ZERO, (c, from, to) -> { });
+        Cluster single = new Cluster("one", List.of(A), () -> Duration.ZERO, (c, from, to, planned) -> { });
         assertFalse(single.isChecked());
         assertEquals(A, single.primary());
         assertFalse(single.connectFailed(A), "a connection failure is the client's error, no retry");

@@ -22,7 +22,7 @@ class StandbyRouteTest {
     private static final FailoverConfig CONFIG = new FailoverConfig(Duration.ofSeconds(1), Duration.ofSeconds(1), 3, 2,
             Duration.ofMillis(50), Duration.ofSeconds(1), null, null, MAX_LAG, 1 << 16, 100, Duration.ofSeconds(1));
 
-    private final Cluster cluster = new Cluster("app", List.of(P, S1, S2), () -> Duration.ofMillis(50), (c, f, t) -> { });
+    private final Cluster cluster = new Cluster("app", List.of(P, S1, S2), () -> Duration.ofMillis(50), (c, f, t, planned) -> { });
 
     private void round(long primaryAt, long s1At, long s2At) {
         cluster.record(P, new CheckResult.Answered(false, primaryAt), 3, 2);
