@@ -9,8 +9,6 @@ import io.pgproxy.pool.Pool;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
-import io.pgproxy.protocol.message.Query;
-import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.SessionTracker;
@@ -55,18 +53,6 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      * now, whether the transaction committed is unknown, and the client is told so (08007).
      */
     private volatile boolean commitInFlight;
-    /**
-     * Opens a transaction block on a new backend and fails it, so that a client whose block died
-     * with its backend finds it failed there: the server answers 25P02 to what it sends and
-     * ROLLBACK ends it. The message names the proxy in the server's log.
-     */
-    private static final byte[] ABORTED_BLOCK = new Query("BEGIN; DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '08006', "
-            + "MESSAGE = 'pgproxy: the transaction was lost with its server connection; ROLLBACK ends it'; END$$")
-            .encode();
-    /** transaction_resolution_unknown: the server may have committed what the client asked it to. */
-    private static final String UNKNOWN_OUTCOME = "08007";
-    private static final String COMMIT_UNKNOWN = "a COMMIT was in flight, so the transaction may or may not have "
-            + "committed; check before retrying it";
     /** The client's transaction block died with its backend: the next lease fails one for it. */
     private volatile boolean abortedBlock;
     /** A hidden failing block is on its way; {@link #abortAnswersBefore} hidden answers come before its. */
@@ -206,7 +192,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             abortedBlock = false;
             abortAnswersBefore = ahead != null ? 1 : 0;
             abortPending = true;
-            ByteBuffer abort = ByteBuffer.wrap(ABORTED_BLOCK);
+            ByteBuffer abort = ByteBuffer.wrap(LossReplies.ABORTED_BLOCK);
             if (ahead == null) {
                 b.sendAhead(abort, 1);
             } else {
@@ -489,12 +475,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             log.warn("{} backend {} lost{}", id, lost.id(), pin != null ? " with session state that lived on it: " + pin : "");
             pool.stats().sessionLost();
             if (fatal == null) {
-                String code = commitInFlight ? UNKNOWN_OUTCOME : "08006";
-                String outcome = commitInFlight ? "; " + COMMIT_UNKNOWN : "";
-                session.errorSent(code);
-                out.sendQuietly(ErrorResponse.fatal(code, (pin != null
-                        ? "server connection lost; the session cannot continue without its " + pin.description()
-                        : "server connection lost; the session cannot continue") + outcome).encode());
+                session.errorSent(LossReplies.code(commitInFlight));
+                out.sendQuietly(LossReplies.sessionEnds(pin, commitInFlight));
             }
             session.close();
             return;
@@ -537,21 +519,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         // run pipelined behind them waits in Lease.owe instead of overtaking them elsewhere.
         session.moveTo(ClientState.IDLE);
         if (owed > 0) {
-            MessageBuilder m = new MessageBuilder();
-            String code = committing ? UNKNOWN_OUTCOME : "08006";
-            for (int i = 0; i < owed; i++) {
-                m.bytes(ErrorResponse.error(code, committing ? "server connection lost; " + COMMIT_UNKNOWN
-                        : inBlock ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
-                        : "server connection lost; the statement was rolled back").encode());
-                m.bytes(new ReadyForQuery(now).encode());
-            }
-            session.errorSent(code);
-            out.sendQuietly(m.toByteArray());
+            session.errorSent(LossReplies.code(committing));
+            out.sendQuietly(LossReplies.answers(owed, committing, inBlock, now));
         } else if (inBlock) {
-            // Nothing is owed to carry an error, and a notice may come at any time: the client
-            // learns now why its next statement will find the block failed (25P02).
-            out.sendQuietly(ErrorResponse.of("WARNING", "08006", "server connection lost; the open transaction "
-                    + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice());
+            out.sendQuietly(LossReplies.idleInBlockNotice());
         }
         lastBackend = null;
         lease = null;

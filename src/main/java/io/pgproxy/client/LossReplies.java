@@ -1,0 +1,68 @@
+package io.pgproxy.client;
+
+import io.pgproxy.protocol.MessageBuilder;
+import io.pgproxy.protocol.message.ErrorResponse;
+import io.pgproxy.protocol.message.Query;
+import io.pgproxy.protocol.message.ReadyForQuery;
+import io.pgproxy.protocol.message.TransactionStatus;
+import io.pgproxy.session.PinReason;
+
+/**
+ * What a client is told when its backend is lost, in one place: the errors that answer the
+ * requests it was owed, the notice for a block that died while the client was idle in it, the
+ * FATAL of a session that cannot go on, and the hidden statement that fails the block again on
+ * the next backend. 08006 (connection_failure) in general; 08007 (transaction_resolution_unknown)
+ * where a COMMIT was in flight, since the server may have committed.
+ */
+final class LossReplies {
+    static final String LOST = "08006";
+    static final String UNKNOWN_OUTCOME = "08007";
+    private static final String COMMIT_UNKNOWN = "a COMMIT was in flight, so the transaction may or may not have "
+            + "committed; check before retrying it";
+    /**
+     * Opens a transaction block on a new backend and fails it, so that a client whose block died
+     * with its backend finds it failed there: the server answers 25P02 to what it sends and
+     * ROLLBACK ends it. The message names the proxy in the server's log.
+     */
+    static final byte[] ABORTED_BLOCK = new Query("BEGIN; DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '08006', "
+            + "MESSAGE = 'pgproxy: the transaction was lost with its server connection; ROLLBACK ends it'; END$$")
+            .encode();
+
+    private LossReplies() {
+    }
+
+    static String code(boolean committing) {
+        return committing ? UNKNOWN_OUTCOME : LOST;
+    }
+
+    /** An ErrorResponse and a ReadyForQuery ({@code now}) for each of the {@code owed} requests. */
+    static byte[] answers(int owed, boolean committing, boolean inBlock, TransactionStatus now) {
+        String message = committing ? "server connection lost; " + COMMIT_UNKNOWN
+                : inBlock ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
+                // Outside a block the server commits each statement itself: it may have, just before it died.
+                : "server connection lost; the statement may or may not have taken effect";
+        MessageBuilder m = new MessageBuilder();
+        for (int i = 0; i < owed; i++) {
+            m.bytes(ErrorResponse.error(code(committing), message).encode());
+            m.bytes(new ReadyForQuery(now).encode());
+        }
+        return m.toByteArray();
+    }
+
+    /**
+     * Nothing is owed to carry an error, and a notice may come at any time: the client learns
+     * why its next statement will find the block failed (25P02).
+     */
+    static byte[] idleInBlockNotice() {
+        return ErrorResponse.of("WARNING", LOST, "server connection lost; the open transaction "
+                + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice();
+    }
+
+    /** The FATAL of a session that ends with its backend; {@code pin} names what could not move, or is null. */
+    static byte[] sessionEnds(PinReason pin, boolean commitInFlight) {
+        return ErrorResponse.fatal(code(commitInFlight), (pin != null
+                ? "server connection lost; the session cannot continue without its " + pin.description()
+                : "server connection lost; the session cannot continue") + (commitInFlight ? "; " + COMMIT_UNKNOWN : ""))
+                .encode();
+    }
+}
