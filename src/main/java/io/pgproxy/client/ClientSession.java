@@ -303,8 +303,9 @@ public final class ClientSession implements Runnable {
         }
         tracker = new SessionTracker(route.parameters(), route.tracked(), route.statementMode(),
                 () -> p.settings().sessionIsolation() == SessionIsolation.RESET);
-        // Transaction pooling only: there each transaction has a lease of its own to replay it from.
-        boolean replay = route.transactionMode() && p.settings().transactionReplay();
+        // Where the session's state is followed (transaction pooling, session pooling on a
+        // cluster), so that a new backend can be brought to it first.
+        boolean replay = route.tracked() && p.settings().transactionReplay();
         TransactionJournal journal = null;
         if (replay) {
             FailoverConfig f = context.config().get().failover();

@@ -16,7 +16,8 @@ import java.time.Duration;
 import java.util.function.Supplier;
 
 /**
- * Transaction replay for one client session (transaction pooling, opted in per database): keeps
+ * Transaction replay for one client session (opted in per database, where the session's state
+ * is followed: transaction pooling, session pooling on a cluster): keeps
  * the running transaction in a {@link TransactionJournal} as it is sent and relayed, and when its
  * backend dies before COMMIT was sent, runs it again on a new backend of the pool, hiding the
  * replayed replies the client already had and checking them ({@link ReplayCheck}). The client

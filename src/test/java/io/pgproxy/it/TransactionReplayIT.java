@@ -53,7 +53,10 @@ class TransactionReplayIT {
         proxy = ProxyFixture.start(ProxyFixture.standardConfig(pg) + "pgproxy.pool.mode = transaction\n"
                 + "pgproxy.failover.replay-timeout = 20s\n"
                 + "pgproxy.databases.replayed { host = \"127.0.0.1\", port = " + link.port() + ", dbname = \"" + pg.db()
-                + "\", user = \"trust_user\", transaction-replay = true }\n");
+                + "\", user = \"trust_user\", transaction-replay = true }\n"
+                // Session pooling follows session state on a cluster: two names of the one server.
+                + "pgproxy.databases.replayed_session { host = \"127.0.0.1,localhost\", port = " + link.port()
+                + ", dbname = \"" + pg.db() + "\", user = \"trust_user\", mode = session, transaction-replay = true }\n");
         try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement()) {
             s.execute("DROP TABLE IF EXISTS replay_ledger");
             // The primary key is the proof that no row is ever written twice.
@@ -154,6 +157,22 @@ class TransactionReplayIT {
         assertEquals(matched + 1, stats().replaysMatchedTotal());
         assertEquals(1, ledgerRows("id = 1"));
         assertEquals(1, ledgerRows("id = 2"));
+    }
+
+    @Test
+    void aSessionPoolingClientOfAClusterIsReplayedToo() throws Exception {
+        long matched = proxy.pool("replayed_session").stats().replaysMatchedTotal();
+        try (Connection c = proxy.connect(PostgresFixture.TRUST_USER, null, "replayed_session"); Statement s = c.createStatement();
+             var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            s.execute("SET application_name = 'session_replayed'");
+            c.setAutoCommit(false);
+            s.execute("INSERT INTO replay_ledger VALUES (6, 'session pooling')");
+            assertEquals("session ", cutWhileRunning(pool, s, "SELECT 'session ' || pg_sleep(1.5)"));
+            assertEquals("session_replayed", one(s, "SHOW application_name"), "its settings came along");
+            c.commit();
+        }
+        assertEquals(matched + 1, proxy.pool("replayed_session").stats().replaysMatchedTotal());
+        assertEquals(1, ledgerRows("id = 6"));
     }
 
     @Test
