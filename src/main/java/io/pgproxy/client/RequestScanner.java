@@ -366,6 +366,14 @@ final class RequestScanner extends FrameScanner {
         sawText = true;
     }
 
+    /**
+     * The run goes on to execute a statement prepared by name whose text commits (pgjdbc sends
+     * its COMMIT so after the first): the statement text is not in the run, the editor knows it.
+     */
+    void noteMayCommit() {
+        mayCommit = true;
+    }
+
     /** Marks an edited message as sent: it opens an extended-protocol request like any other. */
     void noteEdited() {
         sawRequest = true;

@@ -194,6 +194,11 @@ final class StatementEditor {
         byte[] portal = new byte[portalEnd + 1 - (at + 5)];
         buffer.get(at + 5, portal);
         byte[] replacement = replacementName(name, b, out);
+        PreparedStatement named = statements.get(name);
+        if (named != null && commits(named)) {
+            // After the claim that took the run before this Bind: the Execute that follows commits.
+            scanner.noteMayCommit();
+        }
         int oldPrefix = nameEnd + 1 - (at + 5);
         int newLength = length - oldPrefix + portal.length + replacement.length;
         ByteBuffer head = ByteBuffer.allocate(5 + portal.length + replacement.length);
@@ -224,6 +229,14 @@ final class StatementEditor {
     }
 
     /** The backend-side name for a statement a Bind or Describe names, preparing it there first if needed. */
+    /** Whether the statement's text starts with COMMIT, END or PREPARE TRANSACTION. */
+    private static boolean commits(PreparedStatement s) {
+        byte[] parse = s.parseMessage();
+        int textStart = nul(parse, 5) + 1;
+        int textEnd = textStart < parse.length ? nul(parse, textStart) : textStart;
+        return textEnd > textStart && RequestScanner.mayCommit(ByteBuffer.wrap(parse), textStart, textEnd);
+    }
+
     private byte[] replacementName(String name, BackendConnection b, Outbox out) {
         PreparedStatement s = statements.get(name);
         if (s == null) {

@@ -143,6 +143,9 @@ final class TransactionReplay {
             }
             verdict = replayOn(next, journal.replayOn(next.backend(), expectedBytes, expectedCrc));
             if (verdict == ReplayCheck.Verdict.MATCH) {
+                // Only now: a run of the client's that found this lease before the verdict would
+                // be owed on a backend that may yet be given up, and never answered.
+                link.adoptReplayLease(next);
                 check = null;
                 pool.stats().replayMatched();
                 pool.stats().sessionMoved();
@@ -178,7 +181,6 @@ final class TransactionReplay {
             for (int i = 1; i < runs.length; i++) {
                 next.owe(runs[i]);
             }
-            link.adoptReplayLease(next);
             if (ahead != null) {
                 b.sendAhead(ahead.messages());
             }

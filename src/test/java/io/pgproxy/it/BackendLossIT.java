@@ -125,6 +125,10 @@ class BackendLossIT {
         try (Connection c = client(); Statement s = c.createStatement();
              var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
             c.setAutoCommit(false);
+            // pgjdbc prepares its COMMIT by name at first use and later only binds it: the
+            // commit in flight below has no statement text, the proxy knows it from the first.
+            s.execute("SELECT 1");
+            c.commit();
             s.execute("INSERT INTO slow_commit VALUES (1)");
             java.util.concurrent.Future<SQLException> commit = pool.submit(() -> {
                 try {
