@@ -193,8 +193,8 @@ final class StatementEditor {
         String name = Wire.cstring(buffer, portalEnd + 1, nameEnd + 1);
         byte[] portal = new byte[portalEnd + 1 - (at + 5)];
         buffer.get(at + 5, portal);
-        byte[] replacement = replacementName(name, b, out);
         PreparedStatement named = statements.get(name);
+        byte[] replacement = replacementName(name, named, b, out);
         if (named != null && commits(named)) {
             // After the claim that took the run before this Bind: the Execute that follows commits.
             scanner.noteMayCommit();
@@ -211,7 +211,7 @@ final class StatementEditor {
 
     private void editDescribe(byte[] message, BackendConnection b, Outbox out) {
         String name = string(message, 6, nul(message, 6));
-        byte[] replacement = replacementName(name, b, out);
+        byte[] replacement = replacementName(name, statements.get(name), b, out);
         out.add(ofStatement((byte) 'D', replacement));
         b.replies().expect(ReplyQueue.DESCRIBE);
     }
@@ -228,7 +228,6 @@ final class StatementEditor {
         b.replies().expect(ReplyQueue.CLOSE);
     }
 
-    /** The backend-side name for a statement a Bind or Describe names, preparing it there first if needed. */
     /** Whether the statement's text starts with COMMIT, END or PREPARE TRANSACTION. */
     private static boolean commits(PreparedStatement s) {
         byte[] parse = s.parseMessage();
@@ -237,8 +236,11 @@ final class StatementEditor {
         return textEnd > textStart && RequestScanner.mayCommit(ByteBuffer.wrap(parse), textStart, textEnd);
     }
 
-    private byte[] replacementName(String name, BackendConnection b, Outbox out) {
-        PreparedStatement s = statements.get(name);
+    /**
+     * The backend-side name for the statement {@code s} a Bind or Describe names as {@code name}
+     * (null: the client never prepared it), preparing it there first if needed.
+     */
+    private byte[] replacementName(String name, PreparedStatement s, BackendConnection b, Outbox out) {
         if (s == null) {
             return foreign(name);
         }

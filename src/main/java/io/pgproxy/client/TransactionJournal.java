@@ -47,12 +47,7 @@ final class TransactionJournal {
     /** A transaction starts on {@code b}: nothing of the last one is kept. */
     void begin(BackendConnection b) {
         backend = b;
-        if (requests.length > KEPT_CAPACITY) {
-            requests = EMPTY;
-        }
-        Arrays.fill(runs, 0, runCount, null);
-        length = 0;
-        runCount = 0;
+        forgetRequests();
         statements = 0;
         replies.reset();
         replied = 0;
@@ -106,6 +101,11 @@ final class TransactionJournal {
 
     private void refuse(ReplayRefusal why) {
         refusal = why;
+        forgetRequests();
+    }
+
+    /** Drops the recorded runs; the request array is kept unless it grew large. */
+    private void forgetRequests() {
         if (requests.length > KEPT_CAPACITY) {
             requests = EMPTY;
         }
