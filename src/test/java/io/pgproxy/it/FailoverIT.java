@@ -221,7 +221,13 @@ class FailoverIT {
         Statement replayedStatement = replayed.createStatement();
         replayedStatement.execute("INSERT INTO ledger (id) VALUES (2000)");
         assertEquals("50", one(replayedStatement, "SELECT count(*) FROM ledger WHERE id <= 50"));
-        String replayedSql = "SELECT 'replayed ' || pg_sleep(2)";
+        // The statement waits for an advisory lock held on the old primary, which the kill
+        // releases (no sleep racing the kill); nobody holds it on the new primary.
+        Connection gate = pair.primaryConnection();
+        try (Statement g = gate.createStatement()) {
+            g.execute("SELECT pg_advisory_lock(7014002)");
+        }
+        String replayedSql = "SELECT 'replayed ' || pg_advisory_xact_lock_shared(7014002)";
         java.util.concurrent.Future<Object> replaying = threads.submit(() -> {
             try {
                 return one(replayedStatement, replayedSql);
@@ -237,6 +243,7 @@ class FailoverIT {
         });
 
         pair.killPrimary();
+        gate.close();
         SQLException lost = sleeping.get(20, TimeUnit.SECONDS);
         assertEquals("08006", lost.getSQLState(), lost.getMessage());
         pair.promoteStandby();

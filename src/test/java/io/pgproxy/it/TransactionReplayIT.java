@@ -45,6 +45,7 @@ class TransactionReplayIT {
     private static PostgresFixture pg;
     private static FaultyLink link;
     private static ProxyFixture proxy;
+    private static final int GATE = 7_014_001;
 
     @BeforeAll
     static void start(PostgresFixture database) throws Exception {
@@ -108,17 +109,38 @@ class TransactionReplayIT {
         }
     }
 
-    /** Runs {@code sql} (a statement that sleeps) on {@code s}, cuts the link once the server runs it; its first column or its error. */
+    /**
+     * A statement that waits for the test's gate: an advisory lock the test holds until it has
+     * cut the link, so the cut always finds the statement running (a sleep raced the cut on a
+     * slow machine). Returns the label and a space, as the gate's function returns void.
+     */
+    private static String gated(String label) {
+        return "SELECT '" + label + " ' || pg_advisory_xact_lock_shared(" + GATE + ")";
+    }
+
+    /** Holds the gate of {@link #gated} until the returned connection is closed. */
+    private static Connection closedGate() throws SQLException {
+        Connection gate = pg.superuser(pg.db());
+        try (Statement s = gate.createStatement()) {
+            s.execute("SELECT pg_advisory_lock(" + GATE + ")");
+        }
+        return gate;
+    }
+
+    /** Runs {@code sql} (a {@link #gated} statement) on {@code s}, cuts the link once the server runs it; its first column or its error. */
     private static Object cutWhileRunning(ExecutorService pool, Statement s, String sql) throws Exception {
-        Future<Object> running = pool.submit(() -> {
-            try {
-                return one(s, sql);
-            } catch (SQLException e) {
-                return e;
-            }
-        });
-        await().atMost(10, TimeUnit.SECONDS).until(() -> running(sql) > 0);
-        link.sever();
+        Future<Object> running;
+        try (Connection gate = closedGate()) {
+            running = pool.submit(() -> {
+                try {
+                    return one(s, sql);
+                } catch (SQLException e) {
+                    return e;
+                }
+            });
+            await().atMost(10, TimeUnit.SECONDS).until(() -> running(sql) > 0);
+            link.sever();
+        }
         return running.get(60, TimeUnit.SECONDS);
     }
 
@@ -135,7 +157,7 @@ class TransactionReplayIT {
         try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
             c.setAutoCommit(false);
             assertEquals("before", one(s, "SELECT note FROM replay_ledger WHERE id = 1000"));
-            Object answer = cutWhileRunning(pool, s, "SELECT 'read ' || pg_sleep(1.5)");
+            Object answer = cutWhileRunning(pool, s, gated("read"));
             assertEquals("read ", answer, "the statement in flight is answered as if nothing happened");
             assertEquals("before", one(s, "SELECT note FROM replay_ledger WHERE id = 1000"));
             c.commit();
@@ -149,7 +171,7 @@ class TransactionReplayIT {
         try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
             c.setAutoCommit(false);
             s.execute("INSERT INTO replay_ledger VALUES (1, 'first')");
-            Object answer = cutWhileRunning(pool, s, "SELECT 'write ' || pg_sleep(1.5)");
+            Object answer = cutWhileRunning(pool, s, gated("write"));
             assertEquals("write ", answer);
             s.execute("INSERT INTO replay_ledger VALUES (2, 'after the replay')");
             c.commit();
@@ -242,7 +264,7 @@ class TransactionReplayIT {
             s.execute("SET application_name = 'session_replayed'");
             c.setAutoCommit(false);
             s.execute("INSERT INTO replay_ledger VALUES (6, 'session pooling')");
-            assertEquals("session ", cutWhileRunning(pool, s, "SELECT 'session ' || pg_sleep(1.5)"));
+            assertEquals("session ", cutWhileRunning(pool, s, gated("session")));
             assertEquals("session_replayed", one(s, "SHOW application_name"), "its settings came along");
             c.commit();
         }
@@ -253,24 +275,27 @@ class TransactionReplayIT {
     @Test
     void aTransactionWhoseServerProcessIsTerminatedIsReplayed() throws Exception {
         long matched = stats().replaysMatchedTotal();
-        String sql = "SELECT 'terminated ' || pg_sleep(1.5)";
+        String sql = gated("terminated");
         try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
             c.setAutoCommit(false);
             s.execute("INSERT INTO replay_ledger VALUES (5, 'before the terminate')");
-            Future<Object> running = pool.submit(() -> {
-                try {
-                    return one(s, sql);
-                } catch (SQLException e) {
-                    return e;
-                }
-            });
-            // The server's FATAL (57P01) is kept from the client, whose transaction runs again.
-            await().atMost(10, TimeUnit.SECONDS).until(() -> {
-                try (Connection su = pg.superuser(pg.db()); Statement t = su.createStatement()) {
-                    return one(t, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE state = 'active'"
-                            + " AND query = '" + sql.replace("'", "''") + "'").equals("1");
-                }
-            });
+            Future<Object> running;
+            try (Connection gate = closedGate()) {
+                running = pool.submit(() -> {
+                    try {
+                        return one(s, sql);
+                    } catch (SQLException e) {
+                        return e;
+                    }
+                });
+                // The server's FATAL (57P01) is kept from the client, whose transaction runs again.
+                await().atMost(10, TimeUnit.SECONDS).until(() -> {
+                    try (Connection su = pg.superuser(pg.db()); Statement t = su.createStatement()) {
+                        return one(t, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE state = 'active'"
+                                + " AND query = '" + sql.replace("'", "''") + "'").equals("1");
+                    }
+                });
+            }
             assertEquals("terminated ", running.get(30, TimeUnit.SECONDS));
             c.commit();
         }
@@ -288,7 +313,7 @@ class TransactionReplayIT {
             try (Connection other = pg.superuser(pg.db()); Statement o = other.createStatement()) {
                 o.execute("UPDATE replay_ledger SET note = 'changed' WHERE id = 1000");
             }
-            Object answer = cutWhileRunning(pool, s, "SELECT 'changed ' || pg_sleep(1.5)");
+            Object answer = cutWhileRunning(pool, s, gated("changed"));
             SQLException e = (SQLException) answer;
             assertEquals("08006", e.getSQLState(), e.getMessage());
             SQLException failed = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
@@ -311,7 +336,7 @@ class TransactionReplayIT {
         try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
             c.setAutoCommit(false);
             one(s, "SELECT now()");
-            SQLException e = (SQLException) cutWhileRunning(pool, s, "SELECT 'now ' || pg_sleep(1.5)");
+            SQLException e = (SQLException) cutWhileRunning(pool, s, gated("now"));
             assertEquals("08006", e.getSQLState(), e.getMessage());
             c.rollback();
             assertEquals("1", one(s, "SELECT 1"));
@@ -350,7 +375,7 @@ class TransactionReplayIT {
     void aStatementOutsideABlockIsNotReplayed() throws Exception {
         long noBegin = refused(ReplayRefusal.NO_BEGIN);
         try (Connection c = client(); Statement s = c.createStatement(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            SQLException e = (SQLException) cutWhileRunning(pool, s, "SELECT 'autocommit ' || pg_sleep(1.5)");
+            SQLException e = (SQLException) cutWhileRunning(pool, s, gated("autocommit"));
             assertEquals("08006", e.getSQLState(), e.getMessage());
             assertEquals("1", one(s, "SELECT 1"));
         }
@@ -367,10 +392,12 @@ class TransactionReplayIT {
             wire.readUntilReady();
             wire.write(PgWire.query("INSERT INTO replay_ledger VALUES (4, 'simple');"));
             wire.readUntilReady();
-            String sql = "SELECT 'simple ' || pg_sleep(1.5);";
-            wire.write(PgWire.query(sql));
-            await().atMost(10, TimeUnit.SECONDS).until(() -> running(sql) > 0);
-            link.sever();
+            String sql = gated("simple") + ";";
+            try (Connection gate = closedGate()) {
+                wire.write(PgWire.query(sql));
+                await().atMost(10, TimeUnit.SECONDS).until(() -> running(sql) > 0);
+                link.sever();
+            }
             List<PgWire.Message> answer = new ArrayList<>(wire.readUntilReady());
             assertFalse(answer.stream().anyMatch(m -> m.tag() == 'E'), "no error: " + answer);
             assertEquals(1, answer.stream().filter(m -> m.tag() == 'D').count(), "one row, relayed once: " + answer);
