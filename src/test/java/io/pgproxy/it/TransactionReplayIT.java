@@ -127,17 +127,22 @@ class TransactionReplayIT {
         return gate;
     }
 
+    /** Runs {@code sql} on {@code s} in {@code pool}: its first column or its error. */
+    private static Future<Object> started(ExecutorService pool, Statement s, String sql) {
+        return pool.submit(() -> {
+            try {
+                return one(s, sql);
+            } catch (SQLException e) {
+                return e;
+            }
+        });
+    }
+
     /** Runs {@code sql} (a {@link #gated} statement) on {@code s}, cuts the link once the server runs it; its first column or its error. */
     private static Object cutWhileRunning(ExecutorService pool, Statement s, String sql) throws Exception {
         Future<Object> running;
         try (Connection gate = closedGate()) {
-            running = pool.submit(() -> {
-                try {
-                    return one(s, sql);
-                } catch (SQLException e) {
-                    return e;
-                }
-            });
+            running = started(pool, s, sql);
             await().atMost(10, TimeUnit.SECONDS).until(() -> running(sql) > 0);
             link.sever();
         }
@@ -281,13 +286,7 @@ class TransactionReplayIT {
             s.execute("INSERT INTO replay_ledger VALUES (5, 'before the terminate')");
             Future<Object> running;
             try (Connection gate = closedGate()) {
-                running = pool.submit(() -> {
-                    try {
-                        return one(s, sql);
-                    } catch (SQLException e) {
-                        return e;
-                    }
-                });
+                running = started(pool, s, sql);
                 // The server's FATAL (57P01) is kept from the client, whose transaction runs again.
                 await().atMost(10, TimeUnit.SECONDS).until(() -> {
                     try (Connection su = pg.superuser(pg.db()); Statement t = su.createStatement()) {
