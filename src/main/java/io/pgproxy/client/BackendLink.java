@@ -1,6 +1,7 @@
 package io.pgproxy.client;
 
 import io.pgproxy.backend.BackendConnection;
+import io.pgproxy.backend.BackendException;
 import io.pgproxy.backend.BackendSink;
 import io.pgproxy.backend.RequestRun;
 import io.pgproxy.pool.Lease;
@@ -9,6 +10,7 @@ import io.pgproxy.pool.Pool;
 import io.pgproxy.protocol.MessageBuilder;
 import io.pgproxy.protocol.message.ErrorResponse;
 import io.pgproxy.protocol.message.ParameterStatus;
+import io.pgproxy.protocol.message.ReadyForQuery;
 import io.pgproxy.session.PinReason;
 import io.pgproxy.protocol.message.TransactionStatus;
 import io.pgproxy.session.SessionTracker;
@@ -120,7 +122,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         // moved the transaction to, or to a new one.
         if (l == null || !owe(l, run, sent, start, end)) {
             Lease moved = lease;
-            l = moved != null && moved != l && owe(moved, run, sent, start, end) ? moved : lease(run, sent, start, end);
+            l = moved != null && moved != l && owe(moved, run, sent, start, end) ? moved : leaseOrRefuse(run, sent, start, end);
         }
         if (run.readyForQueries() > 0) {
             long now = System.nanoTime();
@@ -153,6 +155,44 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     /** The lease a replay ran the client's transaction on is the client's now. For {@link TransactionReplay} only. */
     void adoptReplayLease(Lease next) {
         lease = next;
+    }
+
+    /**
+     * A new lease for {@code first}; where none can be had (no server reachable, none primary
+     * in time, the server refused the login) the run is answered with that error here and the
+     * session goes on between requests, as after a failed statement: its state is the client's
+     * and the proxy's, never only the lost backend's, so its next request leases again.
+     */
+    private Lease leaseOrRefuse(RequestRun first, ByteBuffer sent, int start, int end) throws IOException {
+        try {
+            return lease(first, sent, start, end);
+        } catch (BackendException e) {
+            // Nothing of the run went anywhere, a COMMIT included.
+            commitInFlight = false;
+            pool.stats().requestRefused();
+            log.warn("{} no backend for the request: {}; the session goes on", id, e.getMessage());
+            TransactionStatus now = abortedBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+            ErrorResponse error = ErrorResponse.error(e.error().sqlState(), e.error().message());
+            MessageBuilder m = new MessageBuilder();
+            for (int i = 0; i < first.readyForQueries(); i++) {
+                m.bytes(error.encode());
+                m.bytes(new ReadyForQuery(now).encode());
+            }
+            boolean discard = first.pendingAfterSync();
+            if (discard) {
+                m.bytes(error.encode());
+            }
+            session.errorSent(error.sqlState());
+            out.forward(ByteBuffer.wrap(m.toByteArray()), true);
+            throw new RunRefused(e.getMessage(), discard);
+        }
+    }
+
+    /** The Sync that ends what a refused run left of an extended-protocol request: its ReadyForQuery. */
+    @Override
+    public void refusedRequestSynced() throws IOException {
+        TransactionStatus now = abortedBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+        out.forward(ByteBuffer.wrap(new ReadyForQuery(now).encode()), true);
     }
 
     /** A new lease, brought to the session and attached with what {@code first} owes. */

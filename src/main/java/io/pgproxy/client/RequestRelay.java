@@ -26,6 +26,9 @@ final class RequestRelay {
          * proxy edits them (kept for transaction replay).
          */
         BackendConnection claim(RequestScanner scanner, ByteBuffer sent, int start, int end) throws IOException;
+
+        /** The Sync that ends what a refused run left of an extended-protocol request arrived: answers it. */
+        void refusedRequestSynced() throws IOException;
     }
 
     private final ClientContext context;
@@ -161,9 +164,15 @@ final class RequestRelay {
         scanner.quiet = !backends.holdsLease();
         int start = buffer.position();
         int end = scanner.scan(buffer);
-        if (!scanner.cutRequested()) {
+        if (!scanner.cutRequested() && !scanner.discarding()) {
             if (end > start) {
-                BackendConnection b = backends.claim(scanner, buffer, start, end);
+                BackendConnection b;
+                try {
+                    b = backends.claim(scanner, buffer, start, end);
+                } catch (RunRefused r) {
+                    refused(r, buffer, end);
+                    return;
+                }
                 int limit = buffer.limit();
                 buffer.limit(end);
                 try {
@@ -180,22 +189,38 @@ final class RequestRelay {
         BackendConnection b = null;
         try {
             while (true) {
-                if (end > start) {
-                    b = backends.claim(scanner, null, 0, 0);
-                    outbox.add(buffer.slice(start, end - start));
+                try {
+                    if (end > start && !scanner.discarding()) {
+                        b = backends.claim(scanner, null, 0, 0);
+                        outbox.add(buffer.slice(start, end - start));
+                    }
+                    buffer.position(end);
+                    if (!scanner.cutRequested()) {
+                        break;
+                    }
+                    if (scanner.discarding()) {
+                        // The Sync after a refused run's dropped messages: its ReadyForQuery.
+                        buffer.position(end + 5);
+                        scanner.discardedSync();
+                        backends.refusedRequestSynced();
+                    } else {
+                        BackendConnection[] leased = {b};
+                        editor.edit(scanner, buffer, in, () -> {
+                            // Marked before the claim, so the backend cannot be handed back meanwhile.
+                            scanner.noteEdited();
+                            scanner.quiet = false;
+                            return leased[0] = backends.claim(scanner, null, 0, 0);
+                        }, outbox);
+                        b = leased[0];
+                    }
+                } catch (RunRefused r) {
+                    // Refused at a lease, so nothing was queued for a backend before it. Refused
+                    // in the editor, the run was pending (noteEdited), so the request it was
+                    // editing is dropped whole: a Bind not consumed yet is scanned again, and dropped.
+                    refused(r, buffer, end);
+                    outbox.clear();
+                    b = null;
                 }
-                buffer.position(end);
-                if (!scanner.cutRequested()) {
-                    break;
-                }
-                BackendConnection[] leased = {b};
-                editor.edit(scanner, buffer, in, () -> {
-                    // Marked before the claim, so the backend cannot be handed back meanwhile.
-                    scanner.noteEdited();
-                    scanner.quiet = false;
-                    return leased[0] = backends.claim(scanner, null, 0, 0);
-                }, outbox);
-                b = leased[0];
                 start = buffer.position();
                 end = scanner.scan(buffer);
             }
@@ -208,6 +233,16 @@ final class RequestRelay {
             }
         } finally {
             outbox.clear();
+        }
+    }
+
+    /** The run up to {@code end} was answered by the proxy (see {@link RunRefused}): its bytes are dropped. */
+    private void refused(RunRefused r, ByteBuffer buffer, int end) {
+        if (buffer.position() < end) {
+            buffer.position(end);
+        }
+        if (r.discardUntilSync()) {
+            scanner.discardUntilSync();
         }
     }
 }

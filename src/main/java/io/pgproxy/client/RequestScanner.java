@@ -45,6 +45,12 @@ final class RequestScanner extends FrameScanner {
      * Set by the session before a scan; any message that will need a backend clears it.
      */
     boolean quiet;
+    /**
+     * What a refused run left of an extended-protocol request is being dropped, as PostgreSQL
+     * skips to the Sync after an error: every message passes uncounted (the relay drops it), and
+     * the Sync is cut out for the relay to answer.
+     */
+    private boolean discarding;
     private int kindCount;
     private int owed;
     private boolean sawRequest;
@@ -112,6 +118,20 @@ final class RequestScanner extends FrameScanner {
         return run;
     }
 
+    /** Drops what follows up to the next Sync (see {@link #discarding}). */
+    void discardUntilSync() {
+        discarding = true;
+    }
+
+    boolean discarding() {
+        return discarding;
+    }
+
+    /** The Sync that ends the discarding was consumed by the relay; scanning goes on as before. */
+    void discardedSync() {
+        discarding = false;
+    }
+
     RequestScanner(int maxMessageSize, boolean peek, boolean edit) {
         this(maxMessageSize, peek, edit, false);
     }
@@ -139,6 +159,9 @@ final class RequestScanner extends FrameScanner {
     @Override
     protected int onHeader(byte tag, int length) throws ProtocolException {
         FrontendTag t = check(tag, length);
+        if (discarding) {
+            return t == FrontendTag.TERMINATE ? STOP : t == FrontendTag.SYNC ? CUT : PASS;
+        }
         if (edit) {
             if (t == FrontendTag.SYNC && quiet && length == 4) {
                 return CUT;

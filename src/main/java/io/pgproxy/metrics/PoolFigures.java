@@ -36,6 +36,7 @@ final class PoolFigures {
     long aborted;
     long sessionsLost;
     long sessionsMoved;
+    long requestsRefused;
     long replays;
     long replaysMatched;
     final long[] replaysRefused = new long[io.pgproxy.pool.ReplayRefusal.values().length];
@@ -97,6 +98,7 @@ final class PoolFigures {
         aborted += s.abortedTotal();
         sessionsLost += s.sessionsLostTotal();
         sessionsMoved += s.sessionsMovedTotal();
+        requestsRefused += s.requestsRefusedTotal();
         replays += s.replaysTotal();
         replaysMatched += s.replaysMatchedTotal();
         long[] refused = s.replaysRefused();

@@ -74,6 +74,9 @@ final class ProxyCollector implements MultiCollector {
         out.add(counter(pools, "pgproxy_sessions_moved",
                 "Sessions that went on after their backend was lost or taken, or that left it to follow a switchover.",
                 f -> f.sessionsMoved));
+        out.add(counter(pools, "pgproxy_requests_without_backend",
+                "Requests answered with an error because no backend could be leased for them; the session went on.",
+                f -> f.requestsRefused));
         out.add(counter(pools, "pgproxy_transaction_replays",
                 "Transactions whose backend died run again on another (transaction-replay).", f -> f.replays));
         out.add(counter(pools, "pgproxy_transaction_replays_matched",

@@ -29,6 +29,7 @@ public final class PoolStats {
     /** Sessions a lost backend ended: a half-relayed reply, a FATAL already passed on, or a pin. */
     private final LongAdder sessionsLost = new LongAdder();
     private final LongAdder sessionsMoved = new LongAdder();
+    private final LongAdder requestsRefused = new LongAdder();
     private final LongAdder replays = new LongAdder();
     private final LongAdder replaysMatched = new LongAdder();
     private final LongAdder[] replaysRefused = new LongAdder[ReplayRefusal.values().length];
@@ -113,6 +114,18 @@ public final class PoolStats {
 
     public long sessionsMovedTotal() {
         return sessionsMoved.sum();
+    }
+
+    /**
+     * No backend could be leased for a client's request (none reachable, none primary in time,
+     * the login refused): the request got that error and the session went on.
+     */
+    public void requestRefused() {
+        requestsRefused.increment();
+    }
+
+    public long requestsRefusedTotal() {
+        return requestsRefused.sum();
     }
 
     /** A transaction whose backend died was run again on another. */

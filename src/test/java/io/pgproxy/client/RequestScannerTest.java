@@ -108,4 +108,25 @@ class RequestScannerTest {
         assertEquals(next.limit(), scanner.scan(next));
         assertFalse(scanner.takeRun().mayCommit(), "cleared with the hand-over");
     }
+
+    @Test
+    void whileDiscardingMessagesPassUncountedUpToTheSyncWhichIsCutOut() throws Exception {
+        String sql = "SET work_mem = '1MB'";
+        ByteBuffer execute = ByteBuffer.allocate(10).put((byte) 'E').putInt(9).put((byte) 0).putInt(0).flip();
+        ByteBuffer q = query(sql, -1);
+        ByteBuffer b = ByteBuffer.allocate(execute.limit() + q.limit() + 5 + q.limit())
+                .put(execute).put(q).put((byte) 'S').putInt(4).put(q.duplicate().rewind()).flip();
+        int sync = execute.limit() + q.limit();
+        RequestScanner scanner = new RequestScanner(1 << 20, true, true);
+        scanner.discardUntilSync();
+        assertEquals(sync, scanner.scan(b), "the scan stops at the Sync");
+        assertTrue(scanner.cutRequested());
+        assertEquals(io.pgproxy.backend.RequestRun.NONE, scanner.takeRun(), "nothing dropped is counted, a SET included");
+        b.position(sync + 5);
+        scanner.discardedSync();
+        assertEquals(b.limit(), scanner.scan(b), "after the Sync, requests are scanned as before");
+        io.pgproxy.backend.RequestRun run = scanner.takeRun();
+        assertEquals(1, run.readyForQueries());
+        assertEquals(1, run.sets().size());
+    }
 }

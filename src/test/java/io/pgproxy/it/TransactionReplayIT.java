@@ -202,8 +202,8 @@ class TransactionReplayIT {
                 workers.add(pool.submit(() -> {
                     try (Connection c = client(); Statement s = c.createStatement()) {
                         c.setAutoCommit(false);
-                        // A cut while a new backend connection is being opened for the client ends
-                        // its session (08001, then 08003 from the driver): that client stops.
+                        // A cut while a new backend connection is being opened for the client gets
+                        // 08001 with the session kept; were it closed, that client would stop.
                         while (running.get() && !c.isClosed()) {
                             int id = nextId.incrementAndGet();
                             try {
