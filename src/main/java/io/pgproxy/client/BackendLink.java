@@ -57,6 +57,12 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private volatile boolean commitInFlight;
     /** The client's transaction block died with its backend: the next lease fails one for it. */
     private volatile boolean abortedBlock;
+    /**
+     * ... while the client was idle in it, so it had only a notice: its next run gets the error
+     * from the proxy, as from a dead server. Sent on, a COMMIT would find the failed block and be
+     * answered with PostgreSQL's silent ROLLBACK, which drivers take for a commit.
+     */
+    private volatile boolean blockLossUntold;
     /** A hidden failing block is on its way; {@link #abortAnswersBefore} hidden answers come before its. */
     private volatile boolean abortPending;
     private volatile int abortAnswersBefore;
@@ -164,28 +170,41 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      * and the proxy's, never only the lost backend's, so its next request leases again.
      */
     private Lease leaseOrRefuse(RequestRun first, ByteBuffer sent, int start, int end) throws IOException {
+        if (blockLossUntold) {
+            blockLossUntold = false;
+            log.info("{} told that its transaction was lost with its server connection", id);
+            throw refuse(first, ErrorResponse.error(LossReplies.LOST, LossReplies.BLOCK_LOST));
+        }
         try {
             return lease(first, sent, start, end);
         } catch (BackendException e) {
-            // Nothing of the run went anywhere, a COMMIT included.
-            commitInFlight = false;
             pool.stats().requestRefused();
             log.warn("{} no backend for the request: {}; the session goes on", id, e.getMessage());
-            TransactionStatus now = abortedBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
-            ErrorResponse error = ErrorResponse.error(e.error().sqlState(), e.error().message());
-            MessageBuilder m = new MessageBuilder();
-            for (int i = 0; i < first.readyForQueries(); i++) {
-                m.bytes(error.encode());
-                m.bytes(new ReadyForQuery(now).encode());
-            }
-            boolean discard = first.pendingAfterSync();
-            if (discard) {
-                m.bytes(error.encode());
-            }
-            session.errorSent(error.sqlState());
-            out.forward(ByteBuffer.wrap(m.toByteArray()), true);
-            throw new RunRefused(e.getMessage(), discard);
+            throw refuse(first, ErrorResponse.error(e.error().sqlState(), e.error().message()));
         }
+    }
+
+    /**
+     * Answers {@code run}, which goes to no backend, as PostgreSQL answers a request that fails
+     * with {@code error}: the error and a ReadyForQuery for each request of the run, and for one
+     * it ends inside, the error now and the ReadyForQuery at its Sync (the relay drops the rest).
+     */
+    private RunRefused refuse(RequestRun run, ErrorResponse error) throws IOException {
+        // Nothing of the run went anywhere, a COMMIT included.
+        commitInFlight = false;
+        TransactionStatus now = abortedBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+        MessageBuilder m = new MessageBuilder();
+        for (int i = 0; i < run.readyForQueries(); i++) {
+            m.bytes(error.encode());
+            m.bytes(new ReadyForQuery(now).encode());
+        }
+        boolean discard = run.pendingAfterSync();
+        if (discard) {
+            m.bytes(error.encode());
+        }
+        session.errorSent(error.sqlState());
+        out.forward(ByteBuffer.wrap(m.toByteArray()), true);
+        return new RunRefused(error.message(), discard);
     }
 
     /** The Sync that ends what a refused run left of an extended-protocol request: its ReadyForQuery. */
@@ -553,6 +572,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         carryOut(tracker.onReadyForQuery(now, true, null));
         abortedBlock = inBlock;
+        blockLossUntold = inBlock && owed == 0;
         transactionStartNanos = 0;
         // IDLE before the client is told: once it reads the error it may send its next request,
         // which leases anew from IDLE. The lease is let go only after the answers are out, so a

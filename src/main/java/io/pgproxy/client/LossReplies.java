@@ -31,6 +31,8 @@ final class LossReplies {
     private LossReplies() {
     }
 
+    static final String BLOCK_LOST = "server connection lost; the transaction was rolled back and must be ended with ROLLBACK";
+
     static String code(boolean committing) {
         return committing ? UNKNOWN_OUTCOME : LOST;
     }
@@ -38,7 +40,7 @@ final class LossReplies {
     /** An ErrorResponse and a ReadyForQuery ({@code now}) for each of the {@code owed} requests. */
     static byte[] answers(int owed, boolean committing, boolean inBlock, TransactionStatus now) {
         String message = committing ? "server connection lost; " + COMMIT_UNKNOWN
-                : inBlock ? "server connection lost; the transaction was rolled back and must be ended with ROLLBACK"
+                : inBlock ? BLOCK_LOST
                 // Outside a block the server commits each statement itself: it may have, just before it died.
                 : "server connection lost; the statement may or may not have taken effect";
         MessageBuilder m = new MessageBuilder();
@@ -54,8 +56,7 @@ final class LossReplies {
      * why its next statement will find the block failed (25P02).
      */
     static byte[] idleInBlockNotice() {
-        return ErrorResponse.of("WARNING", LOST, "server connection lost; the open transaction "
-                + "was rolled back and must be ended with ROLLBACK", null).encodeAsNotice();
+        return ErrorResponse.of("WARNING", LOST, BLOCK_LOST, null).encodeAsNotice();
     }
 
     /** The FATAL of a session that ends with its backend; {@code pin} names what could not move, or is null. */

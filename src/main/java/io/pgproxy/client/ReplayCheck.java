@@ -22,6 +22,8 @@ final class ReplayCheck {
     private final long expectedCrc;
     private final CountDownLatch decided = new CountDownLatch(1);
     private volatile Verdict verdict;
+    /** The client holds the replay's lease: a loss of its backend is the client's like any other. */
+    private boolean adopted;
 
     ReplayCheck(BackendConnection backend, long expectedBytes, long expectedCrc) {
         this.backend = backend;
@@ -67,6 +69,39 @@ final class ReplayCheck {
     /** Whether the verdict is still to come: the replies are being compared. */
     boolean comparing() {
         return verdict == null;
+    }
+
+    /**
+     * The replay's backend died. True when that is the replay's to handle: before a verdict
+     * (which is then LOST), or after one that gives the replay up. After a MATCH the lease is
+     * the client's, so this waits until it holds it ({@link #adopt}) and returns false: the
+     * loss is then handled as any loss of the client's backend, never dropped between the two.
+     */
+    synchronized boolean lost() {
+        decide(Verdict.LOST);
+        if (verdict != Verdict.MATCH) {
+            return true;
+        }
+        while (!adopted) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /** After a MATCH: runs {@code adopt} (the client takes the replay's lease) under the lock {@link #lost} waits on. */
+    synchronized void adopt(Runnable adopt) {
+        adopt.run();
+        adopted = true;
+        notifyAll();
+    }
+
+    Verdict verdict() {
+        return verdict;
     }
 
     synchronized void decide(Verdict v) {

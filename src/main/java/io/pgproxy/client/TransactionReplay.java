@@ -95,11 +95,7 @@ final class TransactionReplay {
     /** Whether {@code lost} is the backend a replay runs on: the replay, waiting for its verdict, gives up. */
     boolean lostUnder(BackendConnection lost) {
         ReplayCheck c = check;
-        if (c != null && c.backend() == lost) {
-            c.decide(ReplayCheck.Verdict.LOST);
-            return true;
-        }
-        return false;
+        return c != null && c.backend() == lost && c.lost();
     }
 
     /**
@@ -112,7 +108,9 @@ final class TransactionReplay {
         if (lost.owedToClient() == 0 && lost.status() == TransactionStatus.IDLE) {
             return false;
         }
-        ReplayRefusal why = commitInFlight ? ReplayRefusal.COMMIT : journal.refusal(lost);
+        // A COMMIT about to be owed (the client's thread waits on the lease) was never sent: the
+        // transaction is replayed, and the COMMIT goes to the replay's backend.
+        ReplayRefusal why = commitInFlight && lost.owedToClient() > 0 ? ReplayRefusal.COMMIT : journal.refusal(lost);
         if (why != null) {
             log.info("{} transaction on {} not replayed: {}", id, lost.id(), why.label());
             pool.stats().replayRefused(why);
@@ -120,8 +118,8 @@ final class TransactionReplay {
         }
         pool.stats().replayed();
         long began = System.nanoTime();
-        long expectedBytes = journal.repliedBytes();
-        long expectedCrc = journal.repliesCrc();
+        final long expectedBytes = journal.repliedBytes();
+        final long expectedCrc = journal.repliesCrc();
         ReplayCheck.Verdict verdict = ReplayCheck.Verdict.LOST;
         // A backend that dies under the replay before anything of it is known, or one that
         // cannot be had, is tried once more: what killed the first often killed the pool's idle
@@ -141,12 +139,17 @@ final class TransactionReplay {
                 journal.drop(ReplayRefusal.NO_BACKEND);
                 return false;
             }
-            verdict = replayOn(next, journal.replayOn(next.backend(), expectedBytes, expectedCrc));
+            ReplayCheck c = journal.replayOn(next.backend(), expectedBytes, expectedCrc);
+            verdict = replayOn(next, c);
+            // Only on a match: a run of the client's that found this lease before the verdict
+            // would be owed on a backend that may yet be given up, and never answered.
             if (verdict == ReplayCheck.Verdict.MATCH) {
-                // Only now: a run of the client's that found this lease before the verdict would
-                // be owed on a backend that may yet be given up, and never answered.
-                link.adoptReplayLease(next);
-                check = null;
+                // The check is dropped with the adoption: a loss of this backend waits for both,
+                // then may start the next replay, whose check must not be dropped by this one.
+                c.adopt(() -> {
+                    check = null;
+                    link.adoptReplayLease(next);
+                });
                 pool.stats().replayMatched();
                 pool.stats().sessionMoved();
                 log.info("{} transaction lost with {} replayed on {} in {} ms; every reply matched, the client goes on",
@@ -192,7 +195,8 @@ final class TransactionReplay {
         } catch (IOException | RuntimeException e) {
             log.info("{} replay on {} failed: {}", id, b.id(), e.getMessage());
             c.decide(ReplayCheck.Verdict.LOST);
-            return ReplayCheck.Verdict.LOST;
+            // A MATCH that came first stands: the lease is adopted, and its loss handled as the client's.
+            return c.verdict();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             c.decide(ReplayCheck.Verdict.TIMEOUT);

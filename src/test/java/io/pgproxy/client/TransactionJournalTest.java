@@ -149,4 +149,25 @@ class TransactionJournalTest {
     private static boolean checkPart(ReplayCheck check, ByteBuffer run, TransactionJournal j) {
         return check.check(run, j);
     }
+
+    @Test
+    void aReplayBackendLostBeforeItsVerdictIsTheReplaysToGiveUp() {
+        ReplayCheck check = new ReplayCheck(null, 10, 0);
+        assertTrue(check.lost(), "the replay handles it");
+        assertEquals(ReplayCheck.Verdict.LOST, check.verdict());
+    }
+
+    @Test
+    void aReplayBackendLostAfterAMatchIsTheClientsOnceItHoldsTheLease() throws Exception {
+        ReplayCheck check = new ReplayCheck(null, 0, 0);
+        check.decide(ReplayCheck.Verdict.MATCH);
+        java.util.concurrent.atomic.AtomicBoolean adopted = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CompletableFuture<Boolean> loss = java.util.concurrent.CompletableFuture.supplyAsync(check::lost);
+        // The loss waits for the adoption: it must not find the lease neither the replay's nor the client's.
+        org.awaitility.Awaitility.await().during(java.time.Duration.ofMillis(200)).until(() -> !loss.isDone());
+        check.adopt(() -> adopted.set(true));
+        assertFalse(loss.get(10, java.util.concurrent.TimeUnit.SECONDS), "handled as the client's loss");
+        assertTrue(adopted.get());
+        assertEquals(ReplayCheck.Verdict.MATCH, check.verdict());
+    }
 }

@@ -164,12 +164,17 @@ class BackendLossIT {
     }
 
     @Test
-    void aClientIdleInATransactionIsWarnedAndItsBlockStaysFailed() throws Exception {
+    void aClientIdleInATransactionIsToldAtItsNextStatementAndItsBlockStaysFailed() throws Exception {
         try (Connection c = client(); Statement s = c.createStatement()) {
             c.setAutoCommit(false);
             s.execute("INSERT INTO loss_ledger VALUES (10, 'idle in transaction')");
+            long aborts = proxy.pool("lossy").stats().abortedTotal();
             link.sever();
-            await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > 0);
+            await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > aborts);
+            // The warning notice aside, the client learns of the loss as from a dead server: an
+            // error for its next statement; then the block is failed until ROLLBACK.
+            SQLException lost = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
+            assertEquals("08006", lost.getSQLState(), lost.getMessage());
             SQLException aborted = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
             assertEquals("25P02", aborted.getSQLState());
             c.rollback();
@@ -177,6 +182,28 @@ class BackendLossIT {
             c.commit();
         }
         assertEquals(0, rows("id = 10"));
+    }
+
+    @Test
+    void aCommitAfterItsBlockWasLostWhileIdleIsNeverTakenForOne() throws Exception {
+        try (Connection c = client(); Statement s = c.createStatement()) {
+            c.setAutoCommit(false);
+            // pgjdbc prepares its COMMIT by name at first use, and binds it afterwards.
+            s.execute("SELECT 1");
+            c.commit();
+            s.execute("INSERT INTO loss_ledger VALUES (11, 'committed after the loss?')");
+            long aborts = proxy.pool("lossy").stats().abortedTotal();
+            link.sever();
+            await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > aborts);
+            // Sent on to a failed block, the COMMIT would be answered with a silent ROLLBACK,
+            // which pgjdbc reports as a successful commit.
+            SQLException e = assertThrows(SQLException.class, c::commit);
+            assertEquals("08006", e.getSQLState(), e.getMessage());
+            c.rollback();
+            assertEquals("3", one(s, "SELECT 3"));
+            c.commit();
+        }
+        assertEquals(0, rows("id = 11"));
     }
 
     @Test

@@ -195,6 +195,8 @@ class TransactionReplayIT {
         java.util.Set<Integer> committed = java.util.concurrent.ConcurrentHashMap.newKeySet();
         java.util.Set<Integer> rolledBack = java.util.concurrent.ConcurrentHashMap.newKeySet();
         java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> errors = new java.util.concurrent.ConcurrentHashMap<>();
+        // The first message of each SQLSTATE, to tell what an unexpected one was.
+        java.util.Map<String, String> firstMessages = new java.util.concurrent.ConcurrentHashMap<>();
         long matchedBefore = stats().replaysMatchedTotal();
         List<Future<?>> workers = new ArrayList<>();
         try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -213,6 +215,7 @@ class TransactionReplayIT {
                                 committed.add(id);
                                 commits.incrementAndGet();
                             } catch (SQLException e) {
+                                firstMessages.putIfAbsent(e.getSQLState(), e.getMessage());
                                 errors.computeIfAbsent(e.getSQLState(), k -> new java.util.concurrent.atomic.AtomicInteger())
                                         .incrementAndGet();
                                 if (!"08007".equals(e.getSQLState())) {
@@ -222,6 +225,7 @@ class TransactionReplayIT {
                                     c.rollback();
                                 } catch (SQLException cutToo) {
                                     // The ROLLBACK met a cut too: the block is gone either way.
+                                    firstMessages.putIfAbsent(cutToo.getSQLState(), cutToo.getMessage());
                                     errors.computeIfAbsent(cutToo.getSQLState(),
                                             k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
                                 }
@@ -246,7 +250,7 @@ class TransactionReplayIT {
         assertTrue(stats().replaysMatchedTotal() > matchedBefore, "some transactions were replayed: " + errors);
         for (String state : errors.keySet()) {
             assertTrue(state.equals("08006") || state.equals("08007") || state.equals("25P02")
-                    || state.equals("08001") || state.equals("08003"), "unexpected " + state);
+                    || state.equals("08001") || state.equals("08003"), "unexpected " + state + ": " + firstMessages.get(state));
         }
         try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT id FROM replay_ledger WHERE note = 'churn'")) {
