@@ -55,17 +55,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      * now, whether the transaction committed is unknown, and the client is told so (08007).
      */
     private volatile boolean commitInFlight;
-    /** The client's transaction block died with its backend: the next lease fails one for it. */
-    private volatile boolean abortedBlock;
-    /**
-     * ... while the client was idle in it, so it had only a notice: its next run gets the error
-     * from the proxy, as from a dead server. Sent on, a COMMIT would find the failed block and be
-     * answered with PostgreSQL's silent ROLLBACK, which drivers take for a commit.
-     */
-    private volatile boolean blockLossUntold;
-    /** A hidden failing block is on its way; {@link #abortAnswersBefore} hidden answers come before its. */
-    private volatile boolean abortPending;
-    private volatile int abortAnswersBefore;
+    /** The client's transaction block that died with its backend, until it is failed on the next one. */
+    private final LostBlock lostBlock = new LostBlock();
     /** When the client last asked its pool for a backend (System.nanoTime): SHOW CLIENTS' wait. */
     private volatile long waitingSinceNanos;
     /** Runs the transaction again where its backend dies; null where transaction replay is off. */
@@ -170,8 +161,10 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      * and the proxy's, never only the lost backend's, so its next request leases again.
      */
     private Lease leaseOrRefuse(RequestRun first, ByteBuffer sent, int start, int end) throws IOException {
-        if (blockLossUntold) {
-            blockLossUntold = false;
+        if (lostBlock.tell()) {
+            // Lost while the client was idle in it, it had only a notice: the error comes now, as
+            // from a dead server. Sent on, a COMMIT would find the failed block and get
+            // PostgreSQL's silent ROLLBACK, which drivers take for a commit.
             log.info("{} told that its transaction was lost with its server connection", id);
             throw refuse(first, ErrorResponse.error(LossReplies.LOST, LossReplies.BLOCK_LOST));
         }
@@ -192,7 +185,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private RunRefused refuse(RequestRun run, ErrorResponse error) throws IOException {
         // Nothing of the run went anywhere, a COMMIT included.
         commitInFlight = false;
-        TransactionStatus now = abortedBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+        TransactionStatus now = lostBlock.failedForClient() ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         MessageBuilder m = new MessageBuilder();
         for (int i = 0; i < run.readyForQueries(); i++) {
             m.bytes(error.encode());
@@ -210,7 +203,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     /** The Sync that ends what a refused run left of an extended-protocol request: its ReadyForQuery. */
     @Override
     public void refusedRequestSynced() throws IOException {
-        TransactionStatus now = abortedBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
+        TransactionStatus now = lostBlock.failedForClient() ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         out.forward(ByteBuffer.wrap(new ReadyForQuery(now).encode()), true);
     }
 
@@ -247,10 +240,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             // Closed while it waited: end() finds the backend and gives it back.
             throw new ClosedChannelException();
         }
-        if (abortedBlock) {
-            abortedBlock = false;
-            abortAnswersBefore = ahead != null ? 1 : 0;
-            abortPending = true;
+        if (lostBlock.failOnLease(ahead != null ? 1 : 0)) {
             ByteBuffer abort = ByteBuffer.wrap(LossReplies.ABORTED_BLOCK);
             if (ahead == null) {
                 b.sendAhead(abort, 1);
@@ -304,13 +294,9 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      */
     @Override
     public void aheadAnswered(ErrorResponse error) {
-        if (abortPending) {
-            if (abortAnswersBefore == 0) {
-                // The hidden failing block: its error is the point.
-                abortPending = false;
-                return;
-            }
-            abortAnswersBefore--;
+        if (lostBlock.blockAnswered()) {
+            // The hidden failing block: its error is the point.
+            return;
         }
         BackendConnection b = backend();
         if (error == null) {
@@ -486,7 +472,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      */
     private boolean movesNow() {
         Lease l = lease;
-        if (l == null || session.closing() || tracker.pinned() != null || abortPending
+        if (l == null || session.closing() || tracker.pinned() != null || lostBlock.failing()
                 || l.backend().status() != TransactionStatus.IDLE) {
             return false;
         }
@@ -571,8 +557,7 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         tracker.onError();
         TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         carryOut(tracker.onReadyForQuery(now, true, null));
-        abortedBlock = inBlock;
-        blockLossUntold = inBlock && owed == 0;
+        lostBlock.lost(inBlock, owed > 0);
         transactionStartNanos = 0;
         // IDLE before the client is told: once it reads the error it may send its next request,
         // which leases anew from IDLE. The lease is let go only after the answers are out, so a
