@@ -207,6 +207,15 @@ class BackendLossIT {
     }
 
     @Test
+    void underRepeatedCutsNoAcknowledgedCommitIsLostAndNoFailedOneApplied() throws Exception {
+        LedgerChurn churn = LedgerChurn.run(8, 5, this::client, "loss_ledger", 100_000, link::sever);
+        try (Connection c = pg.superuser(pg.db())) {
+            churn.assertOutcomes(c, "loss_ledger");
+        }
+        assertTrue(churn.errors().containsKey("08006"), "the cuts hit transactions: " + churn.errors());
+    }
+
+    @Test
     void aRequestSentAsItsBackendDiesIsAnsweredAndTheSessionGoesOn() throws Exception {
         // Raw protocol, the request written right after the cut: it meets the dead backend
         // (its write fails, or it is owed when the loss is seen) or a new one, by timing; in

@@ -188,80 +188,11 @@ class TransactionReplayIT {
 
     @Test
     void underRepeatedCutsEveryTransactionEndsOnceAndNoClientHangs() throws Exception {
-        int clients = 8;
-        java.util.concurrent.atomic.AtomicInteger nextId = new java.util.concurrent.atomic.AtomicInteger(100_000);
-        java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
-        java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
-        java.util.Set<Integer> committed = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        java.util.Set<Integer> rolledBack = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> errors = new java.util.concurrent.ConcurrentHashMap<>();
-        // The first message of each SQLSTATE, to tell what an unexpected one was.
-        java.util.Map<String, String> firstMessages = new java.util.concurrent.ConcurrentHashMap<>();
         long matchedBefore = stats().replaysMatchedTotal();
-        List<Future<?>> workers = new ArrayList<>();
-        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (int w = 0; w < clients; w++) {
-                workers.add(pool.submit(() -> {
-                    try (Connection c = client(); Statement s = c.createStatement()) {
-                        c.setAutoCommit(false);
-                        // A cut while a new backend connection is being opened for the client gets
-                        // 08001 with the session kept; were it closed, that client would stop.
-                        while (running.get() && !c.isClosed()) {
-                            int id = nextId.incrementAndGet();
-                            try {
-                                s.execute("INSERT INTO replay_ledger VALUES (" + id + ", 'churn')");
-                                one(s, "SELECT count(*) FROM replay_ledger WHERE id = " + id);
-                                c.commit();
-                                committed.add(id);
-                                commits.incrementAndGet();
-                            } catch (SQLException e) {
-                                firstMessages.putIfAbsent(e.getSQLState(), e.getMessage());
-                                errors.computeIfAbsent(e.getSQLState(), k -> new java.util.concurrent.atomic.AtomicInteger())
-                                        .incrementAndGet();
-                                if (!"08007".equals(e.getSQLState())) {
-                                    rolledBack.add(id);
-                                }
-                                try {
-                                    c.rollback();
-                                } catch (SQLException cutToo) {
-                                    // The ROLLBACK met a cut too: the block is gone either way.
-                                    firstMessages.putIfAbsent(cutToo.getSQLState(), cutToo.getMessage());
-                                    errors.computeIfAbsent(cutToo.getSQLState(),
-                                            k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
-                                }
-                            }
-                        }
-                    }
-                    return null;
-                }));
-            }
-            for (int cut = 0; cut < 5; cut++) {
-                int before = commits.get();
-                await().atMost(30, TimeUnit.SECONDS).until(() -> commits.get() > before + 30);
-                link.sever();
-            }
-            int before = commits.get();
-            await().atMost(30, TimeUnit.SECONDS).until(() -> commits.get() > before + 30);
-            running.set(false);
-            for (Future<?> f : workers) {
-                f.get(60, TimeUnit.SECONDS);
-            }
-        }
-        assertTrue(stats().replaysMatchedTotal() > matchedBefore, "some transactions were replayed: " + errors);
-        for (String state : errors.keySet()) {
-            assertTrue(state.equals("08006") || state.equals("08007") || state.equals("25P02")
-                    || state.equals("08001") || state.equals("08003"), "unexpected " + state + ": " + firstMessages.get(state));
-        }
-        try (Connection c = pg.superuser(pg.db()); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT id FROM replay_ledger WHERE note = 'churn'")) {
-            java.util.Set<Integer> present = new java.util.HashSet<>();
-            while (rs.next()) {
-                present.add(rs.getInt(1));
-            }
-            assertTrue(present.containsAll(committed), "every acknowledged commit is there");
-            for (int id : rolledBack) {
-                assertFalse(present.contains(id), "a transaction answered 08006 left nothing: " + id);
-            }
+        LedgerChurn churn = LedgerChurn.run(8, 5, TransactionReplayIT::client, "replay_ledger", 100_000, link::sever);
+        assertTrue(stats().replaysMatchedTotal() > matchedBefore, "some transactions were replayed: " + churn.errors());
+        try (Connection c = pg.superuser(pg.db())) {
+            churn.assertOutcomes(c, "replay_ledger");
         }
     }
 
