@@ -57,6 +57,10 @@ public final class BackendConnection {
     volatile boolean tracking;
 
     volatile BackendSink sink;
+    /** The server went away: the reader ended without the proxy having closed the connection. */
+    private volatile boolean serverGone;
+    /** The loss was told to a sink: once, by the reader or by the holder that attached after it ended. */
+    private final java.util.concurrent.atomic.AtomicBoolean lossTold = new java.util.concurrent.atomic.AtomicBoolean();
     /** The lease the connection is under while attached: told when it settles. */
     volatile BackendLease lease;
     volatile boolean watchCommands;
@@ -221,6 +225,30 @@ public final class BackendConnection {
         this.tracking = sink.tracksReplies();
         this.lease = lease;
         this.sink = sink;
+    }
+
+    /**
+     * Tells the attached sink, once, that the server went away. The reader calls it as it ends;
+     * a holder calls it after attaching, since a connection can die between being leased and
+     * attached, when the reader finds no sink to tell: one of the two sees the other's write.
+     */
+    public void tellLossIfGone() {
+        BackendSink s = sink;
+        if (serverGone && s != null && lossTold.compareAndSet(false, true)) {
+            s.backendLost(this, fatal);
+        }
+    }
+
+    /** For the reader as it ends: the server, not the proxy, closed the connection. */
+    void serverWentAway() {
+        // Before the loss is told: a reply synthesized after the loss's errors would follow them.
+        replies.abandon();
+        serverGone = true;
+    }
+
+    /** An extended-protocol request was begun on this backend and its Sync not yet sent. */
+    public boolean requestPending() {
+        return pendingSinceSync;
     }
 
     public void detach() {

@@ -410,13 +410,11 @@ final class BackendReader extends FrameScanner implements Runnable {
             boolean wasClosedByUs = !c.moveTo(BackendState.CLOSED);
             BackendConnection.closeQuietly(c.channel);
             c.signalSettled();
-            BackendSink s = c.sink;
             if (!wasClosedByUs) {
                 log.debug("{} backend closed the connection{}", c.id,
                         c.fatal != null ? ": " + c.fatal.sqlState() + " " + c.fatal.message() : "");
-                if (s != null) {
-                    s.backendLost(c, c.fatal);
-                }
+                c.serverWentAway();
+                c.tellLossIfGone();
             }
         }
     }

@@ -78,6 +78,8 @@ public final class ReplyQueue {
     private int size;
     /** An error ended the current extended-protocol request: entries up to the next Sync get no reply. */
     private boolean skipping;
+    /** The server went away: nothing more is answered here, a reply the proxy gives itself included. */
+    private boolean abandoned;
     /**
      * A statement that may deallocate prepared statements is among the entries: until they are
      * all answered, which statements the backend holds is uncertain.
@@ -140,7 +142,7 @@ public final class ReplyQueue {
     public void synthesize(byte[] reply, Runnable onSkipped, Emitter emitter) throws IOException {
         lock.lock();
         try {
-            if (skipping) {
+            if (skipping || abandoned) {
                 onSkipped.run();
                 return;
             }
@@ -149,6 +151,20 @@ public final class ReplyQueue {
                 return;
             }
             addLocked(SYNTHETIC, false, new Synthetic(reply, onSkipped));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The server went away. Its loss answers what was owed with errors; a reply the proxy would
+     * give itself for a message sent after that (a Parse the backend had) would reach the client
+     * after those errors, out of step, so from now on it is skipped as after an error.
+     */
+    public void abandon() {
+        lock.lock();
+        try {
+            abandoned = true;
         } finally {
             lock.unlock();
         }

@@ -57,6 +57,13 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private volatile boolean commitInFlight;
     /** The client's transaction block that died with its backend, until it is failed on the next one. */
     private final LostBlock lostBlock = new LostBlock();
+    /**
+     * The backend died with an extended-protocol request begun on it and its Sync not sent:
+     * what the client sends of it from there must not start on a new backend without its
+     * beginning (a BEGIN gone, the INSERT after it would commit alone). The rest is refused up
+     * to the Sync, with an error, as PostgreSQL fails a request.
+     */
+    private volatile boolean requestCut;
     /** When the client last asked its pool for a backend (System.nanoTime): SHOW CLIENTS' wait. */
     private volatile long waitingSinceNanos;
     /** Runs the transaction again where its backend dies; null where transaction replay is off. */
@@ -161,12 +168,15 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
      * and the proxy's, never only the lost backend's, so its next request leases again.
      */
     private Lease leaseOrRefuse(RequestRun first, ByteBuffer sent, int start, int end) throws IOException {
-        if (lostBlock.tell()) {
+        boolean cut = requestCut;
+        requestCut = false;
+        if (lostBlock.tell() || cut) {
             // Lost while the client was idle in it, it had only a notice: the error comes now, as
             // from a dead server. Sent on, a COMMIT would find the failed block and get
             // PostgreSQL's silent ROLLBACK, which drivers take for a commit.
-            log.info("{} told that its transaction was lost with its server connection", id);
-            throw refuse(first, ErrorResponse.error(LossReplies.LOST, LossReplies.BLOCK_LOST));
+            log.info("{} told that its {} was lost with its server connection", id, cut ? "request" : "transaction");
+            throw refuse(first, ErrorResponse.error(LossReplies.LOST,
+                    lostBlock.failedForClient() ? LossReplies.BLOCK_LOST : LossReplies.REQUEST_CUT));
         }
         try {
             return lease(first, sent, start, end);
@@ -253,6 +263,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
             b.sendAhead(ahead.messages());
         }
         log.debug("{} leased {}", id, b.id());
+        // Dead before it was attached, the reader found no one to tell: the loss is told now.
+        b.tellLossIfGone();
         return l;
     }
 
@@ -557,6 +569,8 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
         tracker.onError();
         TransactionStatus now = inBlock ? TransactionStatus.FAILED : TransactionStatus.IDLE;
         carryOut(tracker.onReadyForQuery(now, true, null));
+        // A request begun and not ended by a Sync is told when the client goes on with it.
+        requestCut = lost.requestPending();
         lostBlock.lost(inBlock, owed > 0);
         transactionStartNanos = 0;
         // IDLE before the client is told: once it reads the error it may send its next request,

@@ -33,6 +33,9 @@ final class LossReplies {
 
     static final String BLOCK_LOST = "server connection lost; the transaction was rolled back and must be ended with ROLLBACK";
 
+    /** An extended-protocol request cut before its Sync: its implicit transaction, if any, never committed. */
+    static final String REQUEST_CUT = "server connection lost before the request was complete; nothing of it took effect";
+
     static String code(boolean committing) {
         return committing ? UNKNOWN_OUTCOME : LOST;
     }

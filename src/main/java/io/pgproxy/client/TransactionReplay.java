@@ -188,6 +188,8 @@ final class TransactionReplay {
                 b.sendAhead(ahead.messages());
             }
             b.send(journal.requests());
+            // Dead before it was attached, the reader found no one to tell.
+            b.tellLossIfGone();
             if (c.nothingToCompare()) {
                 c.decide(ReplayCheck.Verdict.MATCH);
             }
