@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -60,7 +61,7 @@ public final class BackendConnection {
     /** The server went away: the reader ended without the proxy having closed the connection. */
     private volatile boolean serverGone;
     /** The loss was told to a sink: once, by the reader or by the holder that attached after it ended. */
-    private final java.util.concurrent.atomic.AtomicBoolean lossTold = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean lossTold = new AtomicBoolean();
     /** The lease the connection is under while attached: told when it settles. */
     volatile BackendLease lease;
     volatile boolean watchCommands;

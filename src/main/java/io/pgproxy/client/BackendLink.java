@@ -195,26 +195,16 @@ final class BackendLink implements BackendSink, LeaseHolder, RequestRelay.Backen
     private RunRefused refuse(RequestRun run, ErrorResponse error) throws IOException {
         // Nothing of the run went anywhere, a COMMIT included.
         commitInFlight = false;
-        TransactionStatus now = lostBlock.failedForClient() ? TransactionStatus.FAILED : TransactionStatus.IDLE;
-        MessageBuilder m = new MessageBuilder();
-        for (int i = 0; i < run.readyForQueries(); i++) {
-            m.bytes(error.encode());
-            m.bytes(new ReadyForQuery(now).encode());
-        }
         boolean discard = run.pendingAfterSync();
-        if (discard) {
-            m.bytes(error.encode());
-        }
         session.errorSent(error.sqlState());
-        out.forward(ByteBuffer.wrap(m.toByteArray()), true);
+        out.forward(ByteBuffer.wrap(LossReplies.failed(error, run.readyForQueries(), discard, lostBlock.clientStatus())), true);
         return new RunRefused(error.message(), discard);
     }
 
     /** The Sync that ends what a refused run left of an extended-protocol request: its ReadyForQuery. */
     @Override
     public void refusedRequestSynced() throws IOException {
-        TransactionStatus now = lostBlock.failedForClient() ? TransactionStatus.FAILED : TransactionStatus.IDLE;
-        out.forward(ByteBuffer.wrap(new ReadyForQuery(now).encode()), true);
+        out.forward(ByteBuffer.wrap(new ReadyForQuery(lostBlock.clientStatus()).encode()), true);
     }
 
     /** A new lease, brought to the session and attached with what {@code first} owes. */

@@ -28,13 +28,12 @@ final class LossReplies {
             + "MESSAGE = 'pgproxy: the transaction was lost with its server connection; ROLLBACK ends it'; END$$")
             .encode();
 
-    private LossReplies() {
-    }
-
     static final String BLOCK_LOST = "server connection lost; the transaction was rolled back and must be ended with ROLLBACK";
-
     /** An extended-protocol request cut before its Sync: its implicit transaction, if any, never committed. */
     static final String REQUEST_CUT = "server connection lost before the request was complete; nothing of it took effect";
+
+    private LossReplies() {
+    }
 
     static String code(boolean committing) {
         return committing ? UNKNOWN_OUTCOME : LOST;
@@ -46,10 +45,24 @@ final class LossReplies {
                 : inBlock ? BLOCK_LOST
                 // Outside a block the server commits each statement itself: it may have, just before it died.
                 : "server connection lost; the statement may or may not have taken effect";
+        return failed(ErrorResponse.error(code(committing), message), owed, false, now);
+    }
+
+    /**
+     * {@code error} and a ReadyForQuery ({@code now}) for each of {@code requests} requests, as
+     * PostgreSQL answers requests that fail; {@code pending}: one more begun without its Sync,
+     * which gets the error now and its ReadyForQuery at the Sync.
+     */
+    static byte[] failed(ErrorResponse error, int requests, boolean pending, TransactionStatus now) {
+        byte[] e = error.encode();
+        byte[] ready = new ReadyForQuery(now).encode();
         MessageBuilder m = new MessageBuilder();
-        for (int i = 0; i < owed; i++) {
-            m.bytes(ErrorResponse.error(code(committing), message).encode());
-            m.bytes(new ReadyForQuery(now).encode());
+        for (int i = 0; i < requests; i++) {
+            m.bytes(e);
+            m.bytes(ready);
+        }
+        if (pending) {
+            m.bytes(e);
         }
         return m.toByteArray();
     }

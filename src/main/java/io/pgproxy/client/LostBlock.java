@@ -1,5 +1,7 @@
 package io.pgproxy.client;
 
+import io.pgproxy.protocol.message.TransactionStatus;
+
 /**
  * A client's transaction block that died with its backend, from the loss until the block is
  * failed again on the client's next backend, where the server itself then answers what the
@@ -40,6 +42,11 @@ final class LostBlock {
     /** The block is failed for the client and for no backend yet: its ReadyForQuery status is 'E'. */
     synchronized boolean failedForClient() {
         return state == State.UNTOLD || state == State.TOLD;
+    }
+
+    /** The status a ReadyForQuery the proxy sends itself, with no backend, reports. */
+    TransactionStatus clientStatus() {
+        return failedForClient() ? TransactionStatus.FAILED : TransactionStatus.IDLE;
     }
 
     /**

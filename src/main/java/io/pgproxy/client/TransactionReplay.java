@@ -118,8 +118,8 @@ final class TransactionReplay {
         }
         pool.stats().replayed();
         long began = System.nanoTime();
-        final long expectedBytes = journal.repliedBytes();
-        final long expectedCrc = journal.repliesCrc();
+        long expectedBytes = journal.repliedBytes();
+        long expectedCrc = journal.repliesCrc();
         ReplayCheck.Verdict verdict = ReplayCheck.Verdict.LOST;
         // A backend that dies under the replay before anything of it is known, or one that
         // cannot be had, is tried once more: what killed the first often killed the pool's idle
