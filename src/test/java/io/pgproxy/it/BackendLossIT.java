@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -20,6 +19,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static io.pgproxy.fixtures.Sql.one;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -74,13 +74,6 @@ class BackendLossIT {
 
     private Connection client() throws SQLException {
         return proxy.connect(PostgresFixture.TRUST_USER, null, "lossy");
-    }
-
-    private static String one(Statement s, String sql) throws SQLException {
-        try (ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
     }
 
     private static int rows(String where) throws SQLException {
@@ -163,14 +156,19 @@ class BackendLossIT {
         }
     }
 
+    /** Cuts the link under a client idle in its block, and waits until the proxy has handled the loss. */
+    private static void severWhileIdleInBlock() {
+        long aborts = proxy.pool("lossy").stats().abortedTotal();
+        link.sever();
+        await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > aborts);
+    }
+
     @Test
     void aClientIdleInATransactionIsToldAtItsNextStatementAndItsBlockStaysFailed() throws Exception {
         try (Connection c = client(); Statement s = c.createStatement()) {
             c.setAutoCommit(false);
             s.execute("INSERT INTO loss_ledger VALUES (10, 'idle in transaction')");
-            long aborts = proxy.pool("lossy").stats().abortedTotal();
-            link.sever();
-            await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > aborts);
+            severWhileIdleInBlock();
             // The warning notice aside, the client learns of the loss as from a dead server: an
             // error for its next statement; then the block is failed until ROLLBACK.
             SQLException lost = assertThrows(SQLException.class, () -> s.execute("SELECT 1"));
@@ -192,9 +190,7 @@ class BackendLossIT {
             s.execute("SELECT 1");
             c.commit();
             s.execute("INSERT INTO loss_ledger VALUES (11, 'committed after the loss?')");
-            long aborts = proxy.pool("lossy").stats().abortedTotal();
-            link.sever();
-            await().atMost(10, TimeUnit.SECONDS).until(() -> proxy.pool("lossy").stats().abortedTotal() > aborts);
+            severWhileIdleInBlock();
             // Sent on to a failed block, the COMMIT would be answered with a silent ROLLBACK,
             // which pgjdbc reports as a successful commit.
             SQLException e = assertThrows(SQLException.class, c::commit);

@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
+import static io.pgproxy.fixtures.Sql.one;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -145,13 +146,6 @@ class FailoverIT {
         Properties p = new Properties();
         p.setProperty("preferQueryMode", "simple");
         return p;
-    }
-
-    private static String one(Statement s, String sql) throws SQLException {
-        try (ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
     }
 
     private List<Integer> ledgerOnStandby() throws SQLException {
